@@ -1,0 +1,164 @@
+"""COSE_Sign1 (RFC 9052 section 4.2) under edgeproof's strict profile.
+
+The profile (ARCHITECTURE.md, "The attestation (evidence) profile, v1"):
+- tagged COSE_Sign1 (tag 18, RFC 9052 section 2);
+- protected header exactly `{1: alg, 4: kid}`, unprotected header empty, so nothing that
+  matters can be changed without breaking the signature;
+- `alg` is read only from the protected header and must equal the algorithm the caller
+  pinned for that kid (RFC 9052 section 3.1 leaves this to the application; we insist);
+- `crit` (label 2) is never understood, so its presence is an error (RFC 9052 section 3.1);
+- the payload is present (not detached).
+
+`decode_sign1` is the lenient structural layer (RFC 9052 only) used by `inspect` and by the
+public test vectors; `verify_sign1` adds the profile and the signature check.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from attest import cbor
+from attest.errors import CoseError, DecodeError, SignatureError, UnknownKeyError
+from attest.keys import ALG_NAMES, PublicKey, SigningKey
+
+COSE_SIGN1_TAG = 18
+HDR_ALG, HDR_CRIT, HDR_KID = 1, 2, 4
+MAX_TOKEN_SIZE = 16 * 1024
+
+KeyLookup = Mapping[bytes, PublicKey] | Callable[[bytes], PublicKey]
+
+
+@dataclass(frozen=True)
+class Sign1:
+    """A decoded COSE_Sign1, not yet trusted."""
+
+    protected_bytes: bytes
+    protected: dict[Any, Any]
+    unprotected: dict[Any, Any]
+    payload: bytes
+    signature: bytes
+    tagged: bool
+
+    def to_be_signed(self, external_aad: bytes = b"") -> bytes:
+        """Sig_structure for "Signature1" (RFC 9052 section 4.4)."""
+        return sig_structure(self.protected_bytes, self.payload, external_aad)
+
+    @property
+    def alg(self) -> Any:
+        return self.protected.get(HDR_ALG)
+
+    @property
+    def kid(self) -> Any:
+        return self.protected.get(HDR_KID)
+
+
+def sig_structure(protected_bytes: bytes, payload: bytes, external_aad: bytes = b"") -> bytes:
+    return cbor.encode(["Signature1", protected_bytes, external_aad, payload])
+
+
+def sign1(payload: bytes, key: SigningKey) -> bytes:
+    """A tagged COSE_Sign1 with the profile's exact headers."""
+    protected = cbor.encode({HDR_ALG: key.alg, HDR_KID: key.kid})
+    signature = key.sign(sig_structure(protected, payload))
+    return cbor.encode(cbor.Tag(COSE_SIGN1_TAG, [protected, {}, payload, signature]))
+
+
+def decode_sign1(
+    token: bytes, *, require_tag: bool = True, max_size: int = MAX_TOKEN_SIZE
+) -> Sign1:
+    """Structural decoding (RFC 9052 sections 2, 3 and 4.2), strict CBOR, no profile."""
+    top = cbor.decode(token, max_size=max_size, allowed_tags=frozenset({COSE_SIGN1_TAG}))
+    tagged = isinstance(top, cbor.Tag)
+    if tagged:
+        value = top.value
+    elif require_tag:
+        raise CoseError("expected a tagged COSE_Sign1 (tag 18)", code="cose.not-sign1")
+    else:
+        value = top
+    if isinstance(value, cbor.Tag):
+        raise CoseError("nested tags around COSE_Sign1", code="cose.not-sign1")
+    if not isinstance(value, list) or len(value) != 4:
+        raise CoseError("COSE_Sign1 is an array of 4 items", code="cose.not-sign1")
+    protected_bytes, unprotected, payload, signature = value
+    if not isinstance(protected_bytes, bytes):
+        raise CoseError("protected header must be a byte string", code="cose.bad-header")
+    if protected_bytes:
+        try:
+            protected = cbor.decode(protected_bytes, max_size=1024)
+        except DecodeError as exc:
+            raise CoseError(f"protected header: {exc.message}", code="cose.bad-header") from None
+        if not isinstance(protected, dict):
+            raise CoseError("protected header must encode a map", code="cose.bad-header")
+        if not protected:
+            # RFC 9052 section 3: an empty map is encoded as a zero-length string.
+            raise CoseError(
+                "empty protected map must be a zero-length string", code="cose.bad-header"
+            )
+    else:
+        protected = {}
+    if not isinstance(unprotected, dict):
+        raise CoseError("unprotected header must be a map", code="cose.bad-header")
+    dup = set(protected) & set(unprotected)
+    if dup:
+        # RFC 9052 section 3: a label must not occur in both buckets.
+        raise CoseError(f"labels {sorted(dup)} in both header buckets", code="cose.bad-header")
+    if payload is None:
+        raise CoseError("detached payloads are not supported", code="cose.detached-payload")
+    if not isinstance(payload, bytes):
+        raise CoseError("payload must be a byte string", code="cose.not-sign1")
+    if not isinstance(signature, bytes):
+        raise CoseError("signature must be a byte string", code="cose.not-sign1")
+    return Sign1(protected_bytes, protected, unprotected, payload, signature, tagged)
+
+
+def check_profile(msg: Sign1) -> tuple[int, bytes]:
+    """The strict header profile; returns (alg, kid)."""
+    if not msg.tagged:
+        raise CoseError("expected a tagged COSE_Sign1 (tag 18)", code="cose.not-sign1")
+    if HDR_CRIT in msg.protected or HDR_CRIT in msg.unprotected:
+        raise CoseError(
+            "critical header parameters are not understood", code="cose.crit-unsupported"
+        )
+    if msg.unprotected:
+        if HDR_ALG in msg.unprotected:
+            raise CoseError("alg must be in the protected header", code="cose.alg-unprotected")
+        raise CoseError("the unprotected header must be empty", code="cose.unprotected-not-empty")
+    if set(msg.protected) != {HDR_ALG, HDR_KID}:
+        extra = sorted(set(msg.protected) - {HDR_ALG, HDR_KID}, key=str)
+        missing = sorted({HDR_ALG, HDR_KID} - set(msg.protected))
+        raise CoseError(
+            f"protected header must be exactly {{1: alg, 4: kid}} "
+            f"(extra {extra}, missing {missing})",
+            code="cose.bad-header",
+        )
+    alg, kid = msg.protected[HDR_ALG], msg.protected[HDR_KID]
+    if not isinstance(alg, int) or isinstance(alg, bool) or alg not in ALG_NAMES:
+        raise CoseError(f"unsupported algorithm {alg!r}", code="cose.unsupported-alg")
+    if not isinstance(kid, bytes) or len(kid) != 32:
+        raise CoseError("kid must be a 32-byte key thumbprint", code="cose.bad-kid")
+    return alg, kid
+
+
+def verify_sign1(token: bytes, keys: KeyLookup, *, max_size: int = MAX_TOKEN_SIZE) -> Sign1:
+    """Decode, apply the profile, find the pinned key by kid, check alg and signature."""
+    msg = decode_sign1(token, max_size=max_size)
+    alg, kid = check_profile(msg)
+    key = lookup_key(keys, kid)
+    if alg != key.alg:
+        raise SignatureError(
+            f"token says {ALG_NAMES[alg]} but the key is pinned to {ALG_NAMES[key.alg]}",
+            code="cose.alg-not-pinned",
+        )
+    key.verify(msg.signature, msg.to_be_signed())
+    return msg
+
+
+def lookup_key(keys: KeyLookup, kid: bytes) -> PublicKey:
+    if callable(keys):
+        return keys(kid)
+    try:
+        return keys[kid]
+    except KeyError:
+        raise UnknownKeyError(f"no key known for kid {kid.hex()}") from None
