@@ -13,4 +13,4 @@ ruff check .
 echo "== mypy"
 mypy
 echo "== pytest"
-pytest -n "${PYTEST_WORKERS:-2}" "$@"
+pytest -n "${PYTEST_WORKERS:-2}" --dist loadgroup "$@"

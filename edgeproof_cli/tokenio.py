@@ -1,0 +1,73 @@
+"""Reading tokens given on the command line: a file path or `-` for standard input.
+
+People paste tokens in every form, so one reader accepts them all and says which it saw:
+raw CBOR bytes, hex, base64 / base64url (padded or not) of CBOR, or a compact JWT (text
+with two dots). Used by `edgeproof attest inspect` and `edgeproof rp validate`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+MAX_INPUT = 64 * 1024
+_HEX = re.compile(rb"[0-9a-fA-F\s]+")
+_B64 = re.compile(rb"[A-Za-z0-9+/=_\-\s]+")
+_JWT = re.compile(rb"[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+")
+
+
+class TokenInputError(ValueError):
+    """The input could not be read as any token form."""
+
+    code = "input.unreadable"
+
+
+@dataclass(frozen=True)
+class TokenInput:
+    data: bytes | str  # bytes for CBOR forms, str for a JWT
+    form: str  # "cbor", "hex", "base64", "jwt"
+
+
+def read_source(source: str) -> bytes:
+    """The bytes of a file path, or of standard input for `-` (bounded)."""
+    if source == "-":
+        raw = sys.stdin.buffer.read(MAX_INPUT + 1)
+    else:
+        try:
+            with Path(source).open("rb") as f:
+                raw = f.read(MAX_INPUT + 1)
+        except OSError as exc:
+            raise TokenInputError(f"cannot read {source}: {exc.strerror}") from None
+    if len(raw) > MAX_INPUT:
+        raise TokenInputError(f"input larger than {MAX_INPUT} bytes")
+    return raw
+
+
+def parse_token(raw: bytes) -> TokenInput:
+    """Guess the form: CBOR first (a COSE_Sign1 starts with tag 18, 0xd2), then text forms."""
+    if raw[:1] == b"\xd2":
+        return TokenInput(raw, "cbor")
+    text = raw.strip()
+    if not text:
+        raise TokenInputError("input is empty")
+    if _JWT.fullmatch(text):
+        return TokenInput(text.decode("ascii"), "jwt")
+    if _HEX.fullmatch(text):
+        compact = b"".join(text.split())
+        if len(compact) % 2 == 0:
+            return TokenInput(binascii.unhexlify(compact), "hex")
+    if _B64.fullmatch(text):
+        compact = b"".join(text.split()).replace(b"-", b"+").replace(b"_", b"/").rstrip(b"=")
+        try:
+            return TokenInput(base64.b64decode(compact + b"=" * (-len(compact) % 4)), "base64")
+        except binascii.Error:
+            pass
+    return TokenInput(raw, "cbor")
+
+
+def read_token(source: str) -> TokenInput:
+    return parse_token(read_source(source))

@@ -1,0 +1,223 @@
+"""Relying-party validation (attest.rp): every way a result must be refused, and rotation."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from attest import keys
+from attest.ear import Ear, Status, TrustVector, sign_ear_cwt, sign_ear_jwt
+from attest.errors import AttestError
+from attest.evidence import Decision
+from attest.keyset import KeySet
+from attest.rp import validate_result
+from rp.keyset_cache import CachedKeySet
+
+NOW = 1_800_000_000
+TXN = hashlib.sha256(b"order 42").digest()
+
+
+def make_ear(**changes: object) -> Ear:
+    base = Ear(
+        iat=NOW,
+        status=Status.AFFIRMING,
+        trust_vector=TrustVector(2, 2, 2, 2),
+        policy_id="production-v1",
+        verifier_build="edgeproof-0.1.0",
+        nonce=bytes(range(16)),
+        appraisal_id="ap-1",
+        evidence_digest=b"\x01" * 32,
+        device_kid=b"\x02" * 32,
+        decision=Decision.MATCH,
+        txn_hash=TXN,
+    )
+    return replace(base, **changes)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="module", params=[keys.ES256, keys.EDDSA], ids=["es256", "eddsa"])
+def key(request: pytest.FixtureRequest) -> keys.SigningKey:
+    return keys.SigningKey.generate(request.param)
+
+
+@pytest.fixture(params=["cwt", "jwt"])
+def sign(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
+    return sign_ear_cwt if request.param == "cwt" else sign_ear_jwt
+
+
+def test_valid_result_is_accepted(key: keys.SigningKey, sign) -> None:  # type: ignore[no-untyped-def]
+    ks = KeySet.of([key.public])
+    res = validate_result(sign(make_ear(), key), ks, now=NOW + 5, expected_txn_hash=TXN)
+    assert res.accepted and res.decision is Decision.MATCH and res.tier is Status.AFFIRMING
+
+
+@pytest.mark.parametrize(
+    ("ear", "accepted"),
+    [
+        ({"decision": Decision.NO_MATCH}, False),
+        ({"status": Status.WARNING}, False),
+        ({"status": Status.CONTRAINDICATED, "decision": None}, False),
+    ],
+)
+def test_valid_but_not_accepted(key: keys.SigningKey, sign, ear: dict, accepted: bool) -> None:  # type: ignore[no-untyped-def]
+    res = validate_result(
+        sign(make_ear(**ear), key), KeySet.of([key.public]), now=NOW, expected_txn_hash=TXN
+    )
+    assert res.accepted is accepted
+
+
+def _code(fn) -> str:  # type: ignore[no-untyped-def]
+    with pytest.raises(AttestError) as exc:
+        fn()
+    return exc.value.code
+
+
+def test_tampered_cwt_is_refused(key: keys.SigningKey) -> None:
+    token = sign_ear_cwt(make_ear(), key)
+    at = token.index(TXN)  # a signed byte inside the payload, structure unchanged
+    for pos in (at, len(token) - 1):
+        forged = bytearray(token)
+        forged[pos] ^= 0x01
+        code = _code(
+            lambda f=forged: validate_result(  # type: ignore[misc]
+                bytes(f), KeySet.of([key.public]), now=NOW, expected_txn_hash=TXN
+            )
+        )
+        assert code == "cose.bad-signature"
+
+
+def test_tampered_jwt_is_refused(key: keys.SigningKey) -> None:
+    head, _body, sig = sign_ear_jwt(make_ear(), key).split(".")
+    forged = sign_ear_jwt(make_ear(decision=Decision.MATCH, appraisal_id="ap-2"), key).split(".")[1]
+    code = _code(
+        lambda: validate_result(
+            f"{head}.{forged}.{sig}", KeySet.of([key.public]), now=NOW, expected_txn_hash=TXN
+        )
+    )
+    assert code == "cose.bad-signature"
+
+
+def test_expired_and_future(key: keys.SigningKey, sign) -> None:  # type: ignore[no-untyped-def]
+    ks = KeySet.of([key.public])
+    token = sign(make_ear(), key)
+    assert (
+        _code(lambda: validate_result(token, ks, now=NOW + 601, expected_txn_hash=TXN))
+        == "rp.expired"
+    )
+    assert (
+        _code(lambda: validate_result(token, ks, now=NOW - 61, expected_txn_hash=TXN))
+        == "rp.not-yet-valid"
+    )
+
+
+def test_wrong_transaction_and_nonce(key: keys.SigningKey, sign) -> None:  # type: ignore[no-untyped-def]
+    ks = KeySet.of([key.public])
+    other = hashlib.sha256(b"order 43").digest()
+    assert (
+        _code(lambda: validate_result(sign(make_ear(), key), ks, now=NOW, expected_txn_hash=other))
+        == "rp.wrong-transaction"
+    )
+    unbound = sign(make_ear(txn_hash=None), key)
+    assert (
+        _code(lambda: validate_result(unbound, ks, now=NOW, expected_txn_hash=TXN))
+        == "rp.wrong-transaction"
+    )
+    assert (
+        _code(lambda: validate_result(unbound, ks, now=NOW, expected_nonce=b"\x00" * 16))
+        == "rp.wrong-nonce"
+    )
+    assert validate_result(unbound, ks, now=NOW, expected_nonce=bytes(range(16))).accepted
+    assert _code(lambda: validate_result(unbound, ks, now=NOW)) == "rp.no-binding"
+
+
+def test_wrong_key_and_pinned_algorithm(key: keys.SigningKey, sign) -> None:  # type: ignore[no-untyped-def]
+    stranger = keys.SigningKey.generate(key.alg)
+    token = sign(make_ear(), stranger)
+    assert (
+        _code(
+            lambda: validate_result(token, KeySet.of([key.public]), now=NOW, expected_txn_hash=TXN)
+        )
+        == "key.unknown-kid"
+    )
+
+
+def test_rotation_with_cache() -> None:
+    """Old results validate while the old key is retiring; new keys are picked up on demand."""
+    old, new = keys.SigningKey.generate(keys.ES256), keys.SigningKey.generate(keys.ES256)
+    published = {"set": KeySet.of([old.public])}
+    fetches = []
+    clock = [0.0]
+
+    def fetch() -> KeySet:
+        fetches.append(clock[0])
+        return published["set"]
+
+    cache = CachedKeySet(fetch, ttl_s=3600, min_refetch_s=30, clock=lambda: clock[0])
+    old_result = sign_ear_cwt(make_ear(), old)
+    assert validate_result(old_result, cache, now=NOW, expected_txn_hash=TXN).accepted
+    # The verifier rotates: new key current, old key retiring.
+    published["set"] = KeySet.of([new.public], retiring=[old.public])
+    new_result = sign_ear_cwt(make_ear(appraisal_id="ap-9"), new)
+    clock[0] = 10.0  # too soon to refetch: the unknown kid is refused
+    assert (
+        _code(lambda: validate_result(new_result, cache, now=NOW, expected_txn_hash=TXN))
+        == "key.unknown-kid"
+    )
+    clock[0] = 100.0
+    assert validate_result(new_result, cache, now=NOW, expected_txn_hash=TXN).accepted
+    assert validate_result(old_result, cache, now=NOW, expected_txn_hash=TXN).accepted
+    # The old key is finally dropped: its results no longer validate.
+    published["set"] = KeySet.of([new.public])
+    clock[0] = 4000.0  # past the TTL
+    assert (
+        _code(lambda: validate_result(old_result, cache, now=NOW, expected_txn_hash=TXN))
+        == "key.unknown-kid"
+    )
+    assert len(fetches) == 3
+
+
+def test_cli_exit_codes(tmp_path: Path) -> None:
+    key = keys.SigningKey.generate(keys.ES256)
+    (tmp_path / "keys.json").write_text(KeySet.of([key.public]).dumps())
+    (tmp_path / "ok.cwt").write_bytes(sign_ear_cwt(make_ear(iat=_now()), key))
+    (tmp_path / "nomatch.jwt").write_text(
+        sign_ear_jwt(make_ear(iat=_now(), decision=Decision.NO_MATCH), key)
+    )
+    (tmp_path / "ok.hex").write_text(sign_ear_cwt(make_ear(iat=_now()), key).hex())
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "edgeproof_cli",
+                "rp",
+                "validate",
+                *args,
+                "--keys",
+                str(tmp_path / "keys.json"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    ok = run(str(tmp_path / "ok.cwt"), "--txn", TXN.hex(), "--json")
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert json.loads(ok.stdout)["decision"] == "match"
+    assert run(str(tmp_path / "ok.hex"), "--txn", TXN.hex()).returncode == 0
+    assert run(str(tmp_path / "ok.cwt"), "--txn", "00" * 32).returncode == 1
+    assert run(str(tmp_path / "nomatch.jwt"), "--txn", TXN.hex()).returncode == 3
+    assert run(str(tmp_path / "missing"), "--txn", TXN.hex()).returncode == 2
+
+
+def _now() -> int:
+    import time
+
+    return int(time.time())
