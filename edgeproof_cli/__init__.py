@@ -20,6 +20,7 @@ from collections.abc import Sequence
 GROUPS: tuple[str, ...] = (
     "edgeproof_cli.demo",
     "edgeproof_cli.attest_cmd",
+    "rp.cli",
 )
 
 
