@@ -17,17 +17,29 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from attest import cbor
 from attest.errors import CoseError, DecodeError, SignatureError, UnknownKeyError
-from attest.keys import ALG_NAMES, PublicKey, SigningKey
+from attest.keys import ALG_NAMES, PublicKey
 
 COSE_SIGN1_TAG = 18
 HDR_ALG, HDR_CRIT, HDR_KID = 1, 2, 4
 MAX_TOKEN_SIZE = 16 * 1024
 
 KeyLookup = Mapping[bytes, PublicKey] | Callable[[bytes], PublicKey]
+
+
+class Signer(Protocol):
+    """Anything that signs like attest.keys.SigningKey: a software key or a TPM-held one."""
+
+    @property
+    def alg(self) -> int: ...
+
+    @property
+    def kid(self) -> bytes: ...
+
+    def sign(self, data: bytes) -> bytes: ...
 
 
 @dataclass(frozen=True)
@@ -58,7 +70,7 @@ def sig_structure(protected_bytes: bytes, payload: bytes, external_aad: bytes = 
     return cbor.encode(["Signature1", protected_bytes, external_aad, payload])
 
 
-def sign1(payload: bytes, key: SigningKey) -> bytes:
+def sign1(payload: bytes, key: Signer) -> bytes:
     """A tagged COSE_Sign1 with the profile's exact headers."""
     protected = cbor.encode({HDR_ALG: key.alg, HDR_KID: key.kid})
     signature = key.sign(sig_structure(protected, payload))
@@ -91,11 +103,9 @@ def decode_sign1(
             raise CoseError(f"protected header: {exc.message}", code="cose.bad-header") from None
         if not isinstance(protected, dict):
             raise CoseError("protected header must encode a map", code="cose.bad-header")
-        if not protected:
-            # RFC 9052 section 3: an empty map is encoded as a zero-length string.
-            raise CoseError(
-                "empty protected map must be a zero-length string", code="cose.bad-header"
-            )
+        # An encoded empty map (h'A0') is structurally valid: RFC 9052 section 3 asks
+        # senders to prefer the zero-length string, and recipients to accept both. The
+        # strict profile (check_profile) rejects it anyway: it wants exactly {1, 4}.
     else:
         protected = {}
     if not isinstance(unprotected, dict):

@@ -221,3 +221,16 @@ def _now() -> int:
     import time
 
     return int(time.time())
+
+
+def test_document_commitment() -> None:
+    from attest.commitment import commitment_matches, document_commitment
+
+    salt = bytes(range(16))
+    c = document_commitment(salt, "L898902C3")
+    assert commitment_matches(salt, c, bytearray(b"L898902C3<"))
+    assert commitment_matches(salt, c, "l898902c3")
+    assert not commitment_matches(salt, c, "L898902C4")
+    assert not commitment_matches(bytes(16), c, "L898902C3")
+    with pytest.raises(ValueError):
+        document_commitment(b"short", "L898902C3")
