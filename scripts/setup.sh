@@ -20,11 +20,21 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     if [ -n "$missing" ]; then
         echo "setup: installing Debian packages:$missing"
         apt-get update -qq
+        # shellcheck disable=SC2086  # one word per package, on purpose
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
     fi
 else
-    echo "setup: not root; skipping Debian packages ($wanted). Tests that need them will be skipped."
+    echo "setup: not root; skipping Debian packages. Tests that need missing ones will be skipped."
 fi
+# pyscard and tpm2-pytss build from source against these headers: without them pip fails
+# with a compiler error, so say what is missing instead.
+for p in libpcsclite-dev libtss2-dev; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+        echo "setup: the Debian package $p is needed to build the Python dependencies;" >&2
+        echo "       run this script as root, or: sudo apt-get install $p" >&2
+        exit 1
+    fi
+done
 
 if [ ! -x .venv/bin/python ]; then
     "$PY" -m venv .venv
