@@ -1,0 +1,49 @@
+"""Promises about the repository itself: the two commands, CI, scripts, no network names."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+
+from tests.rig import REPO, require_binary
+
+
+def test_readme_opens_with_the_two_commands() -> None:
+    lines = (REPO / "README.md").read_text().splitlines()
+    block = lines[lines.index("```") + 1 : lines.index("```", lines.index("```") + 1)]
+    commands = [line.split("#")[0].strip() for line in block]
+    assert commands == ["bash scripts/demo.sh", "bash scripts/test.sh"]
+    ci = (REPO / ".ci" / "run").read_text()
+    assert "bash scripts/test.sh" in ci and "set -euo pipefail" in ci
+
+
+def test_scripts_pass_shellcheck() -> None:
+    shellcheck = require_binary("shellcheck")
+    scripts = [*sorted((REPO / "scripts").glob("*.sh")), REPO / ".ci" / "run"]
+    out = subprocess.run(
+        [shellcheck, *map(str, scripts)], capture_output=True, text=True, check=False
+    )
+    assert out.returncode == 0, out.stdout
+
+
+def test_no_registry_host_names_and_no_shared_paths() -> None:
+    """Nothing may download at run time; tests must not read ../shared (fresh clones lack it)."""
+    hosts = re.compile(r"(pypi\.org|files\.pythonhosted|registry\.npmjs|deb\.debian\.org)")
+    files = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    for name in files:
+        path = REPO / name
+        if path.suffix not in {".py", ".sh", ".md", ".toml", ".txt", ".json", ".cfg", ".ini"}:
+            continue
+        text = path.read_text(errors="replace")
+        assert not hosts.search(text), f"{name} names a package registry host"
+        if (
+            name.startswith(("tests/", "benchmarks/", ".ci/"))
+            and name != "tests/test_repository.py"
+        ):
+            assert "../shared" not in text and "/work/shared" not in text, f"{name} reads ../shared"
