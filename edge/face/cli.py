@@ -1,0 +1,206 @@
+"""`edgeproof face ...`: evaluate, calibrate, match two photos, check the model files.
+
+Developer and operator tools; the device itself never reads image files. Heavy imports
+(numpy, LiteRT, matplotlib) happen inside the handlers so `edgeproof --help` stays fast.
+Exit codes: 0 done (for `match`: decision "match"), 1 decision not "match", 2 bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def register(subparsers: Any) -> None:
+    face = subparsers.add_parser("face", help="on-device face matching: eval, calibrate, match")
+    sub = face.add_subparsers(dest="face_command", metavar="ACTION", required=True)
+
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--model", default=None, help="embedding model (mobilefacenet, sface)")
+        p.add_argument("--detector", choices=("short", "full"), default="short")
+        p.add_argument("--threads", type=int, default=1)
+
+    ev = sub.add_parser("eval", help="ROC, EER and TAR at FAR over a folder of identity folders")
+    ev.add_argument("folder", type=Path)
+    common(ev)
+    ev.add_argument("--json", action="store_true", help="print one JSON object")
+    ev.add_argument("--plot", type=Path, help="write score distributions and ROC (PNG)")
+    ev.add_argument("--max-impostor-pairs", type=int, default=None)
+    ev.add_argument("--seed", type=int, default=0)
+    ev.add_argument(
+        "--far", type=float, action="append", help="extra FAR to report at (repeatable)"
+    )
+    ev.set_defaults(func=_eval)
+
+    cal = sub.add_parser("calibrate", help="write a calibration file for a target FAR")
+    cal.add_argument("folder", type=Path)
+    common(cal)
+    cal.add_argument("--far", type=float, default=1e-3)
+    cal.add_argument("--out", type=Path, help="file to write (default: print)")
+    cal.add_argument("--id", dest="threshold_id", help="threshold id (default: model-folder-date)")
+    cal.add_argument("--description", help="what the data are (default: the folder name)")
+    cal.add_argument("--date", help="creation date YYYY-MM-DD (default: today, UTC)")
+    cal.add_argument("--max-impostor-pairs", type=int, default=None)
+    cal.add_argument("--seed", type=int, default=0)
+    cal.set_defaults(func=_calibrate)
+
+    m = sub.add_parser("match", help="compare two photos: decision and stage timings")
+    m.add_argument("chip", type=Path, help="reference photo (the chip's DG2 image)")
+    m.add_argument("live", type=Path, nargs="+", help="one or more live photos")
+    common(m)
+    m.add_argument("--calibration", type=Path, help="calibration file (default: shipped one)")
+    m.add_argument("--json", action="store_true")
+    m.set_defaults(func=_match)
+
+    models = sub.add_parser("models", help="check every model file against the manifest")
+    models.set_defaults(func=_models)
+
+
+def _fail(err: Exception) -> int:
+    print(f"error: {err}", file=sys.stderr)
+    return 2
+
+
+def _model(args: argparse.Namespace) -> str:
+    from edge.face.embed import DEFAULT_EMBEDDER
+
+    return str(args.model or DEFAULT_EMBEDDER)
+
+
+def _embedded(args: argparse.Namespace, extra_fars: tuple[float, ...] = ()) -> Any:
+    from edge.face.evaluate import FARS, embed_folder, report
+    from edge.face.pipeline import Pipeline
+
+    model = _model(args)
+    pipeline = Pipeline(model, detector=args.detector, threads=args.threads)
+    if any(not 0.0 < f < 1.0 for f in extra_fars):
+        raise ValueError("--far must be in (0, 1)")
+    fars = tuple(sorted({*FARS, *extra_fars}, reverse=True))
+    data = embed_folder(args.folder, pipeline)
+    try:
+        return (pipeline, *report(data, model, args.max_impostor_pairs, args.seed, fars))
+    finally:
+        data.wipe()
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from edge.face.errors import FaceError
+    from edge.face.evaluate import plot
+
+    try:
+        _, rep, genuine, impostor = _embedded(args, tuple(args.far or ()))
+    except (FaceError, ValueError) as e:
+        return _fail(e)
+    if args.plot:
+        plot(genuine, impostor, args.plot, f"{rep.model} on {args.folder.name}")
+    if args.json:
+        print(json.dumps(rep.to_dict()))
+        return 0
+    print(f"model {rep.model}: {rep.images} images, {rep.identities} identities")
+    print(
+        f"pairs: {rep.pairs_genuine} genuine, {rep.pairs_impostor} impostor "
+        f"(FAR resolution {rep.far_resolution:.2g})"
+    )
+    print(f"EER {rep.eer:.4f}")
+    for key, tar in rep.tar_at_far.items():
+        shown = "n/a (too few impostor pairs)" if tar is None else f"{tar:.4f}"
+        print(f"TAR at FAR {key}: {shown}; threshold {rep.threshold_at_far[key]:.4f}")
+    print(f"no face: {len(rep.no_face)} {rep.no_face}; unreadable: {len(rep.unreadable)}")
+    stages = ", ".join(f"{k} {v:.2f}" for k, v in rep.ms_per_stage.items())
+    print(f"ms per image {rep.ms_per_image:.2f} ({stages})")
+    return 0
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    from edge.face.errors import FaceError
+    from edge.face.evaluate import calibrate
+
+    if not 0.0 < args.far < 1.0:
+        return _fail(ValueError("--far must be in (0, 1)"))
+    try:
+        pipeline, rep, _, impostor = _embedded(args)
+        created = args.date or dt.datetime.now(dt.UTC).date().isoformat()
+        folder = args.folder.resolve().name.lower().replace("_", "-")
+        cal = calibrate(
+            rep,
+            impostor,
+            far=args.far,
+            model_sha256=pipeline.embedder.sha256,
+            threshold_id=args.threshold_id or f"{rep.model}-{folder}-{created}",
+            description=args.description or f"folder {args.folder.resolve().name}",
+            created=created,
+        )
+    except (FaceError, ValueError) as e:
+        return _fail(e)
+    if args.out:
+        args.out.write_text(cal.to_json(), encoding="utf-8")
+        print(f"wrote {args.out}: threshold {cal.threshold} ({cal.threshold_id})")
+    else:
+        sys.stdout.write(cal.to_json())
+    if not cal.sufficient_data:
+        print(f"warning: {cal.limits}", file=sys.stderr)
+    return 0
+
+
+def _match(args: argparse.Namespace) -> int:
+    from edge.face.buffers import wipe
+    from edge.face.calibration import Decision, load
+    from edge.face.errors import FaceError
+    from edge.face.imaging import read_image
+    from edge.face.match import FaceMatcher
+
+    images = []
+    try:
+        cal = load(args.calibration) if args.calibration else None
+        matcher = FaceMatcher(_model(args), cal, detector=args.detector, threads=args.threads)
+        images = [read_image(p) for p in (args.chip, *args.live)]
+        result = matcher.match(images[0], images[1:])
+    except (FaceError, ValueError) as e:
+        return _fail(e)
+    finally:
+        for img in images:
+            wipe(img)
+    t = result.timings
+    if args.json:
+        out = {
+            "decision": result.decision.value,
+            "threshold_id": result.threshold_id,
+            "far": result.far,
+            "score_band": result.score_band.value,
+            "reason": result.reason,
+            "frames_used": result.frames_used,
+            "timings_ms": {k: round(v, 3) for k, v in t.__dict__.items()},
+        }
+        print(json.dumps(out))
+    else:
+        print(
+            f"decision: {result.decision.value} (band {result.score_band.value}, threshold "
+            f"{result.threshold_id}, FAR {result.far:g})"
+            + (f", reason {result.reason}" if result.reason else "")
+        )
+        print(
+            f"timings ms: detect {t.detect_ms:.1f}, landmarks {t.landmarks_ms:.1f}, "
+            f"align {t.align_ms:.1f}, quality {t.quality_ms:.1f}, embed {t.embed_ms:.1f}, "
+            f"compare {t.compare_ms:.2f}, scrub {t.scrub_ms:.1f}, total {t.total_ms:.1f}"
+        )
+    return 0 if result.decision is Decision.MATCH else 1
+
+
+def _models(args: argparse.Namespace) -> int:
+    from edge.face.errors import FaceError
+    from edge.face.models import manifest, model_dir, verified_path
+
+    bad = 0
+    for name, info in manifest().items():
+        try:
+            verified_path(name)
+            print(f"OK  {name:28s} {info.sha256}  {info.licence.split(';')[0]}")
+        except FaceError as e:
+            bad += 1
+            print(f"BAD {name:28s} {e}")
+    print(f"folder {model_dir()}")
+    return 1 if bad else 0

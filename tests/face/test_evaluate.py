@@ -1,0 +1,138 @@
+"""ROC, EER, TAR at FAR, thresholds and the conservative calibration rule."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edge.face.errors import EvaluationError
+from edge.face.evaluate import (
+    calibrate,
+    embed_folder,
+    equal_error_rate,
+    far_key,
+    far_upper_bound,
+    list_images,
+    pair_scores,
+    report,
+    roc,
+    tar_at_far,
+    threshold_at_far,
+)
+
+from .conftest import FACES
+
+
+def test_far_key() -> None:
+    assert far_key(1e-2) == "1e-2" and far_key(1e-3) == "1e-3" and far_key(5e-4) == "5e-4"
+
+
+def test_roc_and_eer_on_known_scores() -> None:
+    genuine = np.array([0.9, 0.8, 0.7, 0.4])
+    impostor = np.array([0.1, 0.2, 0.3, 0.5])
+    t, far, tar = roc(genuine, impostor)
+    assert t[0] == 0.1 and far[0] == 1.0 and tar[0] == 1.0
+    k = int(np.flatnonzero(t == 0.7)[0])
+    assert far[k] == 0.0 and tar[k] == 0.75
+    assert equal_error_rate(genuine, impostor) == pytest.approx(0.25)
+    assert equal_error_rate(np.array([0.9]), np.array([0.1])) == 0.0
+
+
+def test_threshold_and_tar_at_far() -> None:
+    impostor = np.linspace(0.0, 0.99, 100)  # 100 pairs
+    t = threshold_at_far(impostor, 1e-2)  # one false accept allowed
+    assert np.sum(impostor >= t) == 1 and t > 0.98
+    assert threshold_at_far(impostor, 1e-3) > 0.99  # none allowed
+    assert tar_at_far(np.array([0.995, 0.5]), impostor, 1e-2) == 0.5
+    assert tar_at_far(np.array([0.995]), impostor, 1e-3) is None  # 100 pairs < 1000
+
+
+def test_far_upper_bound_rule_of_three() -> None:
+    assert far_upper_bound(0, 1000) == pytest.approx(1 - 0.05 ** (1 / 1000), rel=1e-6)
+    assert far_upper_bound(0, 1000) == pytest.approx(3 / 1000, rel=0.01)
+    assert far_upper_bound(5, 1000) > far_upper_bound(0, 1000)
+    assert far_upper_bound(0, 0) == 1.0
+
+
+def _small_folder(tmp_path: Path) -> Path:
+    """Three identities, plus a corrupt file and a photo without a face."""
+    root = tmp_path / "faces"
+    for ident in ("fr_obama", "fr_biden", "of_lennon"):
+        shutil.copytree(FACES / ident, root / ident)
+    (root / "of_lennon" / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 truncated")
+    from PIL import Image
+
+    Image.new("RGB", (200, 200), (120, 130, 140)).save(root / "fr_biden" / "wall.png")
+    (root / "fr_biden" / "notes.txt").write_text("ignored: not an image suffix")
+    return root
+
+
+def test_no_face_and_unreadable_images_count_as_non_matches(
+    pipeline: object, tmp_path: Path
+) -> None:
+    data = embed_folder(_small_folder(tmp_path), pipeline)  # type: ignore[arg-type]
+    assert data.no_face == ["fr_biden/wall.png"]
+    assert data.unreadable == ["of_lennon/broken.jpg"]
+    genuine, impostor = pair_scores(data)
+    n = {"fr_obama": 4, "fr_biden": 3, "of_lennon": 3}
+    assert genuine.size == sum(k * (k - 1) // 2 for k in n.values())
+    assert impostor.size == 4 * 3 + 4 * 3 + 3 * 3
+    assert np.sum(genuine == -1.0) == 2 + 2  # wall with 2 Bidens, broken with 2 Lennons
+    rep, _, _ = report(data, "mobilefacenet", max_impostor_pairs=10, seed=3)
+    assert rep.pairs_impostor == 10 and rep.no_face == ["fr_biden/wall.png"]
+    assert set(rep.ms_per_stage) == {"detect", "landmarks", "align", "quality", "embed"}
+
+
+def test_conservative_calibration_when_data_are_few(pipeline: object) -> None:
+    data = embed_folder(FACES, pipeline)  # type: ignore[arg-type]
+    rep, _, impostor = report(data, "mobilefacenet")
+    cal = calibrate(
+        rep,
+        impostor,
+        far=1e-3,
+        model_sha256="0" * 64,
+        threshold_id="t-test",
+        description="test",
+        created="2026-01-01",
+    )
+    assert not cal.sufficient_data
+    assert cal.threshold == pytest.approx(rep.max_impostor + 0.10, abs=1e-4)
+    assert cal.far_upper_95 == pytest.approx(3 / 729, rel=0.02)
+    loose = calibrate(
+        rep,
+        impostor,
+        far=1e-2,
+        model_sha256="0" * 64,
+        threshold_id="t-test",
+        description="test",
+        created="2026-01-01",
+    )
+    assert loose.sufficient_data  # 729 >= 300 pairs: the empirical quantile is used
+    assert loose.threshold == pytest.approx(threshold_at_far(impostor, 1e-2), abs=1e-4)
+
+
+def test_folder_errors(tmp_path: Path) -> None:
+    with pytest.raises(EvaluationError):
+        list_images(tmp_path / "missing")
+    (tmp_path / "only").mkdir()
+    shutil.copy(FACES / "fr_obama" / "obama.jpg", tmp_path / "only" / "a.jpg")
+    with pytest.raises(EvaluationError) as e:
+        list_images(tmp_path)
+    assert e.value.code == "face.eval-too-few"
+
+
+def test_impostor_sampling_is_seeded_unique_and_cross_identity() -> None:
+    from edge.face.evaluate import _impostor_pairs
+
+    ids = np.array(["a"] * 50 + ["b"] * 30 + ["c"] * 20)
+    i, j = _impostor_pairs(ids, 500, seed=5)
+    assert i.size == 500 and np.all(i < j) and np.all(ids[i] != ids[j])
+    assert len(set(zip(i.tolist(), j.tolist(), strict=True))) == 500
+    i2, j2 = _impostor_pairs(ids, 500, seed=5)
+    assert np.array_equal(i, i2) and np.array_equal(j, j2)
+    all_i, _ = _impostor_pairs(ids, None, seed=0)
+    assert all_i.size == 50 * 30 + 50 * 20 + 30 * 20
+    assert _impostor_pairs(ids, 10**9, seed=0)[0].size == all_i.size
