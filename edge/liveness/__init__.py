@@ -1,0 +1,46 @@
+"""Liveness: a nonce-derived active challenge and passive replay checks, on the device.
+
+Layers, each usable alone: `signals` (per-frame measurements from the 468-point mesh),
+`events` (gesture detectors with hysteresis), `tracker` (the challenge state machine),
+`passive` (photo-replay checks), all pure numpy; `engine` runs them over frames with the
+edge.face models; `cli` is `edgeproof liveness`. Importing this package loads no model.
+See docs/capture-liveness.md.
+"""
+
+from edge.liveness.engine import (
+    AnalysisReport,
+    EngineConfig,
+    FaceModels,
+    LivenessEngine,
+    run_check,
+)
+from edge.liveness.errors import LandmarkError, LivenessError, PolicyError
+from edge.liveness.events import GestureEvent, SignalPolicy
+from edge.liveness.passive import PassivePolicy, PassiveVerdict, Verdict
+from edge.liveness.prompts import Overlay, Prompt, TextOverlay
+from edge.liveness.result import METHOD, LivenessResult, Outcome, Reason
+from edge.liveness.tracker import ChallengePolicy
+
+__all__ = [
+    "METHOD",
+    "AnalysisReport",
+    "ChallengePolicy",
+    "EngineConfig",
+    "FaceModels",
+    "GestureEvent",
+    "LandmarkError",
+    "LivenessEngine",
+    "LivenessError",
+    "LivenessResult",
+    "Outcome",
+    "Overlay",
+    "PassivePolicy",
+    "PassiveVerdict",
+    "PolicyError",
+    "Prompt",
+    "Reason",
+    "SignalPolicy",
+    "TextOverlay",
+    "Verdict",
+    "run_check",
+]

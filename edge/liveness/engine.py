@@ -1,0 +1,320 @@
+"""Frames in, liveness out: detection and mesh (edge.face), signals, gestures, challenge,
+passive checks and the same-face check, one frame at a time.
+
+The engine does not own frames: it reads each frame's pixels while `process` runs and
+keeps nothing of them. What it derives and keeps for the length of a session (one
+reference mesh for the passive check, one anchor embedding for the same-face check) is
+wiped by `wipe()`, which `run_check` calls in `finally`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from attest.challenge import Gesture, challenge_spec
+from edge.liveness.errors import PolicyError
+from edge.liveness.events import GestureDetectors, GestureEvent, Sample, SignalPolicy
+from edge.liveness.passive import PassiveChecks, PassivePolicy, PassiveVerdict, Verdict
+from edge.liveness.prompts import Overlay, Prompt
+from edge.liveness.result import LivenessResult, Outcome, Reason
+from edge.liveness.signals import face_signals
+from edge.liveness.tracker import ChallengePolicy, ChallengeTracker, Observation
+
+if TYPE_CHECKING:
+    from edge.capture import CaptureSession, Frame
+    from edge.face import Detection, Embedder, FaceDetector, FaceMesh
+
+#: Same-face check (MobileFaceNet, the default embedder): a frame's embedding is compared
+#: with the mean embedding of the track so far. On the repository's clip (small, stage-lit
+#: faces, eye distance about 35 px) frames of the one performer scored 0.45 to 0.95
+#: against that mean (median 0.76); photos of 15 other people in tests/data/faces scored
+#: at most 0.43. So this catches a swap to a clearly different face; it is a continuity
+#: check, not a verification (edge.face does that against the chip photo).
+SAME_FACE_MIN = 0.35
+#: Consecutive low scores before the face counts as changed (one bad frame is noise).
+SAME_FACE_STRIKES = 2
+#: Only near-frontal faces are embedded: turned faces embed poorly.
+EMBED_MAX_YAW = 20.0
+#: A second detection at least this fraction of the main face's width counts as a person.
+SECOND_FACE_MIN_WIDTH = 0.5
+#: Below this mesh face-presence probability, the crop holds no usable face.
+MIN_PRESENCE = 0.5
+
+
+@dataclass
+class FaceModels:
+    """The edge.face models liveness uses; load once per process and share."""
+
+    detector: FaceDetector
+    mesh: FaceMesh
+    embedder: Embedder | None = None
+    same_face_min: float = SAME_FACE_MIN
+
+    @classmethod
+    def load(cls, *, threads: int = 1, embed: bool = True) -> FaceModels:
+        from edge.face import Embedder, FaceDetector, FaceMesh
+
+        return cls(
+            detector=FaceDetector("short", threads=threads),
+            mesh=FaceMesh(threads=threads),
+            embedder=Embedder(threads=threads) if embed else None,
+        )
+
+
+@dataclass
+class EngineConfig:
+    signals: SignalPolicy = field(default_factory=SignalPolicy)
+    challenge: ChallengePolicy = field(default_factory=ChallengePolicy)
+    passive: PassivePolicy = field(default_factory=PassivePolicy)
+    embed_every: int = 5  # frames between same-face checks
+
+
+@dataclass(frozen=True)
+class AnalysisReport:
+    """What the detectors saw over a recording (`edgeproof liveness analyze`)."""
+
+    frames: int
+    fps: float
+    frames_with_face: int
+    frames_multiple_faces: int
+    events: tuple[GestureEvent, ...]
+    passive: PassiveVerdict
+    result: LivenessResult | None
+
+    def of(self, *gestures: Gesture) -> list[GestureEvent]:
+        return [e for e in self.events if e.gesture in gestures]
+
+    def to_dict(self) -> dict[str, object]:
+        out: dict[str, object] = {
+            "frames": self.frames,
+            "fps": round(self.fps, 3),
+            "frames_with_face": self.frames_with_face,
+            "frames_multiple_faces": self.frames_multiple_faces,
+            "blinks": [
+                {"start_frame": e.start_frame, "end_frame": e.end_frame}
+                for e in self.of(Gesture.BLINK)
+            ],
+            "head_turns": [
+                {
+                    "direction": "left" if e.gesture is Gesture.TURN_LEFT else "right",
+                    "frame": e.end_frame,
+                    "start_frame": e.start_frame,
+                    "yaw_deg": round(e.peak, 1),  # the largest yaw up to `frame`
+                }
+                for e in self.of(Gesture.TURN_LEFT, Gesture.TURN_RIGHT)
+            ],
+            "smiles": [
+                {"frame": e.end_frame, "start_frame": e.start_frame, "peak": round(e.peak, 3)}
+                for e in self.of(Gesture.SMILE)
+            ],
+            "verdict": self.passive.verdict.value,
+            "passive": self.passive.to_dict(),
+        }
+        if self.result is not None:
+            out["challenge"] = self.result.to_dict()
+        return out
+
+
+def combine(active: LivenessResult, passive: PassiveVerdict) -> LivenessResult:
+    """A passed challenge still fails if the passive checks call it a picture."""
+    if active.outcome is Outcome.PASSED and passive.verdict is Verdict.ATTACK:
+        return LivenessResult(
+            outcome=Outcome.FAILED,
+            reason=Reason.PASSIVE_ATTACK,
+            message="passive checks: " + "; ".join(passive.reasons),
+            challenge=active.challenge,
+            steps_done=active.steps_done,
+            decided_frame=active.decided_frame,
+            decided_at=active.decided_at,
+        )
+    return active
+
+
+class LivenessEngine:
+    """One face track through one recording or live session."""
+
+    def __init__(
+        self,
+        models: FaceModels,
+        challenge: Sequence[Gesture] | None = None,
+        *,
+        config: EngineConfig | None = None,
+        overlay: Overlay | None = None,
+        frame_offset: int = 0,
+    ) -> None:
+        self.models = models
+        self.frame_offset = frame_offset
+        self.config = config or EngineConfig()
+        self.detectors = GestureDetectors(self.config.signals)
+        self.passive = PassiveChecks(self.config.passive)
+        self.tracker = (
+            ChallengeTracker(challenge, self.config.challenge) if challenge is not None else None
+        )
+        self.overlay = overlay
+        self._shown: Prompt | None = None
+        self._anchor: np.ndarray | None = None
+        self._last_embed = -(10**9)
+        self._strikes = 0
+        self._last_face_t: float | None = None
+        self.events: list[GestureEvent] = []
+        self.frames = 0
+        self.frames_with_face = 0
+        self.frames_multiple = 0
+        self._last_t = 0.0
+        self._first_t: float | None = None
+
+    @property
+    def spec(self) -> str | None:
+        return challenge_spec(self.tracker.challenge) if self.tracker else None
+
+    def _faces(self, dets: list[Detection]) -> int:
+        if not dets:
+            return 0
+        main_w = dets[0].width
+        return sum(1 for d in dets if d.width >= SECOND_FACE_MIN_WIDTH * main_w)
+
+    def _same_face(self, rgb: np.ndarray, det: Detection, yaw: float) -> bool | None:
+        """Embed a near-frontal face every `embed_every` frames and compare it with the
+        track's mean embedding; False after SAME_FACE_STRIKES low scores in a row."""
+        emb = self.models.embedder
+        if (
+            emb is None
+            or self.tracker is None
+            or abs(yaw) > EMBED_MAX_YAW
+            or self.frames - self._last_embed < self.config.embed_every
+        ):
+            return None
+        from edge.face import align, cosine, wipe
+
+        self._last_embed = self.frames
+        crop = align(rgb, det)
+        try:
+            vec = emb.embed(crop)
+        finally:
+            wipe(crop)
+        try:
+            if self._anchor is None:
+                self._anchor = vec.astype(np.float64)
+                return True
+            if cosine(self._anchor, vec) >= self.models.same_face_min:
+                self._strikes = 0
+                self._anchor += vec
+                return True
+            self._strikes += 1
+            return self._strikes < SAME_FACE_STRIKES
+        finally:
+            wipe(vec)
+
+    def process(self, frame: Frame) -> LivenessResult | None:
+        """Feed one frame; once the challenge is decided, returns the result with the
+        passive checks folded in (else None, and always None without a challenge)."""
+        rgb, t = frame.pixels, frame.timestamp
+        self.frames += 1
+        self._last_t = t
+        if self._first_t is None:
+            self._first_t = t
+        dets = self.models.detector.detect(rgb)
+        faces = self._faces(dets)
+        self.frames_multiple += faces >= 2
+        signals = None
+        same: bool | None = None
+        if dets:
+            mesh, presence = self.models.mesh.landmarks_and_presence(rgb, dets[0])
+            try:
+                if presence >= MIN_PRESENCE:
+                    signals = face_signals(mesh, rgb)
+                    gap = self.config.signals.max_gap_s
+                    if self._last_face_t is not None and t - self._last_face_t > gap:
+                        self._new_track()
+                    self.passive.add(mesh[:, :2])
+            finally:
+                mesh.fill(0)
+        sample = Sample(frame.index + self.frame_offset, t, signals)
+        events = self.detectors.update(sample)
+        if signals is not None:
+            self.frames_with_face += 1
+            self._last_face_t = t
+            same = self._same_face(rgb, dets[0], signals.yaw)
+            if same is False and self.tracker is not None and self.tracker.prompt.gesture is None:
+                self._wipe_anchor()  # a new person before the first prompt: start afresh
+                same = None
+        for e in events:
+            self.events.append(e)
+            if e.gesture is Gesture.BLINK:
+                self.passive.add_blink()
+        if self.tracker is None:
+            return None
+        result = self.tracker.update(Observation(sample, faces, same), events)
+        self._show()
+        return None if result is None else combine(result, self.passive.verdict())
+
+    def _new_track(self) -> None:
+        """The face was out of view for a while. During a challenge the tracker fails on
+        that; before the first prompt (or in analysis) the next face starts afresh."""
+        self.passive.new_track()
+        if self.tracker is None or self.tracker.prompt.gesture is None:
+            self._wipe_anchor()
+
+    def _wipe_anchor(self) -> None:
+        if self._anchor is not None:
+            self._anchor.fill(0)
+            self._anchor = None
+        self._strikes = 0
+
+    def _show(self) -> None:
+        if self.overlay is None or self.tracker is None:
+            return
+        prompt = self.tracker.prompt
+        if prompt != self._shown and self.tracker.result is None:
+            self._shown = prompt
+            self.overlay.show(prompt)
+
+    def result(self) -> LivenessResult | None:
+        """The challenge result with the passive checks folded in (None without a challenge)."""
+        if self.tracker is None:
+            return None
+        return combine(self.tracker.finish(), self.passive.verdict())
+
+    def report(self) -> AnalysisReport:
+        span = self._last_t - (self._first_t or 0.0)
+        fps = (self.frames - 1) / span if self.frames > 1 and span > 0 else 0.0
+        return AnalysisReport(
+            frames=self.frames,
+            fps=fps,
+            frames_with_face=self.frames_with_face,
+            frames_multiple_faces=self.frames_multiple,
+            events=tuple(self.events),
+            passive=self.passive.verdict(),
+            result=self.result(),
+        )
+
+    def wipe(self) -> None:
+        """Zero what the engine derived from faces (reference mesh, anchor embedding)."""
+        self.passive.wipe()
+        self._wipe_anchor()
+
+
+def run_check(session: CaptureSession, engine: LivenessEngine) -> LivenessResult:
+    """Run a live challenge over an open capture session; stop as soon as it is decided.
+
+    The caller owns `session` (its `with` block wipes the frames); this wipes the engine.
+    """
+    if engine.tracker is None:
+        raise PolicyError("run_check needs an engine with a challenge")
+    try:
+        result = None
+        for frame in session.frames():
+            result = engine.process(frame)
+            if result is not None:
+                break
+        if result is None:  # the stream ended first
+            result = combine(engine.tracker.finish(), engine.passive.verdict())
+        if engine.overlay is not None:
+            engine.overlay.done(f"{result.outcome.value}: {result.message}")
+        return result
+    finally:
+        engine.wipe()

@@ -1,0 +1,56 @@
+"""What the person is asked to do: text for the CLI, and a hook for an on-screen overlay.
+
+The words say "your left" because people follow that better than "the screen's left"; the
+detectors measure the same thing (signals.py), so a mirrored preview changes nothing.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from typing import Protocol, TextIO
+
+from attest.challenge import Gesture
+
+PROMPT_TEXT: dict[Gesture, str] = {
+    Gesture.BLINK: "Blink once",
+    Gesture.TURN_LEFT: "Turn your head to your left, then back",
+    Gesture.TURN_RIGHT: "Turn your head to your right, then back",
+    Gesture.SMILE: "Smile",
+}
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """Step `step` (1-based) of `total`; `gesture` None while waiting for a steady face."""
+
+    step: int
+    total: int
+    gesture: Gesture | None
+
+    @property
+    def text(self) -> str:
+        if self.gesture is None:
+            return "Look at the camera"
+        return f"Step {self.step} of {self.total}: {PROMPT_TEXT[self.gesture]}"
+
+
+class Overlay(Protocol):
+    """Shows prompts to the person: a terminal line, or drawn over the camera preview."""
+
+    def show(self, prompt: Prompt) -> None: ...
+
+    def done(self, message: str) -> None: ...
+
+
+class TextOverlay:
+    """The CLI's overlay: one line per prompt change."""
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self._stream = stream or sys.stderr
+
+    def show(self, prompt: Prompt) -> None:
+        print(f">> {prompt.text}", file=self._stream, flush=True)
+
+    def done(self, message: str) -> None:
+        print(f">> {message}", file=self._stream, flush=True)
