@@ -1,0 +1,148 @@
+"""The device's real session steps: thin adapters from edge.session's protocols to the
+capture, liveness and face packages (and, in edge/verifier_link.py, to the verifier).
+
+Each adapter converts the package's own result into the typed outcome the attestation
+claims are built from, and nothing more: the decisions are made in the packages.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from attest.challenge import Gesture
+from attest.evidence import Decision, Liveness, LivenessMethod, Outcome, ScoreBand, Threshold
+from edge.capture.session import CaptureSession
+from edge.capture.source import CaptureConfig
+from edge.capture.spec import open_source
+from edge.face.calibration import Decision as FaceDecision
+from edge.face.calibration import ScoreBand as FaceBand
+from edge.face.match import FaceMatcher
+from edge.liveness.engine import FaceModels, LivenessEngine, run_check
+from edge.liveness.result import LivenessResult
+from edge.liveness.result import Outcome as LiveResultOutcome
+from edge.session import LiveOutcome, MatchOutcome
+
+_DECISIONS = {
+    FaceDecision.MATCH: Decision.MATCH,
+    FaceDecision.NO_MATCH: Decision.NO_MATCH,
+    FaceDecision.INCONCLUSIVE: Decision.INCONCLUSIVE,
+}
+_BANDS = {
+    FaceBand.LOW: ScoreBand.LOW,
+    FaceBand.BORDERLINE: ScoreBand.NEAR,
+    FaceBand.HIGH: ScoreBand.HIGH,
+    FaceBand.NONE: ScoreBand.LOW,
+}
+_LIVE = {
+    LiveResultOutcome.PASSED: Outcome.PASSED,
+    LiveResultOutcome.FAILED: Outcome.FAILED,
+    LiveResultOutcome.INCONCLUSIVE: Outcome.INCONCLUSIVE,
+}
+
+
+class KeptFrames:
+    """A few frames copied out of the capture ring for matching, in one preallocated
+    array that `wipe()` zeroes and checks, so the match can happen after capture ended."""
+
+    def __init__(self, capacity: int, shape: tuple[int, int, int]) -> None:
+        self._buf = np.zeros((capacity, *shape), np.uint8)
+        self._n = 0
+        self._next = 0
+
+    def keep(self, pixels: np.ndarray) -> None:
+        """Copy a frame in, replacing the oldest when full."""
+        self._buf[self._next][...] = pixels
+        self._next = (self._next + 1) % len(self._buf)
+        self._n = min(self._n + 1, len(self._buf))
+
+    def frames(self) -> Sequence[Any]:
+        return [self._buf[i] for i in range(self._n)]
+
+    def wipe(self) -> None:
+        self._buf.fill(0)
+        self._n = 0
+        if self._buf.any():  # pragma: no cover - fill(0) cannot fail; the check is the promise
+            raise RuntimeError("kept frames were not wiped")
+
+
+@dataclass
+class CameraLiveStep:
+    """Film the person through `source` (a capture spec: replay:PATH, v4l2:0, picamera2:0)
+    while the liveness engine follows the challenge; keep every `keep_every`-th frame."""
+
+    source: str
+    models: FaceModels
+    capture: CaptureConfig = field(default_factory=CaptureConfig)
+    buffer_frames: int = 8
+    keep: int = 16
+    keep_every: int = 10
+
+    def run(
+        self, gestures: tuple[Gesture, ...], method: LivenessMethod, deadline: float
+    ) -> tuple[LiveOutcome, KeptFrames]:
+        import time
+
+        src = open_source(self.source, self.capture)
+        kept = KeptFrames(self.keep, src.format.shape)
+        engine = LivenessEngine(self.models, gestures)
+        session = CaptureSession(
+            src,
+            buffer_frames=self.buffer_frames,
+            max_seconds=max(0.1, deadline - time.time()),
+        )
+        try:
+            with session:
+                result = run_check(_Sampling(session, kept, self.keep_every), engine)  # type: ignore[arg-type]
+        except BaseException:
+            kept.wipe()
+            raise
+        report = session.report
+        return (
+            LiveOutcome(
+                liveness=to_liveness(result, gestures, method),
+                frames_captured=report.frames_captured,
+                frames_erased=report.frames_erased,
+                erasure_verified=report.verified_zero,
+            ),
+            kept,
+        )
+
+
+class _Sampling:
+    """Wraps a capture session so that every n-th frame is also copied for matching."""
+
+    def __init__(self, session: CaptureSession, kept: KeptFrames, every: int) -> None:
+        self._session, self._kept, self._every = session, kept, every
+
+    def frames(self) -> Any:
+        for frame in self._session.frames():
+            if frame.index % self._every == 0:
+                self._kept.keep(frame.pixels)
+            yield frame
+
+
+def to_liveness(
+    result: LivenessResult, gestures: tuple[Gesture, ...], method: LivenessMethod
+) -> Liveness:
+    outcome = _LIVE[result.outcome]
+    failed = None
+    if outcome is Outcome.FAILED and result.failed_step is not None:
+        failed = min(max(result.failed_step - 1, 0), len(gestures) - 1)  # 1-based -> index
+    return Liveness(method, gestures, outcome, failed)
+
+
+@dataclass
+class FaceMatchStep:
+    matcher: FaceMatcher
+
+    def match(self, chip_face: Any, live_frames: Sequence[Any]) -> MatchOutcome:
+        r = self.matcher.match(chip_face, live_frames)
+        far_exp = max(-12, min(-1, round(math.log10(r.far))))
+        return MatchOutcome(
+            _DECISIONS[r.decision], _BANDS[r.score_band], Threshold(r.threshold_id, far_exp)
+        )
