@@ -42,11 +42,15 @@ class Tag:
 # Encoder
 
 
+# One-byte heads for arguments below 24, per major type: the common case, precomputed.
+_TINY = tuple(tuple(bytes(((major << 5) | n,)) for n in range(24)) for major in range(8))
+
+
 def _head(major: int, n: int) -> bytes:
     """The shortest head for `n` (RFC 8949 section 4.2.1, first rule)."""
-    mt = major << 5
     if n < 24:
-        return bytes((mt | n,))
+        return _TINY[major][n]
+    mt = major << 5
     if n < 0x100:
         return bytes((mt | 24, n))
     if n < 0x10000:
@@ -58,41 +62,65 @@ def _head(major: int, n: int) -> bytes:
     raise EncodeError(f"integer {n} does not fit in 64 bits", code="cbor.int-range")
 
 
+def bstr_head(n: int) -> bytes:
+    """The head of a byte string of `n` bytes (major type 2)."""
+    return _head(2, n)
+
+
+def _first(pair: tuple[bytes, Any]) -> bytes:
+    return pair[0]
+
+
+def _key_bytes(k: Any) -> bytes:
+    if type(k) is int:
+        return _head(0, k) if k >= 0 else _head(1, -1 - k)
+    if type(k) is str:
+        b = k.encode("utf-8")
+        return _head(3, len(b)) + b
+    if isinstance(k, bool) or not isinstance(k, int | str):
+        raise EncodeError(f"map key {k!r}: only integers and text", code="cbor.key-type")
+    return encode(k)  # int or str subclasses (IntEnum, StrEnum): encoded as their value
+
+
 def _encode(obj: Any, out: list[bytes], depth: int) -> None:
     if depth > DEFAULT_MAX_DEPTH:
         raise EncodeError("value nested too deeply", code="cbor.too-deep")
-    # bool before int: bool is a subclass of int.
-    if obj is True:
+    t = type(obj)
+    # Exact types first (the common case, and bool is not `int` by type), then subclasses.
+    if t is int:
+        out.append(_head(0, obj) if obj >= 0 else _head(1, -1 - obj))
+    elif t is bytes:
+        out.append(_head(2, len(obj)))
+        out.append(obj)
+    elif t is str:
+        b = obj.encode("utf-8")
+        out.append(_head(3, len(b)))
+        out.append(b)
+    elif t is list or t is tuple:
+        out.append(_head(4, len(obj)))
+        for item in obj:
+            _encode(item, out, depth + 1)
+    elif t is dict or (not isinstance(obj, str | bytes) and isinstance(obj, Mapping)):
+        # RFC 8949 section 4.2.1: keys sorted by their encoded bytes (bytewise lexicographic).
+        pairs = sorted(((_key_bytes(k), v) for k, v in obj.items()), key=_first)
+        out.append(_head(5, len(pairs)))
+        for kb, v in pairs:
+            out.append(kb)
+            _encode(v, out, depth + 1)
+    elif obj is True:
         out.append(b"\xf5")
     elif obj is False:
         out.append(b"\xf4")
     elif obj is None:
         out.append(b"\xf6")
     elif isinstance(obj, int):
-        out.append(_head(0, obj) if obj >= 0 else _head(1, -1 - obj))
+        _encode(int(obj), out, depth)
     elif isinstance(obj, bytes | bytearray | memoryview):
-        b = bytes(obj)
-        out.append(_head(2, len(b)))
-        out.append(b)
+        _encode(bytes(obj), out, depth)
     elif isinstance(obj, str):
-        b = obj.encode("utf-8")
-        out.append(_head(3, len(b)))
-        out.append(b)
+        _encode(str(obj), out, depth)
     elif isinstance(obj, list | tuple):
-        out.append(_head(4, len(obj)))
-        for item in obj:
-            _encode(item, out, depth + 1)
-    elif isinstance(obj, Mapping):
-        pairs = []
-        for k, v in obj.items():
-            if isinstance(k, bool) or not isinstance(k, int | str):
-                raise EncodeError(f"map key {k!r}: only integers and text", code="cbor.key-type")
-            pairs.append((encode(k), v))
-        pairs.sort(key=lambda p: p[0])  # RFC 8949 section 4.2.1: bytewise lexicographic
-        out.append(_head(5, len(pairs)))
-        for kb, v in pairs:
-            out.append(kb)
-            _encode(v, out, depth + 1)
+        _encode(list(obj), out, depth)
     elif isinstance(obj, Tag):
         out.append(_head(6, obj.tag))
         _encode(obj.value, out, depth + 1)
@@ -285,6 +313,8 @@ def _key_order(k: Any) -> tuple[int, int, bytes]:
     """Sort key equal to the bytewise order of deterministic key encodings (int or text)."""
     if type(k) is int:
         return (0, k, b"") if k >= 0 else (1, -1 - k, b"")
+    if type(k) is not str:  # bytes, bool, tuple, ...: not a key of the profile's data model
+        raise TypeError("map key type")
     raw = k.encode("utf-8")
     return (2, len(raw), raw)
 
@@ -318,13 +348,12 @@ def _fast_decode(data: bytes, max_depth: int, max_items: int, allowed_tags: froz
             stack.extend(x)
         elif t is dict:
             keys = list(x)
-            if len(keys) > 1:
-                try:
-                    order = [_key_order(k) for k in keys]
-                except AttributeError:
-                    return _FAILED
-                if any(a >= b for a, b in pairwise(order)):
-                    return _FAILED
+            try:
+                order = [_key_order(k) for k in keys]
+            except TypeError:
+                return _FAILED
+            if any(a >= b for a, b in pairwise(order)):
+                return _FAILED
             stack.extend(keys)
             stack.extend(x.values())
         elif t not in _PLAIN:

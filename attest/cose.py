@@ -15,6 +15,7 @@ public test vectors; `verify_sign1` adds the profile and the signature check.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -66,8 +67,23 @@ class Sign1:
         return self.protected.get(HDR_KID)
 
 
+_SIG1_PREFIX = cbor.encode("Signature1")
+
+
 def sig_structure(protected_bytes: bytes, payload: bytes, external_aad: bytes = b"") -> bytes:
-    return cbor.encode(["Signature1", protected_bytes, external_aad, payload])
+    """Deterministic encoding of ["Signature1", protected, external_aad, payload]."""
+    return b"".join(
+        (
+            b"\x84",
+            _SIG1_PREFIX,
+            cbor.bstr_head(len(protected_bytes)),
+            protected_bytes,
+            cbor.bstr_head(len(external_aad)),
+            external_aad,
+            cbor.bstr_head(len(payload)),
+            payload,
+        )
+    )
 
 
 def sign1(payload: bytes, key: Signer) -> bytes:
@@ -151,17 +167,64 @@ def check_profile(msg: Sign1) -> tuple[int, bytes]:
     return alg, kid
 
 
+# The profile leaves one byte layout (RFC 9052 section 4.2 in deterministic CBOR):
+#   d2 84 | 58 26 a2 01 <alg> 04 58 20 <kid: 32> | a0 | <bstr head> <payload> | 58 40 <sig: 64>
+# `_profile_fast` slices a token of exactly that layout; any other token takes the general
+# path (decode_sign1 + check_profile), which also names the reason it is refused.
+_ALG_BY_BYTE = {cbor.encode(a)[0]: a for a in ALG_NAMES}
+_SIG_HEAD = b"\x58\x40"
+
+
+_LAYOUT = re.compile(
+    rb"\xd2\x84\x58\x26\xa2\x01(["
+    + b"".join(re.escape(bytes((b,))) for b in _ALG_BY_BYTE)
+    + rb"])\x04\x58\x20.{32}\xa0(?:([\x40-\x57])|\x58([\x18-\xff])|\x59([\x01-\xff].))",
+    re.DOTALL,
+)
+
+
+def _profile_fast(token: bytes) -> tuple[Sign1, int, bytes, bytes] | None:
+    """(msg, alg, kid, Sig_structure) for a token in the profile's exact layout, else None."""
+    m = _LAYOUT.match(token)
+    if m is None:
+        return None
+    short, one, two = m.group(2, 3, 4)
+    start = m.end()
+    n = short[0] - 0x40 if short else one[0] if one else int.from_bytes(two, "big")
+    end = start + n
+    if len(token) != end + 66 or token[end : end + 2] != _SIG_HEAD:
+        return None
+    alg = _ALG_BY_BYTE[token[6]]
+    kid = token[10:42]
+    msg = object.__new__(Sign1)  # every field checked above: skip the frozen __init__
+    msg.__dict__.update(
+        protected_bytes=token[4:42],
+        protected={HDR_ALG: alg, HDR_KID: kid},
+        unprotected={},
+        payload=token[start:end],
+        signature=token[end + 2 :],
+        tagged=True,
+    )
+    tbs = b"".join((b"\x84", _SIG1_PREFIX, token[2:42], b"\x40", token[43:end]))
+    return msg, alg, kid, tbs
+
+
 def verify_sign1(token: bytes, keys: KeyLookup, *, max_size: int = MAX_TOKEN_SIZE) -> Sign1:
     """Decode, apply the profile, find the pinned key by kid, check alg and signature."""
-    msg = decode_sign1(token, max_size=max_size)
-    alg, kid = check_profile(msg)
+    fast = _profile_fast(token) if isinstance(token, bytes) and len(token) <= max_size else None
+    if fast is not None:
+        msg, alg, kid, tbs = fast
+    else:
+        msg = decode_sign1(token, max_size=max_size)
+        alg, kid = check_profile(msg)
+        tbs = msg.to_be_signed()
     key = lookup_key(keys, kid)
     if alg != key.alg:
         raise SignatureError(
             f"token says {ALG_NAMES[alg]} but the key is pinned to {ALG_NAMES[key.alg]}",
             code="cose.alg-not-pinned",
         )
-    key.verify(msg.signature, msg.to_be_signed())
+    key.verify(msg.signature, tbs)
     return msg
 
 

@@ -19,8 +19,8 @@ from enum import IntEnum
 from typing import Any, TypeVar
 
 from attest import cbor, cose
-from attest.challenge import Gesture
-from attest.errors import ClaimsError, DecodeError, PrivacyError
+from attest.challenge import MAX_STEPS, Gesture
+from attest.errors import AttestError, ClaimsError, DecodeError, PrivacyError
 from attest.keys import SigningKey
 
 PROFILE_V1 = "urn:edgeproof:v1"
@@ -229,44 +229,69 @@ def _fail(code: str, message: str) -> ClaimsError:
 
 
 def _int(v: Any, name: str, lo: int, hi: int) -> int:
-    if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
+    # `type(v) is int`: neither bool nor float (60.0 == 60 in Python, not on the wire).
+    if type(v) is not int or not lo <= v <= hi:
         raise _fail("bad-value", f"{name} must be an integer in {lo}..{hi}")
     return v
 
 
 def _bytes(v: Any, name: str, lo: int, hi: int) -> bytes:
-    if not isinstance(v, bytes) or not lo <= len(v) <= hi:
+    if type(v) is not bytes or not lo <= len(v) <= hi:
         size = f"{lo}" if lo == hi else f"{lo} to {hi}"
         raise _fail("bad-value", f"{name} must be a byte string of {size} bytes")
     return v
 
 
 def _ident(v: Any, name: str) -> str:
-    if not isinstance(v, str) or not _IDENT.fullmatch(v):
+    if type(v) is not str or not _IDENT.fullmatch(v):
         raise _fail("bad-value", f"{name} must be a short identifier ([A-Za-z0-9._+-], <= 32)")
     return v
 
 
 E = TypeVar("E", bound=IntEnum)
 
+# Every enumeration of the profile, by wire value (immutable lookup tables).
+_ENUM_TABLES: dict[type[IntEnum], dict[int, IntEnum]] = {
+    cls: {int(m): m for m in cls}
+    for cls in (
+        Decision,
+        ScoreBand,
+        Outcome,
+        AntiClone,
+        LivenessMethod,
+        ConsentMethod,
+        DebugStatus,
+        IntendedUse,
+        MeasuredItem,
+    )
+}
+
 
 def _enum(cls: type[E], v: Any, name: str) -> E:
-    if not isinstance(v, int) or isinstance(v, bool):
-        raise _fail("bad-value", f"{name} must be one of {[int(m) for m in cls]}")
-    try:
-        return cls(v)
-    except ValueError:
-        raise _fail("bad-value", f"{name} must be one of {[int(m) for m in cls]}") from None
+    if type(v) is cls:
+        return v
+    if type(v) is int:
+        m = _ENUM_TABLES[cls].get(v)
+        if m is not None:
+            return m  # type: ignore[return-value]
+    raise _fail("bad-value", f"{name} must be one of {[int(m) for m in cls]}")
+
+
+def _typed(obj: Any, attr: str, cls: type[IntEnum]) -> None:
+    """Hold `attr` as a member of `cls`: plain wire integers are converted, others refused."""
+    v = getattr(obj, attr)
+    if type(v) is not cls:
+        object.__setattr__(obj, attr, _enum(cls, v, attr))
 
 
 def _bool(v: Any, name: str) -> bool:
-    if not isinstance(v, bool):
+    if type(v) is not bool:
         raise _fail("bad-value", f"{name} must be true or false")
     return v
 
 
 def _array(v: Any, name: str, n: int) -> list[Any]:
-    if not isinstance(v, list) or len(v) != n:
+    if type(v) is not list or len(v) != n:
         raise _fail("bad-value", f"{name} must be an array of {n} items")
     return v
 
@@ -289,9 +314,13 @@ class Liveness:
     failed_step: int | None = None  # index into challenge when result is FAILED
 
     def __post_init__(self) -> None:
-        if not 1 <= len(self.challenge) <= 8 or not all(
-            isinstance(g, Gesture) for g in self.challenge
-        ):
+        if type(self.method) is not LivenessMethod:
+            _typed(self, "method", LivenessMethod)
+        if type(self.result) is not Outcome:
+            _typed(self, "result", Outcome)
+        if type(self.challenge) is not tuple:
+            object.__setattr__(self, "challenge", tuple(self.challenge))
+        if not 1 <= len(self.challenge) <= MAX_STEPS or {*map(type, self.challenge)} != {Gesture}:
             raise _fail("bad-value", "liveness challenge must hold 1 to 8 gestures")
         if self.result is Outcome.NOT_SUPPORTED:
             raise _fail("bad-value", "liveness cannot be 'not supported'")
@@ -309,6 +338,13 @@ class DocumentAuth:
     expired: bool
 
     def __post_init__(self) -> None:
+        if type(self.passive) is not Outcome:
+            _typed(self, "passive", Outcome)
+        if type(self.anticlone_method) is not AntiClone:
+            _typed(self, "anticlone_method", AntiClone)
+        if type(self.anticlone) is not Outcome:
+            _typed(self, "anticlone", Outcome)
+        _bool(self.expired, "document expired")
         if (self.anticlone_method is AntiClone.NONE) != (self.anticlone is Outcome.NOT_SUPPORTED):
             raise _fail(
                 "bad-value", "anti-clone result is 'not supported' exactly when no method ran"
@@ -327,6 +363,11 @@ class DocumentAuth:
 class Consent:
     recorded: bool
     method: ConsentMethod
+
+    def __post_init__(self) -> None:
+        _bool(self.recorded, "consent recorded")
+        if type(self.method) is not ConsentMethod:
+            _typed(self, "method", ConsentMethod)
 
 
 @dataclass(frozen=True)
@@ -370,6 +411,21 @@ class Evidence:
     profile: str = field(default=PROFILE_V1)
 
     def __post_init__(self) -> None:
+        for attr, cls in _EVIDENCE_ENUMS:
+            if type(getattr(self, attr)) is not cls:
+                _typed(self, attr, cls)
+        if (
+            type(self.threshold) is not Threshold
+            or type(self.liveness) is not Liveness
+            or type(self.document) is not DocumentAuth
+            or type(self.consent) is not Consent
+            or type(self.erasure) is not Erasure
+        ):
+            raise _fail(
+                "bad-value",
+                "threshold, liveness, document, consent and erasure must be "
+                "Threshold, Liveness, DocumentAuth, Consent and Erasure objects",
+            )
         _bytes(self.nonce, "eat_nonce", NONCE_MIN, NONCE_MAX)
         _int(self.iat, "iat", 0, 2**40)
         _int(self.exp, "exp", 0, 2**40)
@@ -385,15 +441,20 @@ class Evidence:
         if MeasuredItem.RELEASE_MANIFEST not in self.measurements:
             raise _fail("bad-value", "measurements must include the release manifest digest")
         for item, digest in self.measurements.items():
-            if not isinstance(item, MeasuredItem):
+            if type(item) is not MeasuredItem:
                 raise _fail("bad-value", "measurement keys are MeasuredItem values")
-            _bytes(digest, f"measurement {item.name}", DIGEST_SIZE, DIGEST_SIZE)
+            if type(digest) is not bytes or len(digest) != DIGEST_SIZE:
+                raise _fail("bad-value", f"measurement {item.name} must be a 32-byte SHA-256")
         if self.txn_hash is not None:
             _bytes(self.txn_hash, "txn_hash", DIGEST_SIZE, DIGEST_SIZE)
         if self.rp_commitment_matched is not None:
             _bool(self.rp_commitment_matched, "rp_commitment")
         if self.decision is Decision.MATCH and self.score_band is ScoreBand.LOW:
             raise _fail("bad-value", "a match cannot have a low score band")
+        if self.erasure.at > self.iat:
+            # Erasure happens before signing (ARCHITECTURE.md, steps 5 and 6); the wire
+            # carries it as seconds before iat.
+            raise _fail("bad-value", "erasure must happen before the token is signed (at <= iat)")
         # Erasure is the promise itself: a device that could not erase must not attest.
         if not self.erasure.complete:
             raise PrivacyError(
@@ -437,7 +498,7 @@ class Evidence:
                 doc.expired,
             ],
             CONSENT: [self.consent.recorded, int(self.consent.method)],
-            ERASURE: [self.erasure.captured, self.erasure.erased, self.erasure.at],
+            ERASURE: [self.erasure.captured, self.erasure.erased, self.iat - self.erasure.at],
         }
         if self.txn_hash is not None:
             claims[TXN_HASH] = self.txn_hash
@@ -470,7 +531,11 @@ class Evidence:
             raise _fail("bad-value", "swversion must be [version]")
         meas = _array(claims[MEASUREMENTS], "measurements", 1)
         entry = _array(meas[0], "measurements entry", 2)
-        if entry[0] != CONTENT_FORMAT_CBOR or not isinstance(entry[1], bytes):
+        if (
+            type(entry[0]) is not int
+            or entry[0] != CONTENT_FORMAT_CBOR
+            or type(entry[1]) is not bytes
+        ):
             raise _fail("bad-value", "measurements entry must be [60, bstr .cbor map]")
         try:
             mmap = cbor.decode(entry[1], max_size=1024)
@@ -482,11 +547,11 @@ class Evidence:
         dec = _array(claims[DECISION], "decision", 2)
         thr = _array(claims[THRESHOLD], "threshold", 2)
         lv = _array(claims[LIVENESS], "liveness", 4)
-        if not isinstance(lv[1], list) or not lv[1]:
+        if type(lv[1]) is not list or not lv[1]:
             raise _fail("bad-value", "liveness challenge must be a non-empty array")
         gestures = []
         for code in lv[1]:
-            if isinstance(code, bool) or code not in GESTURE_BY_CODE:
+            if type(code) is not int or code not in GESTURE_BY_CODE:
                 raise _fail("bad-value", f"unknown gesture code {code!r}")
             gestures.append(GESTURE_BY_CODE[code])
         doc = _array(claims[DOCUMENT], "document", 4)
@@ -521,7 +586,7 @@ class Evidence:
             consent=Consent(
                 _bool(con[0], "consent recorded"), _enum(ConsentMethod, con[1], "consent method")
             ),
-            erasure=Erasure(era[0], era[1], era[2]),
+            erasure=Erasure(era[0], era[1], _erased_at(claims[IAT], era[2])),
             dbgstat=_enum(DebugStatus, claims[DBGSTAT], "dbgstat"),
             intuse=_enum(IntendedUse, claims[INTUSE], "intuse"),
             txn_hash=claims.get(TXN_HASH),
@@ -531,7 +596,290 @@ class Evidence:
 
     @classmethod
     def decode(cls, payload: bytes) -> Evidence:
+        """Strict decoding of a claims payload: deterministic CBOR, then the closed schema.
+
+        Two paths, one answer. `_decode_fast` matches the payload against the one byte
+        layout profile v1 allows (a compiled pattern, see `_FAST`) and builds the objects
+        straight from it; whatever it does not match, or whatever fails there, is decoded
+        again by the general path (cbor.decode + from_claims), which gives the precise
+        reason. Tests check that both paths agree on valid, random and mutated payloads.
+        """
+        if type(payload) is bytes and len(payload) <= MAX_PAYLOAD:
+            try:
+                fast = _decode_fast(payload)
+            except AttestError:
+                fast = None
+            if fast is not None:
+                return fast
         return cls.from_claims(cbor.decode(payload, max_size=MAX_PAYLOAD))
+
+
+_EVIDENCE_ENUMS: tuple[tuple[str, type[IntEnum]], ...] = (
+    ("decision", Decision),
+    ("score_band", ScoreBand),
+    ("dbgstat", DebugStatus),
+    ("intuse", IntendedUse),
+)
+
+
+def _erased_at(iat: Any, before: Any) -> int:
+    """The erasure time from its wire form, seconds before iat."""
+    return _int(iat, "iat", 0, 2**40) - _int(before, "erasure offset", 0, 2**40)
+
+
+# -- the fast path: one pattern for the one deterministic layout -------------------------
+#
+# RFC 8949 section 4.2.1 leaves exactly one encoding for each claims set: map keys in
+# bytewise order, every head as short as possible. The pattern below spells that encoding
+# out for profile v1, built from the same constants as the rest of this module, so it
+# cannot drift from them. A payload it matches is deterministic CBOR whose values have the
+# profile's types, sizes and enumerations; `_decode_fast` then checks the rules across
+# fields (validity window, erasure, decision and band, ...) and builds the objects once.
+# Anything it does not match, or any rule broken, goes to the general path, which names
+# the reason.
+
+_UINT = (
+    rb"(?:[\x00-\x17]|\x18[\x18-\xff]|\x19[\x01-\xff].|\x1a(?:[\x01-\xff].{3}|\x00[\x01-\xff].{2})"
+    rb"|\x1b(?:[\x01-\xff].{7}|\x00[\x01-\xff].{6}|\x00\x00[\x01-\xff].{5}"
+    rb"|\x00\x00\x00[\x01-\xff].{4}))"
+)
+_BOOL = rb"[\xf4\xf5]"
+
+
+def _p_bstr(lo: int, hi: int) -> bytes:
+    return (
+        b"(?:"
+        + b"|".join(re.escape(cbor.bstr_head(n)) + b".{%d}" % n for n in range(lo, hi + 1))
+        + b")"
+    )
+
+
+def _p_ident() -> bytes:
+    first, rest = rb"[A-Za-z0-9]", rb"[A-Za-z0-9._+\-]"
+    alts = [
+        re.escape(cbor.encode("x" * n)[:-n]) + first + rest + b"{%d}" % (n - 1)
+        for n in range(1, 33)
+    ]
+    return b"(?:" + b"|".join(alts) + b")"
+
+
+def _p_small(values: Any) -> bytes:
+    """One-byte items: unsigned (or, for negatives, negative) integers below 24."""
+    return b"[" + b"".join(re.escape(cbor.encode(int(v))) for v in values) + b"]"
+
+
+def _p_label(label: int) -> bytes:
+    return re.escape(cbor.encode(label))
+
+
+_GESTURE = _p_small(GESTURE_BY_CODE)
+_MEAS_ENTRY = (
+    _p_small(MeasuredItem) + re.escape(cbor.bstr_head(DIGEST_SIZE)) + b".{%d}" % DIGEST_SIZE
+)
+_CLAIM_PATTERNS: dict[int, bytes] = {
+    EXP: b"(" + _UINT + b")",
+    IAT: b"(" + _UINT + b")",
+    CTI: b"(" + _p_bstr(CTI_MIN, CTI_MAX) + b")",
+    EAT_NONCE: b"(" + _p_bstr(NONCE_MIN, NONCE_MAX) + b")",
+    DBGSTAT: b"(" + _p_small(DebugStatus) + b")",
+    EAT_PROFILE: re.escape(cbor.encode(PROFILE_V1)),
+    SWNAME: b"(" + _p_ident() + b")",
+    SWVERSION: b"\x81(" + _p_ident() + b")",
+    MEASUREMENTS: re.escape(cbor.encode([[CONTENT_FORMAT_CBOR, b""]])[:-1])
+    + b"(?:"
+    + b"|".join(
+        re.escape(cbor.bstr_head(1 + k * (DIGEST_SIZE + 3)) + bytes((0xA0 + k,)))
+        + b"((?:"
+        + _MEAS_ENTRY
+        + b"){%d})" % k
+        for k in range(1, len(MeasuredItem) + 1)
+    )
+    + b")",
+    INTUSE: b"(" + _p_small(IntendedUse) + b")",
+    DECISION: b"\x82(" + _p_small(Decision) + b")(" + _p_small(ScoreBand) + b")",
+    THRESHOLD: b"\x82(" + _p_ident() + b")(" + _p_small(range(-12, 0)) + b")",
+    LIVENESS: b"\x84("
+    + _p_small(LivenessMethod)
+    + b")((?:"
+    + b"|".join(bytes((0x80 + n,)) + _GESTURE + b"{%d}" % n for n in range(1, MAX_STEPS + 1))
+    + b"))("
+    + _p_small(o for o in Outcome if o is not Outcome.NOT_SUPPORTED)
+    + b")("
+    + _p_small(range(MAX_STEPS))
+    + rb"|\xf6)",
+    DOCUMENT: b"\x84("
+    + _p_small(Outcome)
+    + b")("
+    + _p_small(AntiClone)
+    + b")("
+    + _p_small(Outcome)
+    + b")("
+    + _BOOL
+    + b")",
+    CONSENT: b"\x82(" + _BOOL + b")(" + _p_small(ConsentMethod) + b")",
+    ERASURE: b"\x83(" + _UINT + b")(" + _UINT + b")(" + _UINT + b")",
+    TXN_HASH: b"(" + re.escape(cbor.bstr_head(DIGEST_SIZE)) + b".{%d})" % DIGEST_SIZE,
+    RP_COMMITMENT: b"(" + _BOOL + b")",
+}
+_CANONICAL_LABELS = sorted(_CLAIM_PATTERNS, key=cbor.encode)  # RFC 8949 section 4.2.1
+_FAST = re.compile(
+    b"(?s)(["
+    + b"".join(re.escape(bytes((0xA0 + n,))) for n in range(len(_REQUIRED), len(REGISTRY) + 1))
+    + b"])"
+    + b"".join(
+        (b"" if label in _REQUIRED else b"(?:")
+        + _p_label(label)
+        + _CLAIM_PATTERNS[label]
+        + (b"" if label in _REQUIRED else b")?")
+        for label in _CANONICAL_LABELS
+    )
+)
+
+
+_DECISIONS = _ENUM_TABLES[Decision]
+_BANDS = _ENUM_TABLES[ScoreBand]
+_OUTCOMES = _ENUM_TABLES[Outcome]
+_ANTICLONES = _ENUM_TABLES[AntiClone]
+_LIVENESS_METHODS = _ENUM_TABLES[LivenessMethod]
+_CONSENT_METHODS = _ENUM_TABLES[ConsentMethod]
+_DBGSTATS = _ENUM_TABLES[DebugStatus]
+_INTUSES = _ENUM_TABLES[IntendedUse]
+_ITEMS = _ENUM_TABLES[MeasuredItem]
+_N_ITEMS = len(MeasuredItem)
+_N_REQUIRED = len(_REQUIRED)
+T = TypeVar("T")
+
+
+_MAX_TIME = 2**40
+
+
+def _raw(cls: type[T], **fields: Any) -> T:
+    """A frozen dataclass from fields the fast path has already checked in full.
+
+    The one place where the constructors' checks are not run again: the pattern and the
+    rules in `_decode_fast` cover each of them (tests run every schema violation through
+    both paths, and check that fast-path objects pass `__post_init__` unchanged). The
+    caller passes every field; tests check that no attribute is missing.
+    """
+    obj = object.__new__(cls)
+    obj.__dict__.update(fields)
+    return obj
+
+
+def _uint(item: bytes) -> int:
+    return item[0] if item[0] < 24 else int.from_bytes(item[1:], "big")
+
+
+def _small(item: bytes) -> int:
+    """The value of a one-byte integer item (RFC 8949 section 3.1, major types 0 and 1)."""
+    b = item[0]
+    return b if b < 0x20 else -1 - (b - 0x20)
+
+
+def _content(item: bytes) -> bytes:
+    """The content of a byte or text string item whose head is one or two bytes long."""
+    return item[1:] if item[0] & 0x1F < 24 else item[2:]
+
+
+def _decode_fast(payload: bytes) -> Evidence | None:
+    m = _FAST.fullmatch(payload)
+    if m is None:
+        return None
+    (count, exp, iat, cti, nonce, dbg, swname, swver, *rest) = m.groups()
+    meas_groups = rest[:_N_ITEMS]
+    (
+        intuse,
+        dec,
+        band,
+        thr_id,
+        far,
+        lv_m,
+        lv_ch,
+        lv_r,
+        lv_f,
+        d_p,
+        d_m,
+        d_a,
+        d_x,
+        c_r,
+        c_m,
+        e_c,
+        e_e,
+        e_b,
+        txn,
+        rp,
+    ) = rest[_N_ITEMS:]
+    # Optional claims present must match the map's count (RFC 8949 section 3.1, major type 5).
+    if count[0] - 0xA0 != _N_REQUIRED + (txn is not None) + (rp is not None):
+        return None
+    entries = next(x for x in meas_groups if x is not None)
+    measurements: dict[MeasuredItem, bytes] = {}
+    prev = -1
+    for i in range(0, len(entries), DIGEST_SIZE + 3):
+        k = entries[i]
+        if k <= prev:  # keys ascending and distinct (RFC 8949 section 4.2.1)
+            return None
+        prev = k
+        measurements[_ITEMS[k]] = entries[i + 3 : i + 3 + DIGEST_SIZE]  # type: ignore[index]
+    if MeasuredItem.RELEASE_MANIFEST not in measurements:
+        return None
+    # The pattern fixed every type, size, identifier and enumeration; what is left are the
+    # rules across fields. Any of them broken: the general path says which.
+    iat_v, exp_v = _uint(iat), _uint(exp)
+    captured, erased, before = _uint(e_c), _uint(e_e), _uint(e_b)
+    challenge = tuple(map(GESTURE_BY_CODE.__getitem__, lv_ch[1:]))
+    result = _OUTCOMES[lv_r[0]]
+    failed_step = None if lv_f == b"\xf6" else lv_f[0]
+    decision, band = _DECISIONS[dec[0]], _BANDS[band[0]]
+    anticlone_method, anticlone = _ANTICLONES[d_m[0]], _OUTCOMES[d_a[0]]
+    if (
+        exp_v > _MAX_TIME
+        or not 0 < exp_v - iat_v <= MAX_VALIDITY_S
+        or not 0 <= before <= iat_v
+        or captured != erased
+        or captured > MAX_FRAMES
+        or (decision is Decision.MATCH and band is ScoreBand.LOW)
+        or (
+            failed_step is not None
+            and (result is not Outcome.FAILED or failed_step >= len(challenge))
+        )
+        or (anticlone_method is AntiClone.NONE) != (anticlone is Outcome.NOT_SUPPORTED)
+    ):
+        return None
+    return _raw(
+        Evidence,
+        nonce=_content(nonce),
+        iat=iat_v,
+        exp=exp_v,
+        cti=_content(cti),
+        swname=_content(swname).decode("ascii"),
+        swversion=_content(swver).decode("ascii"),
+        measurements=measurements,
+        decision=decision,
+        score_band=band,
+        threshold=_raw(Threshold, id=_content(thr_id).decode("ascii"), far_exp=_small(far)),
+        liveness=_raw(
+            Liveness,
+            method=_LIVENESS_METHODS[lv_m[0]],
+            challenge=challenge,
+            result=result,
+            failed_step=failed_step,
+        ),
+        document=_raw(
+            DocumentAuth,
+            passive=_OUTCOMES[d_p[0]],
+            anticlone_method=anticlone_method,
+            anticlone=anticlone,
+            expired=d_x == b"\xf5",
+        ),
+        consent=_raw(Consent, recorded=c_r == b"\xf5", method=_CONSENT_METHODS[c_m[0]]),
+        erasure=_raw(Erasure, captured=captured, erased=erased, at=iat_v - before),
+        dbgstat=_DBGSTATS[dbg[0]],
+        intuse=_INTUSES[intuse[0]],
+        txn_hash=None if txn is None else txn[2:],
+        rp_commitment_matched=None if rp is None else rp == b"\xf5",
+        profile=PROFILE_V1,
+    )
 
 
 def sign_evidence(evidence: Evidence, key: SigningKey) -> bytes:

@@ -20,7 +20,6 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.hazmat.primitives.asymmetric.utils import (
     decode_dss_signature,
-    encode_dss_signature,
 )
 
 from attest import cbor
@@ -215,17 +214,31 @@ class PublicKey:
     def verify(self, signature: bytes, data: bytes) -> None:
         """Check a raw COSE signature (r||s for ECDSA, RFC 9053 section 2.1) over `data`."""
         try:
-            if isinstance(self._key, ec.EllipticCurvePublicKey):
+            if self.alg in ECDSA_ALGS:  # the key type was checked against alg at construction
                 if len(signature) != 64:
                     raise SignatureError("ES256 signatures are 64 bytes (r || s)")
-                der = encode_dss_signature(
-                    int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")
-                )
-                self._key.verify(der, data, ec.ECDSA(hashes.SHA256()))
+                self._key.verify(_der_signature(signature), data, _ECDSA_SHA256)  # type: ignore[call-arg]
             else:
-                self._key.verify(signature, data)
+                self._key.verify(signature, data)  # type: ignore[call-arg]
         except InvalidSignature:
             raise SignatureError("signature does not verify with the pinned key") from None
+
+
+_ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())
+
+
+def _der_integer(v: bytes) -> bytes:
+    """A DER INTEGER (X.690 section 8.3) for the unsigned big-endian `v`: minimal, positive."""
+    v = v.lstrip(b"\x00")
+    if not v or v[0] & 0x80:
+        v = b"\x00" + v
+    return b"\x02" + bytes((len(v),)) + v
+
+
+def _der_signature(raw: bytes) -> bytes:
+    """r||s (RFC 9053 section 2.1) as the Ecdsa-Sig-Value SEQUENCE (RFC 3279 section 2.2.3)."""
+    body = _der_integer(raw[:32]) + _der_integer(raw[32:])
+    return b"\x30" + bytes((len(body),)) + body
 
 
 @dataclass(frozen=True)
