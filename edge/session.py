@@ -241,7 +241,7 @@ def run_session(
     progress("erase", f"{live_outcome.frames_erased} frames erased")
 
     # 6. Build the claims from typed results, sign them.
-    now = int(clock())
+    now = max(int(clock()), erased_at)  # a clock stepping back must not undo the order
     evidence = Evidence(
         nonce=challenge.nonce,
         iat=now,

@@ -8,14 +8,23 @@ claims are built from, and nothing more: the decisions are made in the packages.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from attest.challenge import Gesture
-from attest.evidence import Decision, Liveness, LivenessMethod, Outcome, ScoreBand, Threshold
+from attest.evidence import (
+    AntiClone,
+    Decision,
+    DocumentAuth,
+    Liveness,
+    LivenessMethod,
+    Outcome,
+    ScoreBand,
+    Threshold,
+)
 from edge.capture.session import CaptureSession
 from edge.capture.source import CaptureConfig
 from edge.capture.spec import open_source
@@ -25,7 +34,13 @@ from edge.face.match import FaceMatcher
 from edge.liveness.engine import FaceModels, LivenessEngine, run_check
 from edge.liveness.result import LivenessResult
 from edge.liveness.result import Outcome as LiveResultOutcome
-from edge.session import LiveOutcome, MatchOutcome
+from edge.mrtd.errors import MrtdError
+from edge.mrtd.mrz import MrzKey
+from edge.mrtd.passive import TrustStore
+from edge.mrtd.reader import PassportReading, read_passport
+from edge.mrtd.results import CheckStatus, DocumentAuthentication
+from edge.mrtd.transport import Transport
+from edge.session import LiveOutcome, MatchOutcome, SessionError
 
 _DECISIONS = {
     FaceDecision.MATCH: Decision.MATCH,
@@ -146,3 +161,71 @@ class FaceMatchStep:
         return MatchOutcome(
             _DECISIONS[r.decision], _BANDS[r.score_band], Threshold(r.threshold_id, far_exp)
         )
+
+
+def to_document_auth(auth: DocumentAuthentication) -> DocumentAuth:
+    """ICAO 9303-11 results as the evidence's document claim: chip authentication (6.2) is
+    preferred to active authentication (6.1) as the anti-clone proof; "not supported" is
+    reported as such, never as passed."""
+    status = {
+        CheckStatus.PASSED: Outcome.PASSED,
+        CheckStatus.FAILED: Outcome.FAILED,
+        CheckStatus.NOT_SUPPORTED: Outcome.NOT_SUPPORTED,
+    }
+    if auth.chip.status is not CheckStatus.NOT_SUPPORTED:
+        method, result = AntiClone.CHIP_AUTHENTICATION, status[auth.chip.status]
+        if auth.active.status is CheckStatus.FAILED:
+            result = Outcome.FAILED
+    elif auth.active.status is not CheckStatus.NOT_SUPPORTED:
+        method, result = AntiClone.ACTIVE_AUTHENTICATION, status[auth.active.status]
+    else:
+        method, result = AntiClone.NONE, Outcome.NOT_SUPPORTED
+    expired = auth.not_expired.status is CheckStatus.FAILED
+    return DocumentAuth(status[auth.passive.status], method, result, expired)
+
+
+class _ChipReading:
+    """A PassportReading seen through edge.session.ChipReading; owns the decoded photo."""
+
+    def __init__(self, reading: PassportReading) -> None:
+        self._reading = reading
+        self.document = to_document_auth(reading.authentication)
+        self._rgb: np.ndarray | None = None
+
+    def face_rgb(self) -> np.ndarray:
+        if self._rgb is None:
+            self._rgb = self._reading.face.to_rgb()
+        return self._rgb
+
+    def document_number(self) -> bytearray:
+        return self._reading.document_number
+
+    def wipe(self) -> None:
+        if self._rgb is not None:
+            self._rgb.fill(0)
+        self._reading.wipe()
+
+
+@dataclass
+class PassportChipStep:
+    """Read the chip through `transport()` (PC/SC, or the in-process emulator in the demo)."""
+
+    transport: Callable[[], Transport]
+    trust: TrustStore
+    mrz: MrzKey | None = None
+    can: str | None = None
+    progress: Callable[[int, int], None] | None = None
+
+    def read(self, deadline: float) -> _ChipReading:
+        transport = self.transport()
+        try:
+            reading = read_passport(
+                transport, mrz=self.mrz, can=self.can, trust=self.trust, progress=self.progress
+            )
+        except MrtdError as exc:
+            raise SessionError("chip", exc.code, str(exc)) from None
+        finally:
+            close = getattr(transport, "close", None)
+            if close is not None:
+                close()
+        return _ChipReading(reading)

@@ -1,0 +1,98 @@
+"""Active authentication, ICAO 9303-11 section 6.1 (DG15): ECDSA or RSA ISO/IEC 9796-2."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+
+from edge.mrtd import tlv
+from edge.mrtd.apdu import CommandApdu
+from edge.mrtd.bac import RandomBytes
+from edge.mrtd.errors import MrtdError, ParseError, TransportError, VerificationError
+from edge.mrtd.results import CheckResult
+from edge.mrtd.signatures import verify
+from edge.mrtd.transport import Channel
+
+# ISO/IEC 9796-2 trailers: 0xBC means SHA-1 implied; 0x??CC names the hash (ISO/IEC 10118).
+_TRAILERS = {
+    b"\xbc": "sha1",
+    b"\x33\xcc": "sha1",
+    b"\x34\xcc": "sha256",
+    b"\x36\xcc": "sha384",
+    b"\x35\xcc": "sha512",
+    b"\x38\xcc": "sha224",
+}
+
+
+def active_authentication(channel: Channel, dg15: bytes, random: RandomBytes) -> CheckResult:
+    """INTERNAL AUTHENTICATE over a fresh 8-byte challenge, verified with DG15's key."""
+    try:
+        spki = tlv.expect(dg15, 0x6F, "DG15")
+        key = serialization.load_der_public_key(spki)
+    except (ParseError, ValueError) as exc:
+        return CheckResult.failed(ParseError(f"DG15 key unreadable: {exc}", code="dg15_invalid"))
+    challenge = random(8)
+    try:
+        resp = channel.send(CommandApdu(0x00, 0x88, 0x00, 0x00, challenge, le=256)).check(
+            "INTERNAL AUTHENTICATE"
+        )
+    except TransportError:
+        raise  # the card left: the read failed, this is no verdict on the chip
+    except MrtdError as exc:
+        return CheckResult.failed(
+            VerificationError(f"active authentication failed: {exc}", code="aa_failed")
+        )
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        # 9303-11 6.1: plain r||s (BSI TR-03111), hash per DG14 AA info; SHA-256 here.
+        ok = verify(spki, "ecdsa", "sha256", resp.data, challenge, ecdsa_plain=True)
+    elif isinstance(key, rsa.RSAPublicKey):
+        ok = verify_9796_2(key, resp.data, challenge)
+    else:
+        return CheckResult.not_supported("DG15 key type is neither RSA nor EC")
+    if not ok:
+        return CheckResult.failed(
+            VerificationError(
+                "active authentication signature does not verify with DG15: a cloned chip?",
+                code="aa_signature_invalid",
+            )
+        )
+    return CheckResult.passed()
+
+
+def verify_9796_2(key: rsa.RSAPublicKey, signature: bytes, m2: bytes) -> bool:
+    """ISO/IEC 9796-2 digital signature scheme 1, partial message recovery (9303-11 6.1.2)."""
+    numbers = key.public_numbers()
+    k = (numbers.n.bit_length() + 7) // 8
+    if len(signature) != k:
+        return False
+    f = pow(int.from_bytes(signature, "big"), numbers.e, numbers.n).to_bytes(k, "big")
+    if f[0] != 0x6A:
+        return False
+    trailer = f[-1:] if f[-1] == 0xBC else f[-2:]
+    hash_name = _TRAILERS.get(trailer)
+    if hash_name is None:
+        return False
+    hlen = hashlib.new(hash_name).digest_size
+    digest_at = len(f) - len(trailer) - hlen
+    m1, h = f[1:digest_at], f[digest_at : len(f) - len(trailer)]
+    return hmac.compare_digest(hashlib.new(hash_name, m1 + m2).digest(), h)
+
+
+def sign_challenge(private_pem: bytes, challenge: bytes, random: RandomBytes) -> bytes:
+    """The emulator's answer to INTERNAL AUTHENTICATE (ECDSA plain, or 9796-2 with SHA-1)."""
+    key = serialization.load_pem_private_key(private_pem, None)
+    if isinstance(key, ec.EllipticCurvePrivateKey):
+        r, s = decode_dss_signature(key.sign(challenge, ec.ECDSA(hashes.SHA256())))
+        size = (key.curve.key_size + 7) // 8
+        return r.to_bytes(size, "big") + s.to_bytes(size, "big")
+    if isinstance(key, rsa.RSAPrivateKey):
+        n = key.private_numbers().public_numbers.n
+        k = (n.bit_length() + 7) // 8
+        m1 = random(k - 20 - 2)
+        f = b"\x6a" + m1 + hashlib.sha1(m1 + challenge).digest() + b"\xbc"  # noqa: S324
+        return pow(int.from_bytes(f, "big"), key.private_numbers().d, n).to_bytes(k, "big")
+    raise VerificationError("unsupported AA key type", code="aa_unsupported")

@@ -1,0 +1,134 @@
+"""Signature verification for certificates, EF.SOD and active authentication.
+
+`cryptography` does the work; EC keys it refuses (explicit curve parameters, as some CSCAs
+encode brainpool curves per ICAO 9303-12 section 7.1.1) fall back to the `ecdsa` package.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+
+from edge.mrtd.errors import VerificationError
+
+_HASHES: dict[str, type[hashes.HashAlgorithm]] = {
+    "sha1": hashes.SHA1,
+    "sha224": hashes.SHA224,
+    "sha256": hashes.SHA256,
+    "sha384": hashes.SHA384,
+    "sha512": hashes.SHA512,
+}
+
+
+def hash_algorithm(name: str) -> hashes.HashAlgorithm:
+    if name not in _HASHES:
+        raise VerificationError(
+            f"hash algorithm {name!r} is not supported", code="unsupported_algorithm"
+        )
+    return _HASHES[name]()
+
+
+def digest(name: str, data: bytes) -> bytes:
+    hash_algorithm(name)
+    return hashlib.new(name, data).digest()
+
+
+def load_public_key(spki_der: bytes) -> Any:
+    """A `cryptography` public key, or an `ecdsa.VerifyingKey` for explicit-parameter EC keys."""
+    try:
+        return serialization.load_der_public_key(spki_der)
+    except (ValueError, UnsupportedAlgorithm):
+        import ecdsa
+
+        try:
+            return ecdsa.VerifyingKey.from_der(spki_der)
+        except Exception as exc:
+            raise VerificationError(
+                f"public key not usable: {exc}", code="unsupported_key"
+            ) from exc
+
+
+def verify(
+    spki_der: bytes,
+    algorithm: str,
+    hash_name: str,
+    signature: bytes,
+    data: bytes,
+    *,
+    pss_salt: int | None = None,
+    ecdsa_plain: bool = False,
+) -> bool:
+    """Whether `signature` over `data` verifies; algorithm: ecdsa, rsassa_pkcs1v15, rsassa_pss.
+
+    `ecdsa_plain` means r||s (BSI TR-03111 plain format, used by active authentication)
+    rather than the DER SEQUENCE of X.509 and CMS.
+    """
+    key = load_public_key(spki_der)
+    h = hash_algorithm(hash_name)
+    if algorithm == "ecdsa":
+        if isinstance(key, ec.EllipticCurvePublicKey):
+            if ecdsa_plain:
+                from cryptography.hazmat.primitives.asymmetric.utils import (
+                    encode_dss_signature,
+                )
+
+                half = len(signature) // 2
+                if len(signature) % 2:
+                    return False
+                signature = encode_dss_signature(
+                    int.from_bytes(signature[:half], "big"), int.from_bytes(signature[half:], "big")
+                )
+            try:
+                key.verify(signature, data, ec.ECDSA(h))
+                return True
+            except (InvalidSignature, ValueError):
+                return False
+        import ecdsa
+        from ecdsa.util import sigdecode_der, sigdecode_string
+
+        try:
+            return bool(
+                key.verify(
+                    signature,
+                    data,
+                    getattr(hashlib, hash_name),
+                    sigdecode=sigdecode_string if ecdsa_plain else sigdecode_der,
+                )
+            )
+        except (ecdsa.BadSignatureError, ecdsa.der.UnexpectedDER, AssertionError, ValueError):
+            return False
+    if not isinstance(key, rsa.RSAPublicKey):
+        return False
+    pad: padding.AsymmetricPadding
+    if algorithm == "rsassa_pkcs1v15":
+        pad = padding.PKCS1v15()
+    elif algorithm == "rsassa_pss":
+        pad = padding.PSS(padding.MGF1(h), pss_salt if pss_salt is not None else h.digest_size)
+    else:
+        raise VerificationError(
+            f"signature algorithm {algorithm!r} unsupported", code="unsupported_algorithm"
+        )
+    try:
+        key.verify(signature, data, pad, h)
+        return True
+    except InvalidSignature:
+        return False
+
+
+def verify_asn1(spki_der: bytes, algo: Any, signature: bytes, data: bytes) -> bool:
+    """Verify with an asn1crypto SignedDigestAlgorithm (X.509 and CMS signer infos)."""
+    try:
+        sig_algo = algo.signature_algo
+        hash_name = algo.hash_algo
+    except ValueError as exc:
+        raise VerificationError(
+            f"signature algorithm not supported: {exc}", code="unsupported_algorithm"
+        ) from exc
+    salt = None
+    if sig_algo == "rsassa_pss":
+        salt = int(algo["parameters"]["salt_length"].native)
+    return verify(spki_der, sig_algo, hash_name, signature, data, pss_salt=salt)

@@ -1,0 +1,396 @@
+"""Generate a complete, signed test passport: CSCA, DSC, LDS files, chip keys.
+
+Everything is synthetic except the face photo, which comes from the repository's test data
+(data/video/lin-manuel-miranda.png, see data/video/SOURCES.md). Options produce the negative
+documents the tests need: expired DSC, untrusted CSCA, wrong data-group hash, chip keys that
+do not match DG14/DG15.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from asn1crypto import algos, cms, core, keys
+from asn1crypto import x509 as ax509
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509.oid import NameOID
+
+from edge.mrtd import lds, tlv
+from edge.mrtd.dg2 import build_dg2
+from edge.mrtd.mrz import MrzKey, compose_td3
+from edge.mrtd.securityinfo import CA_PREFIX, PACE_PREFIX, PK_ECDH, build_security_infos
+from edge.mrtd.sod import LDS_SECURITY_OBJECT_OID, DataGroupHash, LdsSecurityObject
+
+REPO = Path(__file__).resolve().parents[3]
+FACE_PHOTO = REPO / "data" / "video" / "lin-manuel-miranda.png"
+CurveName = Literal["brainpoolP256r1", "secp256r1"]
+_CURVES: dict[str, ec.EllipticCurve] = {
+    "brainpoolP256r1": ec.BrainpoolP256R1(),
+    "secp256r1": ec.SECP256R1(),
+}
+_PARAM_IDS = {"brainpoolP256r1": 13, "secp256r1": 12}
+
+
+@dataclass(frozen=True)
+class DocOptions:
+    curve: CurveName = "brainpoolP256r1"
+    image_format: Literal["jpeg", "jpeg2000"] = "jpeg2000"
+    image_bytes: int = 20_000  # target size of the encoded face, as in real passports
+    face_container: Literal["19794-5", "39794-5"] = "19794-5"
+    pace: bool = True  # EF.CardAccess offers PACE (ECDH generic mapping)
+    pace_suite: int = 2  # last arc of id-PACE-ECDH-GM-*: 1 3DES, 2 AES-128, 3 AES-192, 4 AES-256
+    can: str = "123456"
+    dg11: bool = False  # additional personal details, read only on request
+    active_auth: Literal["ecdsa", "rsa", "none"] = "ecdsa"
+    chip_auth: bool = True
+    expired_dsc: bool = False
+    untrusted_csca: bool = False  # SOD signed under a CSCA the trust folder does not hold
+    wrong_dg_hash: bool = False  # EF.SOD lists a wrong hash for DG2
+    mismatched_aa_key: bool = False  # the chip's AA private key differs from DG15
+    mismatched_ca_key: bool = False  # the chip's CA private key differs from DG14
+    document_number: str = "C01X00T47"
+    date_of_birth: str = "740812"
+    date_of_expiry: str = "341031"
+
+
+@dataclass
+class TestDocument:
+    """The chip's files and secrets plus the trust anchor, as written to a document folder."""
+
+    files: dict[str, bytes]  # name (EF.COM, DG1, ...) -> file content
+    mrz_key: MrzKey
+    can: str
+    csca_der: bytes  # the CSCA to trust (for untrusted_csca: a different one)
+    aa_key_pem: bytes | None = None
+    ca_key_pem: bytes | None = None
+    options: dict[str, object] = field(default_factory=dict)
+
+    def write(self, folder: str | Path) -> Path:
+        d = Path(folder)
+        (d / "chip").mkdir(parents=True, exist_ok=True)
+        (d / "trust").mkdir(exist_ok=True)
+        for name, data in self.files.items():
+            (d / "chip" / f"{name}.bin").write_bytes(data)
+        (d / "trust" / "csca.der").write_bytes(self.csca_der)
+        if self.aa_key_pem:
+            (d / "chip" / "aa_key.pem").write_bytes(self.aa_key_pem)
+        if self.ca_key_pem:
+            (d / "chip" / "ca_key.pem").write_bytes(self.ca_key_pem)
+        meta = {
+            "document_number": self.mrz_key.document_number,
+            "date_of_birth": self.mrz_key.date_of_birth,
+            "date_of_expiry": self.mrz_key.date_of_expiry,
+            "can": self.can,
+            "options": self.options,
+        }
+        (d / "document.json").write_text(json.dumps(meta, indent=2))
+        return d
+
+    @classmethod
+    def load(cls, folder: str | Path) -> TestDocument:
+        d = Path(folder)
+        meta = json.loads((d / "document.json").read_text())
+        files = {f.stem: f.read_bytes() for f in (d / "chip").glob("*.bin")}
+        aa, ca = d / "chip" / "aa_key.pem", d / "chip" / "ca_key.pem"
+        return cls(
+            files,
+            MrzKey(meta["document_number"], meta["date_of_birth"], meta["date_of_expiry"]),
+            meta["can"],
+            (d / "trust" / "csca.der").read_bytes(),
+            aa.read_bytes() if aa.exists() else None,
+            ca.read_bytes() if ca.exists() else None,
+            meta.get("options", {}),
+        )
+
+
+def _name(cn: str) -> x509.Name:
+    return x509.Name(
+        [
+            x509.NameAttribute(NameOID.COUNTRY_NAME, "UT"),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Edgeproof Test Authority"),
+            x509.NameAttribute(NameOID.COMMON_NAME, cn),
+        ]
+    )
+
+
+def _cert(
+    subject: str,
+    key: ec.EllipticCurvePrivateKey,
+    issuer: str,
+    issuer_key: ec.EllipticCurvePrivateKey,
+    start: dt.datetime,
+    days: int,
+    ca: bool,
+) -> x509.Certificate:
+    b = (
+        x509.CertificateBuilder()
+        .subject_name(_name(subject))
+        .issuer_name(_name(issuer))
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(start + dt.timedelta(days=days))
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()), False
+        )
+    )
+    if ca:
+        b = b.add_extension(x509.BasicConstraints(ca=True, path_length=0), True)
+        b = b.add_extension(
+            x509.KeyUsage(False, False, False, False, False, True, True, False, False), True
+        )
+    else:
+        b = b.add_extension(
+            x509.KeyUsage(True, False, False, False, False, False, False, False, False), True
+        )
+    return b.sign(issuer_key, hashes.SHA256())
+
+
+def face_image(fmt: str, target: int) -> tuple[bytes, int, int]:
+    """The test photo as JPEG or JPEG 2000 near `target` bytes (ICAO 9303-9 suggests 15-20 KB)."""
+    from PIL import Image
+
+    with Image.open(FACE_PHOTO) as src:
+        img = src.convert("RGB")
+    img = img.resize((352, int(352 * img.height / img.width)))
+    buf = io.BytesIO()
+    if fmt == "jpeg":
+        for q in range(90, 10, -5):
+            buf = io.BytesIO()
+            img.save(buf, "JPEG", quality=q)
+            if buf.tell() <= target:
+                break
+    else:
+        ratio = img.width * img.height * 3 / target
+        img.save(buf, "JPEG2000", quality_mode="rates", quality_layers=[ratio])
+    return buf.getvalue(), img.width, img.height
+
+
+def _spki(public_key: ec.EllipticCurvePublicKey | rsa.RSAPublicKey) -> bytes:
+    return public_key.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+
+def _pem(key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey) -> bytes:
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+
+
+def _sign_sod(
+    hashes_by_dg: dict[int, bytes], dsc: x509.Certificate, dsc_key: ec.EllipticCurvePrivateKey
+) -> bytes:
+    """EF.SOD as CMS SignedData with signed attributes (9303-10 section 4.6.2, RFC 5652)."""
+    lso = LdsSecurityObject(
+        {
+            "version": 0,
+            "hash_algorithm": {"algorithm": "sha256"},
+            "data_group_hash_values": [
+                DataGroupHash({"data_group_number": n, "data_group_hash_value": h})
+                for n, h in sorted(hashes_by_dg.items())
+            ],
+        }
+    ).dump()
+    attrs = cms.CMSAttributes(
+        [
+            {"type": "content_type", "values": [LDS_SECURITY_OBJECT_OID]},
+            {"type": "message_digest", "values": [hashlib.sha256(lso).digest()]},
+        ]
+    )
+    signature = dsc_key.sign(b"\x31" + attrs.dump()[1:], ec.ECDSA(hashes.SHA256()))
+    dsc_a = ax509.Certificate.load(dsc.public_bytes(serialization.Encoding.DER))
+    signed = cms.SignedData(
+        {
+            "version": "v3",
+            "digest_algorithms": [{"algorithm": "sha256"}],
+            "encap_content_info": {
+                "content_type": LDS_SECURITY_OBJECT_OID,
+                "content": core.ParsableOctetString(lso),
+            },
+            "certificates": [dsc_a],
+            "signer_infos": [
+                {
+                    "version": "v1",
+                    "sid": cms.SignerIdentifier(
+                        {
+                            "issuer_and_serial_number": {
+                                "issuer": dsc_a.issuer,
+                                "serial_number": dsc_a.serial_number,
+                            }
+                        }
+                    ),
+                    "digest_algorithm": {"algorithm": "sha256"},
+                    "signed_attrs": attrs,
+                    "signature_algorithm": algos.SignedDigestAlgorithm(
+                        {"algorithm": "sha256_ecdsa"}
+                    ),
+                    "signature": signature,
+                }
+            ],
+        }
+    )
+    info = cms.ContentInfo({"content_type": "signed_data", "content": signed})
+    return tlv.encode(0x77, info.dump())
+
+
+def generate(options: DocOptions | None = None, *, now: dt.datetime | None = None) -> TestDocument:
+    o = options or DocOptions()
+    now = now or dt.datetime.now(dt.UTC)
+    curve = _CURVES[o.curve]
+    csca_key = ec.generate_private_key(curve)
+    csca = _cert(
+        "Test CSCA", csca_key, "Test CSCA", csca_key, now - dt.timedelta(days=365), 3650, True
+    )
+    dsc_key = ec.generate_private_key(curve)
+    dsc_start = now - dt.timedelta(days=400 if o.expired_dsc else 30)
+    dsc = _cert(
+        "Test DSC", dsc_key, "Test CSCA", csca_key, dsc_start, 90 if o.expired_dsc else 3650, False
+    )
+    trusted = csca
+    if o.untrusted_csca:
+        other_key = ec.generate_private_key(curve)
+        trusted = _cert(
+            "Test CSCA", other_key, "Test CSCA", other_key, now - dt.timedelta(days=1), 3650, True
+        )
+
+    mrz = compose_td3(
+        document_code="P",
+        issuing_state="UTO",
+        primary="ERIKSSON",
+        secondary="ANNA MARIA",
+        document_number=o.document_number,
+        nationality="UTO",
+        date_of_birth=o.date_of_birth,
+        sex="F",
+        date_of_expiry=o.date_of_expiry,
+    )
+    image, width, height = face_image(o.image_format, o.image_bytes)
+    files: dict[str, bytes] = {
+        "DG1": lds.build_dg1(mrz),
+        "DG2": build_dg2(image, o.image_format, width, height, o.face_container),
+    }
+    groups = [1, 2]
+    if o.dg11:
+        # DG11 additional personal details (9303-10 4.7.11): tag list, then full name.
+        name = b"ERIKSSON<<ANNA<MARIA"
+        files["DG11"] = tlv.encode(0x6B, tlv.encode(0x5C, b"\x5f\x0e") + tlv.encode(0x5F0E, name))
+        groups.append(11)
+    aa_pem = ca_pem = None
+    if o.chip_auth:
+        ca_key = ec.generate_private_key(curve)
+        infos = build_security_infos(
+            [
+                (PK_ECDH, keys.PublicKeyInfo.load(_spki(ca_key.public_key())), None),
+                (CA_PREFIX + ".2.2", core.Integer(1), None),  # id-CA-ECDH-AES-CBC-CMAC-128
+            ]
+        )
+        files["DG14"] = tlv.encode(0x6E, infos)
+        groups.append(14)
+        ca_pem = _pem(ec.generate_private_key(curve) if o.mismatched_ca_key else ca_key)
+    if o.active_auth != "none":
+        aa_key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
+
+        def new_aa() -> ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey:
+            if o.active_auth == "rsa":
+                return rsa.generate_private_key(65537, 2048)
+            return ec.generate_private_key(curve)
+
+        aa_key = new_aa()
+        files["DG15"] = tlv.encode(0x6F, _spki(aa_key.public_key()))
+        groups.append(15)
+        aa_pem = _pem(new_aa() if o.mismatched_aa_key else aa_key)
+    files["EF.COM"] = lds.EfCom.build(sorted(groups))
+    digests = {n: hashlib.sha256(files[f"DG{n}"]).digest() for n in groups}
+    if o.wrong_dg_hash:
+        digests[2] = hashlib.sha256(b"not the face").digest()
+    files["EF.SOD"] = _sign_sod(digests, dsc, dsc_key)
+    if o.pace:
+        files["EF.CardAccess"] = build_security_infos(
+            [
+                (
+                    f"{PACE_PREFIX}.2.{o.pace_suite}",
+                    core.Integer(2),
+                    core.Integer(_PARAM_IDS[o.curve]),
+                ),
+            ]
+        )
+    options_meta = {k: v for k, v in o.__dict__.items()}
+    return TestDocument(
+        files,
+        MrzKey(o.document_number, o.date_of_birth, o.date_of_expiry),
+        o.can,
+        trusted.public_bytes(serialization.Encoding.DER),
+        aa_pem,
+        ca_pem,
+        options_meta,
+    )
+
+
+def master_list(cscas: list[bytes], *, now: dt.datetime | None = None) -> bytes:
+    """An ICAO CSCA master list (9303-12 section 8) signed by a signer under the first CSCA.
+
+    The generator keeps no CSCA private key, so a fresh CSCA + signer pair is made and added
+    to the list; tests use it to exercise `TrustStore.from_path` with `.ml` files.
+    """
+    from edge.mrtd.passive import MASTER_LIST_OID, CscaMasterList
+
+    now = now or dt.datetime.now(dt.UTC)
+    root_key = ec.generate_private_key(ec.SECP256R1())
+    root = _cert("ML CSCA", root_key, "ML CSCA", root_key, now - dt.timedelta(days=1), 3650, True)
+    signer_key = ec.generate_private_key(ec.SECP256R1())
+    signer = _cert(
+        "ML signer", signer_key, "ML CSCA", root_key, now - dt.timedelta(days=1), 365, False
+    )
+    der = [root.public_bytes(serialization.Encoding.DER), *cscas]
+    body = CscaMasterList(
+        {"version": 0, "cert_list": [ax509.Certificate.load(c) for c in der]}
+    ).dump()
+    attrs = cms.CMSAttributes(
+        [
+            {"type": "content_type", "values": [MASTER_LIST_OID]},
+            {"type": "message_digest", "values": [hashlib.sha256(body).digest()]},
+        ]
+    )
+    signature = signer_key.sign(b"\x31" + attrs.dump()[1:], ec.ECDSA(hashes.SHA256()))
+    signer_a = ax509.Certificate.load(signer.public_bytes(serialization.Encoding.DER))
+    signed = cms.SignedData(
+        {
+            "version": "v3",
+            "digest_algorithms": [{"algorithm": "sha256"}],
+            "encap_content_info": {
+                "content_type": MASTER_LIST_OID,
+                "content": core.ParsableOctetString(body),
+            },
+            "certificates": [signer_a],
+            "signer_infos": [
+                {
+                    "version": "v1",
+                    "sid": cms.SignerIdentifier(
+                        {
+                            "issuer_and_serial_number": {
+                                "issuer": signer_a.issuer,
+                                "serial_number": signer_a.serial_number,
+                            }
+                        }
+                    ),
+                    "digest_algorithm": {"algorithm": "sha256"},
+                    "signed_attrs": attrs,
+                    "signature_algorithm": algos.SignedDigestAlgorithm(
+                        {"algorithm": "sha256_ecdsa"}
+                    ),
+                    "signature": signature,
+                }
+            ],
+        }
+    )
+    return bytes(cms.ContentInfo({"content_type": "signed_data", "content": signed}).dump())
