@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any, Protocol
 
 from attest import cose
@@ -224,11 +225,11 @@ def run_session(
             challenge.gestures, challenge.liveness_method, clock() + timeouts.live_s
         )
         sensitive.append(live_frames)
-        progress("liveness", f"liveness {live_outcome.liveness.result.name.lower()}")
+        progress("liveness", f"liveness {_name(live_outcome.liveness.result)}")
 
         # 4. Compare the live face with the chip photo, on the device.
         match = _match(matcher, reading, live_frames, live_outcome)
-        progress("match", f"decision {match.decision.name.lower()} ({match.band.name.lower()})")
+        progress("match", f"decision {_name(match.decision)} ({_name(match.band)} score band)")
     # 5. Everything sensitive is wiped here (the `with` above), success or not.
     if (
         not live_outcome.erasure_verified
@@ -291,6 +292,10 @@ def _match(
 
 
 _NO_THRESHOLD = Threshold("none", -1)
+
+
+def _name(value: Enum) -> str:
+    return value.name.lower().replace("_", " ")
 
 
 def _describe_document(doc: DocumentAuth) -> str:

@@ -21,6 +21,7 @@ from attest.evidence import (
     DocumentAuth,
     Liveness,
     LivenessMethod,
+    MeasuredItem,
     Outcome,
     ScoreBand,
     Threshold,
@@ -34,13 +35,14 @@ from edge.face.match import FaceMatcher
 from edge.liveness.engine import FaceModels, LivenessEngine, run_check
 from edge.liveness.result import LivenessResult
 from edge.liveness.result import Outcome as LiveResultOutcome
+from edge.measure import RELEASE_NAME, Measurement
 from edge.mrtd.errors import MrtdError
 from edge.mrtd.mrz import MrzKey
 from edge.mrtd.passive import TrustStore
 from edge.mrtd.reader import PassportReading, read_passport
 from edge.mrtd.results import CheckStatus, DocumentAuthentication
 from edge.mrtd.transport import Transport
-from edge.session import LiveOutcome, MatchOutcome, SessionError
+from edge.session import DeviceIdentity, LiveOutcome, MatchOutcome, SessionError
 
 _DECISIONS = {
     FaceDecision.MATCH: Decision.MATCH,
@@ -229,3 +231,18 @@ class PassportChipStep:
             if close is not None:
                 close()
         return _ChipReading(reading)
+
+
+def device_identity(m: Measurement) -> DeviceIdentity:
+    """What the device reports about itself: its release digest and the models it runs."""
+    from edge.face.embed import DEFAULT_EMBEDDER
+    from edge.face.models import model_info
+
+    files = {
+        MeasuredItem.DETECTOR_MODEL: model_info("face_detection_short_range").file,
+        MeasuredItem.LANDMARK_MODEL: model_info("face_landmark").file,
+        MeasuredItem.EMBEDDING_MODEL: model_info(DEFAULT_EMBEDDER).file,
+    }
+    measurements = {MeasuredItem.RELEASE_MANIFEST: m.digest}
+    measurements.update({item: m.models[name] for item, name in files.items()})
+    return DeviceIdentity(RELEASE_NAME, m.manifest.version, measurements)

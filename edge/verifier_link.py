@@ -23,6 +23,7 @@ from attest.errors import AttestError
 from attest.evidence import LivenessMethod
 from attest.keys import b64url, b64url_decode
 from attest.keyset import KeySet
+from edge.queue import DrainReport, EvidenceQueue, SendResult
 from edge.session import Challenge, SessionError, Submission, VerifierUnreachableError
 
 EVIDENCE_TYPE = "application/eat+cwt"
@@ -124,3 +125,23 @@ class HttpVerifier:
             inclusion_verified=True,
             result_token=cwt,
         )
+
+
+def flush_queue(
+    queue: EvidenceQueue, base_url: str, *, now: int, timeout_s: float = 10.0
+) -> DrainReport:
+    """Send queued evidence, oldest deadline first; expired entries are dropped and counted.
+
+    Any answer from the verifier, acceptance or refusal, settles an entry: resending a
+    refused token would be refused again. Only an unreachable verifier keeps it queued.
+    """
+
+    def send(token: bytes) -> SendResult:
+        try:
+            with httpx.Client(base_url=base_url.rstrip("/"), timeout=timeout_s) as c:
+                c.post("/v1/attestations", content=token, headers={"Content-Type": EVIDENCE_TYPE})
+        except httpx.TransportError:
+            return SendResult.UNREACHABLE
+        return SendResult.SENT
+
+    return queue.drain(send, now=now)

@@ -43,6 +43,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         description="Work with edgeproof attestation tokens (COSE_Sign1 CWTs).",
     )
     g = p.add_subparsers(dest="attest_command", metavar="SUBCOMMAND", required=True)
+    from edgeproof_cli import format_demo
+
+    format_demo.add_parser(g)
 
     ins = g.add_parser(
         "inspect",

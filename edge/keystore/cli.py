@@ -1,9 +1,11 @@
-"""`edgeproof device keygen|show-key|measure|enroll`: provision a device's key and identity.
+"""`edgeproof device keygen|show-key|measure|enroll|verify|flush-queue`: the edge device.
 
 keygen     create the device key (TPM or software file); never overwrites an existing one
 show-key   print the public key: kid, algorithm, JWK, COSE_Key or PEM (never the private key)
 measure    print the device's measurement (release manifest digest and model digests)
 enroll     create or load the key and register it with the verifier (admin token)
+verify     run one verification session (edge/verify_cmd.py)
+flush-queue send evidence queued while the verifier was unreachable
 
 The key is named by a spec: tpm:PATH (default, blob under /var/lib/edgeproof/keys) or
 file:PATH (a 0600 PKCS#8 PEM). $EDGEPROOF_KEY and $EDGEPROOF_TCTI set the defaults.
@@ -74,11 +76,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="verifier admin token (or $EDGEPROOF_ADMIN_TOKEN, which keeps it out of ps)",
     )
     en.add_argument("--device-id", help="the name the verifier shows (default: host name)")
-    en.add_argument(
-        "--create", action="store_true", help="create the key first if there is none"
-    )
+    en.add_argument("--create", action="store_true", help="create the key first if there is none")
     en.add_argument("--alg", default="ES256", help="algorithm for --create (default ES256)")
     en.set_defaults(func=_enroll)
+
+    from edge.verify_cmd import add_parsers
+
+    add_parsers(g)
 
 
 def _fail(exc: Exception, code: int = EXIT_FAILED) -> int:

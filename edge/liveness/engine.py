@@ -120,8 +120,9 @@ class AnalysisReport:
 
 
 def combine(active: LivenessResult, passive: PassiveVerdict) -> LivenessResult:
-    """A passed challenge still fails if the passive checks call it a picture."""
-    if active.outcome is Outcome.PASSED and passive.verdict is Verdict.ATTACK:
+    """A challenge passed, or left undecided, still fails if the passive checks call it a
+    picture: a held-up photo that never completes a step is an attack, not a shrug."""
+    if active.outcome is not Outcome.FAILED and passive.verdict is Verdict.ATTACK:
         return LivenessResult(
             outcome=Outcome.FAILED,
             reason=Reason.PASSIVE_ATTACK,

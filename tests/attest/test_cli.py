@@ -1,4 +1,4 @@
-"""`edgeproof attest ...` and `edgeproof demo`, run as the installed console script."""
+"""`edgeproof attest ...` (including `attest demo`), run as the installed console script."""
 
 from __future__ import annotations
 
@@ -58,7 +58,7 @@ def test_help_on_every_level(capsys: pytest.CaptureFixture[str]) -> None:
         r = run(*args)
         assert r.returncode == 0 and "usage:" in r.stdout, args
     assert "Exit codes" in run("attest", "inspect", "--help").stdout
-    for args in (["attest"], ["attest", "keygen"], ["attest", "sign-sample"], ["demo"]):
+    for args in (["attest"], ["attest", "keygen"], ["attest", "sign-sample"], ["attest", "demo"]):
         with pytest.raises(SystemExit) as exit_:  # the same parser, in process (faster)
             main([*args, "--help"])
         assert exit_.value.code == 0 and "usage:" in capsys.readouterr().out
@@ -204,7 +204,7 @@ def test_sign_sample_output_forms(keyed: Path) -> None:
 
 
 def test_demo_runs_every_step_and_keeps_files_with_out(tmp_path: Path) -> None:
-    r = run("demo", "--out", str(tmp_path / "demo"))
+    r = run("attest", "demo", "--out", str(tmp_path / "demo"))
     assert r.returncode == 0, r.stderr
     for n in range(1, 6):
         assert f"== step {n}:" in r.stdout
@@ -225,7 +225,7 @@ def test_demo_runs_every_step_and_keeps_files_with_out(tmp_path: Path) -> None:
     # Without --out nothing is left behind in the working directory.
     work = tmp_path / "cwd"
     work.mkdir()
-    r = run("demo", "--alg", "eddsa", cwd=work)
+    r = run("attest", "demo", "--alg", "eddsa", cwd=work)
     assert r.returncode == 0 and "EDDSA" in r.stdout and list(work.iterdir()) == []
 
 

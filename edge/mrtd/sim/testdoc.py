@@ -59,6 +59,7 @@ class DocOptions:
     document_number: str = "C01X00T47"
     date_of_birth: str = "740812"
     date_of_expiry: str = "341031"
+    face_photo: str | None = None  # the chip photo; default: data/video/lin-manuel-miranda.png
 
 
 @dataclass
@@ -155,11 +156,11 @@ def _cert(
     return b.sign(issuer_key, hashes.SHA256())
 
 
-def face_image(fmt: str, target: int) -> tuple[bytes, int, int]:
+def face_image(fmt: str, target: int, photo: str | Path | None = None) -> tuple[bytes, int, int]:
     """The test photo as JPEG or JPEG 2000 near `target` bytes (ICAO 9303-9 suggests 15-20 KB)."""
     from PIL import Image
 
-    with Image.open(FACE_PHOTO) as src:
+    with Image.open(photo or FACE_PHOTO) as src:
         img = src.convert("RGB")
     img = img.resize((352, int(352 * img.height / img.width)))
     buf = io.BytesIO()
@@ -274,7 +275,7 @@ def generate(options: DocOptions | None = None, *, now: dt.datetime | None = Non
         sex="F",
         date_of_expiry=o.date_of_expiry,
     )
-    image, width, height = face_image(o.image_format, o.image_bytes)
+    image, width, height = face_image(o.image_format, o.image_bytes, o.face_photo)
     files: dict[str, bytes] = {
         "DG1": lds.build_dg1(mrz),
         "DG2": build_dg2(image, o.image_format, width, height, o.face_container),

@@ -76,6 +76,9 @@ class VpcdServer:
             except OSError:
                 return
             conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            # Close with a reset, not FIN: a server-side close otherwise leaves the port in
+            # TIME_WAIT for a minute, and the next rig cannot bind it even with SO_REUSEADDR.
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             self._conns.add(conn)
             threading.Thread(target=self._serve, args=(conn, slot), daemon=True).start()
 
