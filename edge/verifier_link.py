@@ -41,13 +41,16 @@ class HttpVerifier:
     commitment: tuple[bytes, bytes] | None = None  # (salt, commitment) from the relying party
     timeout_s: float = 10.0
 
-    def _client(self) -> httpx.Client:
-        return httpx.Client(base_url=self.base_url.rstrip("/"), timeout=self.timeout_s)
+    def __post_init__(self) -> None:
+        # One client for the session: building one costs tens of milliseconds (TLS setup).
+        self._http = httpx.Client(base_url=self.base_url.rstrip("/"), timeout=self.timeout_s)
+
+    def close(self) -> None:
+        self._http.close()
 
     def _request(self, method: str, path: str, **kw: Any) -> httpx.Response:
         try:
-            with self._client() as c:
-                return c.request(method, path, **kw)
+            return self._http.request(method, path, **kw)
         except httpx.TransportError as exc:
             raise VerifierUnreachableError(f"{self.base_url}: {exc}") from None
 
