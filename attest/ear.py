@@ -19,10 +19,10 @@ from enum import IntEnum
 from typing import Any
 
 from attest import cbor, cose
-from attest.cose import KeyLookup
+from attest.cose import KeyLookup, Signer
 from attest.errors import ClaimsError, KeyFormatError, ResultError, SignatureError
 from attest.evidence import Decision
-from attest.keys import JOSE_ALG, SigningKey, b64url, b64url_decode
+from attest.keys import JOSE_ALG, b64url, b64url_decode
 
 EAR_PROFILE = "tag:github.com,2023:veraison/ear"
 SUBMOD = "edgeproof-device"
@@ -328,7 +328,7 @@ def _b64(v: Any) -> bytes:
 # -- signing and verification -----------------------------------------------------------
 
 
-def sign_ear_cwt(ear: Ear, key: SigningKey) -> bytes:
+def sign_ear_cwt(ear: Ear, key: Signer) -> bytes:
     return cose.sign1(cbor.encode(ear.to_cbor_claims()), key)
 
 
@@ -342,7 +342,7 @@ def _json_bytes(obj: Any) -> bytes:
     return json.dumps(obj, separators=(",", ":"), sort_keys=True).encode("utf-8")
 
 
-def sign_ear_jwt(ear: Ear, key: SigningKey) -> str:
+def sign_ear_jwt(ear: Ear, key: Signer) -> str:
     """Compact JWS (RFC 7515 section 7.1); ECDSA signatures are r||s (RFC 7518 section 3.4)."""
     header = {"alg": JOSE_ALG[key.alg], "kid": b64url(key.kid), "typ": "eat+jwt"}
     signing_input = b64url(_json_bytes(header)) + "." + b64url(_json_bytes(ear.to_json_claims()))

@@ -20,8 +20,8 @@ from typing import Any, TypeVar
 
 from attest import cbor, cose
 from attest.challenge import MAX_STEPS, Gesture
+from attest.cose import Signer
 from attest.errors import AttestError, ClaimsError, DecodeError, PrivacyError
-from attest.keys import SigningKey
 
 PROFILE_V1 = "urn:edgeproof:v1"
 MAX_VALIDITY_S = 300  # exp - iat, ARCHITECTURE.md
@@ -882,7 +882,7 @@ def _decode_fast(payload: bytes) -> Evidence | None:
     )
 
 
-def sign_evidence(evidence: Evidence, key: SigningKey) -> bytes:
+def sign_evidence(evidence: Evidence, key: Signer) -> bytes:
     """The evidence token: tagged COSE_Sign1 over the deterministic claims."""
     return cose.sign1(evidence.encode(), key)
 

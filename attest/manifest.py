@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from attest import cbor, cose
+from attest.cose import Signer
 from attest.errors import ClaimsError
-from attest.keys import SigningKey
 
 MANIFEST_FORMAT = "edgeproof-release-manifest/1"
 MAX_MANIFEST_SIZE = 256 * 1024
@@ -89,7 +89,7 @@ class ReleaseManifest:
         return cls(m["name"], m["version"], m["files"], m["models"])
 
 
-def sign_manifest(manifest: ReleaseManifest, release_key: SigningKey) -> bytes:
+def sign_manifest(manifest: ReleaseManifest, release_key: Signer) -> bytes:
     return cose.sign1(manifest.encode(), release_key)
 
 

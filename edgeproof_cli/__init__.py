@@ -20,7 +20,13 @@ from collections.abc import Sequence
 GROUPS: tuple[str, ...] = (
     "edgeproof_cli.demo",
     "edgeproof_cli.attest_cmd",
+    "edge.mrtd.cli",
+    "verifier.cli",
     "rp.cli",
+    "edge.liveness.cli",
+    "edge.face.cli",
+    "edge.keystore.cli",
+    "firmware.cli",
 )
 
 

@@ -1,0 +1,261 @@
+"""The HTTP API (ARCHITECTURE.md, "Verifier API"): thin views over verifier.service.
+
+Views parse and check their inputs at the boundary, call one service operation and
+return JSON; every error is a VerifierError turned into a problem document by app.py.
+/openapi.json (verifier/openapi.py) describes exactly these routes.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request
+
+from attest.errors import AttestError
+from attest.keys import PublicKey, b64url_decode
+from verifier import metrics
+from verifier.app import body, caller, json_body, require, verifier
+from verifier.errors import RequestError, VerifierError
+from verifier.openapi import openapi
+
+bp = Blueprint("api", __name__)
+EVIDENCE_TYPE = "application/eat+cwt"
+MANIFEST_TYPE = "application/cose"
+MAX_MANIFEST_BODY = 300 * 1024
+_DEVICE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
+_LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._:-]{0,63}")
+
+
+def _created(doc: dict[str, Any], location: str | None = None) -> Response:
+    resp = jsonify(doc)
+    resp.status_code = 201
+    if location:
+        resp.headers["Location"] = location
+    return resp
+
+
+def _only(doc: dict[str, Any], allowed: set[str]) -> None:
+    extra = sorted(set(doc) - allowed)
+    if extra:
+        raise RequestError(f"unknown members {extra}; allowed: {sorted(allowed)}")
+
+
+def _digest(doc: dict[str, Any], name: str, lo: int = 32, hi: int = 32) -> bytes | None:
+    v = doc.get(name)
+    if v is None:
+        return None
+    try:
+        raw = b64url_decode(v)
+    except AttestError:
+        raise RequestError(f"{name} must be unpadded base64url") from None
+    if not lo <= len(raw) <= hi:
+        size = "a 32-byte SHA-256 digest" if lo == hi == 32 else f"{lo} to {hi} bytes"
+        raise RequestError(f"{name} must be {size}")
+    return raw
+
+
+def _kid(text: str) -> bytes:
+    try:
+        raw = b64url_decode(text)
+    except AttestError:
+        raw = b""
+    if len(raw) != 32:
+        raise VerifierError("a kid is 32 bytes of base64url", code="request.not-found")
+    return raw
+
+
+def _key(doc: dict[str, Any]) -> PublicKey:
+    v = doc.get("cose_key")
+    try:
+        if isinstance(v, str):
+            return PublicKey.from_cose_key(b64url_decode(v))
+        if isinstance(doc.get("jwk"), dict):
+            return PublicKey.from_jwk(doc["jwk"])
+    except AttestError as exc:
+        raise VerifierError(f"{exc.code}: {exc.message}", code="device.bad-key") from None
+    raise RequestError("give cose_key (base64url COSE_Key bytes) or jwk")
+
+
+def _int_arg(name: str, default: int | None = None, hi: int = 2**31) -> int:
+    raw = request.args.get(name)
+    if raw is None:
+        if default is None:
+            raise RequestError(f"query parameter {name} is required")
+        return default
+    if not re.fullmatch(r"[0-9]{1,10}", raw) or int(raw) > hi:
+        raise RequestError(f"{name} must be an integer in 0..{hi}")
+    return int(raw)
+
+
+# -- public ---------------------------------------------------------------------------------
+
+
+@bp.get("/healthz")
+def healthz() -> Response:
+    if not verifier().healthy():
+        raise VerifierError("the database is not reachable", code="request.unavailable")
+    return jsonify({"status": "ok"})
+
+
+@bp.get("/metrics")
+def metrics_view() -> Response:
+    data, ctype = metrics.exposition()
+    return Response(data, content_type=ctype)
+
+
+@bp.get("/openapi.json")
+def openapi_view() -> Response:
+    return jsonify(openapi())
+
+
+@bp.get("/.well-known/edgeproof/keys.json")
+def keyset() -> Response:
+    return Response(verifier().keyset.dumps(), mimetype="application/jwk-set+json")
+
+
+# -- challenges and attestations -------------------------------------------------------------
+
+
+@bp.post("/v1/challenges")
+@require("relying-party", "admin")
+def challenges() -> Response:
+    doc = json_body(optional=True)
+    _only(doc, {"txn_hash", "document_commitment", "commitment_salt"})
+    commitment = _digest(doc, "document_commitment")
+    # attest/commitment.py: the salt travels with the commitment to the device. It is
+    # echoed, never stored: with the salt, a stored commitment could be brute-forced
+    # over the space of document numbers.
+    salt = _digest(doc, "commitment_salt", 16, 64)
+    if (commitment is None) != (salt is None):
+        raise RequestError("document_commitment and commitment_salt come together")
+    out = verifier().issue_challenge(caller(), _digest(doc, "txn_hash"), commitment)
+    if salt is not None:
+        out["commitment_salt"] = doc["commitment_salt"]
+    return _created(out)
+
+
+@bp.post("/v1/attestations")
+def attestations() -> Response:
+    v = verifier()
+    token = body(EVIDENCE_TYPE, v.config.max_evidence_bytes)
+    try:
+        out = v.submit(token)
+    except VerifierError as exc:
+        metrics.appraisal(exc.code)
+        raise
+    metrics.appraisal(f"result-{out['status']}")
+    return _created(out, f"/v1/attestations/{out['appraisal_id']}")
+
+
+@bp.get("/v1/attestations/<appraisal_id>")
+@require("auditor", "admin", "relying-party")
+def attestation(appraisal_id: str) -> Response:
+    if not re.fullmatch(r"[0-9a-f]{32}", appraisal_id):
+        raise VerifierError("no such appraisal", code="request.not-found")
+    return jsonify(verifier().appraisal(caller(), appraisal_id))
+
+
+# -- management ------------------------------------------------------------------------------
+
+
+@bp.post("/v1/devices")
+@require("admin")
+def enrol() -> Response:
+    doc = json_body()
+    _only(doc, {"device_id", "cose_key", "jwk"})
+    device_id = doc.get("device_id")
+    if not isinstance(device_id, str) or not _DEVICE_ID.fullmatch(device_id):
+        raise RequestError("device_id must be a short identifier ([A-Za-z0-9._:-], <= 64)")
+    out = verifier().enrol(device_id, _key(doc))
+    return _created(out, f"/v1/devices/{out['kid']}")
+
+
+@bp.get("/v1/devices/<kid>")
+@require("admin", "auditor")
+def device(kid: str) -> Response:
+    return jsonify(verifier().device(_kid(kid)))
+
+
+@bp.delete("/v1/devices/<kid>")
+@require("admin")
+def revoke(kid: str) -> Response:
+    return jsonify(verifier().revoke_device(_kid(kid)))
+
+
+@bp.post("/v1/devices/<kid>/rotate")
+@require("admin")
+def rotate(kid: str) -> Response:
+    doc = json_body()
+    _only(doc, {"cose_key", "jwk", "overlap_s"})
+    overlap = doc.get("overlap_s", 0)
+    if not isinstance(overlap, int) or isinstance(overlap, bool):
+        raise RequestError("overlap_s must be an integer (seconds)")
+    return _created(verifier().rotate_device(_kid(kid), _key(doc), overlap))
+
+
+@bp.put("/v1/reference-values")
+@require("admin")
+def put_reference_values() -> Response:
+    signed = body(MANIFEST_TYPE, MAX_MANIFEST_BODY)
+    created, info = verifier().add_manifest(signed)
+    resp = jsonify(info)
+    resp.status_code = 201 if created else 200
+    return resp
+
+
+@bp.get("/v1/reference-values")
+@require("admin", "auditor")
+def get_reference_values() -> Response:
+    return jsonify({"manifests": verifier().manifests()})
+
+
+@bp.post("/v1/tokens")
+@require("admin")
+def create_token() -> Response:
+    doc = json_body()
+    _only(doc, {"role", "label"})
+    role, label = doc.get("role"), doc.get("label", "")
+    if not isinstance(role, str) or not isinstance(label, str):
+        raise RequestError("role and label are strings")
+    if label and not _LABEL.fullmatch(label):
+        raise RequestError("label must be short plain text")
+    token_id, token = verifier().create_token(role, label or role)
+    return _created({"id": token_id, "role": role, "token": token})
+
+
+@bp.delete("/v1/tokens/<int:token_id>")
+@require("admin")
+def revoke_token(token_id: int) -> Response:
+    verifier().revoke_token(token_id)
+    return Response(status=204)
+
+
+# -- audit log (RFC 9162) --------------------------------------------------------------------
+
+
+@bp.get("/v1/log/checkpoint")
+@require("auditor", "admin")
+def checkpoint() -> Response:
+    return jsonify(verifier().checkpoint())
+
+
+@bp.get("/v1/log/proof/inclusion")
+@require("auditor", "admin")
+def inclusion() -> Response:
+    size = request.args.get("tree_size")
+    return jsonify(
+        verifier().inclusion(_int_arg("index"), None if size is None else _int_arg("tree_size"))
+    )
+
+
+@bp.get("/v1/log/proof/consistency")
+@require("auditor", "admin")
+def consistency() -> Response:
+    return jsonify(verifier().consistency(_int_arg("first"), _int_arg("second")))
+
+
+@bp.get("/v1/log/entries")
+@require("auditor", "admin")
+def entries() -> Response:
+    return jsonify(verifier().entries(_int_arg("start", 0), _int_arg("limit", 100, hi=1000) or 1))

@@ -1,0 +1,323 @@
+"""Appraisal: a pure function from evidence and the verifier's records to every check.
+
+No I/O, no clock, no database: the API loads the device, nonce and reference records,
+passes `now`, and commits the outcome. Every check is reported with its outcome (like
+keylime's failure events), not just the first failure, so an operator sees all that is
+wrong at once. Checks that depend on trusting the claims (anything after `claims`) are
+skipped when the identity chain (structure, device, algorithm, signature, claims) fails:
+unverified claims are never appraised.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from attest import cbor, cose
+from attest.challenge import Gesture
+from attest.ear import Status, TrustVector
+from attest.errors import AttestError, SignatureError
+from attest.evidence import (
+    CTI,
+    EAT_NONCE,
+    DebugStatus,
+    Evidence,
+    LivenessMethod,
+    MeasuredItem,
+)
+from attest.evidence import Outcome as DeviceOutcome
+from attest.keys import PublicKey
+from verifier.policy import CHECK_COMPONENT, REFUSING_CHECKS, Outcome, Policy, trust_from
+
+
+@dataclass(frozen=True)
+class DeviceRecord:
+    kid: bytes
+    key: PublicKey
+    device_id: str
+    revoked_at: int | None = None
+    not_after: int | None = None  # end of the overlap window after a key rotation
+
+
+@dataclass(frozen=True)
+class NonceRecord:
+    nonce: bytes
+    issued_at: int
+    expires_at: int
+    consumed: bool
+    liveness_method: LivenessMethod
+    challenge: tuple[Gesture, ...]
+    txn_hash: bytes | None = None
+    commitment: bytes | None = None
+
+
+@dataclass(frozen=True)
+class ReferenceValues:
+    """Release manifest digest -> the model digests that release ships."""
+
+    releases: Mapping[bytes, frozenset[bytes]]
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    outcome: Outcome
+    code: str | None = None  # reason code (verifier.errors.REASONS) when failed
+    detail: str = ""
+
+    def to_json(self) -> dict[str, str | None]:
+        return {
+            "check": self.name,
+            "component": CHECK_COMPONENT[self.name].value,
+            "outcome": self.outcome.value,
+            "code": self.code,
+            "detail": self.detail,
+        }
+
+
+@dataclass(frozen=True)
+class Result:
+    checks: tuple[Check, ...]
+    evidence: Evidence | None
+    evidence_digest: bytes
+    status: Status
+    trust_vector: TrustVector
+
+    @property
+    def accepted(self) -> bool:
+        return self.evidence is not None and not any(
+            c.outcome is Outcome.FAILED for c in self.checks
+        )
+
+    @property
+    def refused(self) -> bool:
+        """No result at all: a failed check in policy.REFUSING_CHECKS, or nothing decoded."""
+        return self.evidence is None or any(
+            c.outcome is Outcome.FAILED and c.name in REFUSING_CHECKS for c in self.checks
+        )
+
+    @property
+    def failures(self) -> list[Check]:
+        return [c for c in self.checks if c.outcome is Outcome.FAILED]
+
+
+@dataclass(frozen=True)
+class Peek:
+    """What the API needs to load records, read from an unverified token (never trusted)."""
+
+    kid: bytes | None
+    nonce: bytes | None
+    cti: bytes | None
+
+
+def peek(token: bytes) -> Peek:
+    try:
+        msg = cose.decode_sign1(token)
+        kid = msg.kid if isinstance(msg.kid, bytes) and len(msg.kid) == 32 else None
+        claims = cbor.decode(msg.payload, max_size=4096)
+    except AttestError:
+        return Peek(None, None, None)
+    if not isinstance(claims, dict):
+        return Peek(kid, None, None)
+    nonce, cti = claims.get(EAT_NONCE), claims.get(CTI)
+    return Peek(
+        kid,
+        nonce if isinstance(nonce, bytes) and len(nonce) <= 64 else None,
+        cti if isinstance(cti, bytes) and len(cti) <= 32 else None,
+    )
+
+
+ORDER = tuple(CHECK_COMPONENT)
+
+
+class _Checks:
+    def __init__(self) -> None:
+        self.done: dict[str, Check] = {}
+
+    def ok(self, name: str, detail: str = "") -> None:
+        self.done[name] = Check(name, Outcome.PASSED, None, detail)
+
+    def warn(self, name: str, detail: str) -> None:
+        self.done[name] = Check(name, Outcome.WARNING, None, detail)
+
+    def fail(self, name: str, code: str, detail: str) -> None:
+        self.done[name] = Check(name, Outcome.FAILED, code, detail)
+
+    def skip(self, name: str, detail: str = "") -> None:
+        self.done[name] = Check(name, Outcome.SKIPPED, None, detail)
+
+    def result(self, evidence: Evidence | None, digest: bytes) -> Result:
+        checks = tuple(
+            self.done.get(n, Check(n, Outcome.SKIPPED, None, "not evaluated")) for n in ORDER
+        )
+        status, tv = trust_from([(c.name, c.outcome) for c in checks])
+        return Result(checks, evidence, digest, status, tv)
+
+
+def _identity(token: bytes, device: DeviceRecord | None, now: int, c: _Checks) -> Evidence | None:
+    """Structure, enrolment, pinned algorithm, signature, claims: the chain of trust."""
+    try:
+        # RFC 9052 section 4.2 and the strict header profile (attest.cose).
+        msg = cose.decode_sign1(token)
+        alg, kid = cose.check_profile(msg)
+    except AttestError as exc:
+        c.fail("structure", "evidence.malformed", f"{exc.code}: {exc.message}")
+        return None
+    c.ok("structure")
+    if device is None or device.kid != kid:
+        c.fail("device-enrolled", "device.unknown", f"no device enrolled with kid {kid.hex()}")
+        return None
+    c.ok("device-enrolled", device.device_id)
+    if device.revoked_at is not None:
+        c.fail("device-active", "device.revoked", f"revoked at {device.revoked_at}")
+        return None
+    if device.not_after is not None and now > device.not_after:
+        c.fail("device-active", "device.key-retired", f"key retired at {device.not_after}")
+        return None
+    c.ok("device-active")
+    # RFC 9052 section 3.1: alg is taken from the protected header only; we pin it per kid.
+    if alg != device.key.alg:
+        c.fail("algorithm-pinned", "evidence.alg-not-pinned", f"token alg {alg}")
+        return None
+    c.ok("algorithm-pinned")
+    try:
+        cose.verify_sign1(token, {device.kid: device.key})
+    except SignatureError as exc:
+        c.fail("signature", "evidence.bad-signature", exc.message)
+        return None
+    c.ok("signature")
+    try:
+        evidence = Evidence.decode(msg.payload)  # closed schema, profile v1 (RFC 9711)
+    except AttestError as exc:
+        c.fail("claims", "evidence.claims-invalid", f"{exc.code}: {exc.message}")
+        return None
+    c.ok("claims")
+    return evidence
+
+
+def appraise(
+    token: bytes,
+    device: DeviceRecord | None,
+    nonce: NonceRecord | None,
+    references: ReferenceValues,
+    policy: Policy,
+    now: int,
+    *,
+    cti_seen: bool = False,
+) -> Result:
+    """Every check of ARCHITECTURE.md step 7 with its outcome; see policy.py for the table."""
+    c = _Checks()
+    digest = hashlib.sha256(token).digest()
+    ev = _identity(token, device, now, c)
+    if ev is None:
+        return c.result(None, digest)
+
+    # Freshness: the verifier's nonce (RFC 9711 section 4.1) and the token's times.
+    if nonce is None or nonce.nonce != ev.nonce:
+        c.fail("nonce-known", "nonce.unknown", "this nonce was not issued here")
+        nonce = None
+    else:
+        c.ok("nonce-known")
+        if nonce.consumed:
+            c.fail("nonce-unused", "nonce.replayed", "the nonce was already used")
+        else:
+            c.ok("nonce-unused")
+        if now > nonce.expires_at:
+            c.fail("nonce-fresh", "nonce.expired", f"the challenge expired at {nonce.expires_at}")
+        else:
+            c.ok("nonce-fresh")
+    skew = policy.clock_skew_s
+    if ev.iat > now + skew:
+        c.fail("time-bounds", "evidence.not-yet-valid", f"iat {ev.iat} > now {now} + {skew}")
+    elif ev.exp < now - skew:  # RFC 8392 section 3.1.4
+        c.fail("time-bounds", "evidence.expired", f"exp {ev.exp} < now {now} - {skew}")
+    elif nonce is not None and ev.iat < nonce.issued_at - skew:
+        c.fail("time-bounds", "evidence.before-challenge", "signed before the challenge")
+    else:
+        c.ok("time-bounds")
+    if cti_seen:  # RFC 8392 section 3.1.7: the token id is single use
+        c.fail("cti-unique", "evidence.cti-replayed", "this cti was already accepted")
+    else:
+        c.ok("cti-unique")
+
+    # Reference values: the release manifest digest and the models it lists (RFC 9711 4.2.16).
+    release = ev.measurements[MeasuredItem.RELEASE_MANIFEST]
+    models = references.releases.get(release)
+    if models is None:
+        c.fail("release-measurement", "reference.unknown-release", f"digest {release.hex()}")
+        c.skip("model-measurements", "no known release")
+    else:
+        c.ok("release-measurement")
+        unknown = [
+            item.name
+            for item, d in ev.measurements.items()
+            if item is not MeasuredItem.RELEASE_MANIFEST and d not in models
+        ]
+        if unknown:
+            c.fail("model-measurements", "reference.unknown-model", f"unknown: {unknown}")
+        else:
+            c.ok("model-measurements")
+    if ev.dbgstat is DebugStatus.ENABLED:  # RFC 9711 section 4.2.9
+        c.warn("debug-status", "debugging was enabled on the device")
+    else:
+        c.ok("debug-status")
+
+    # Binding to the relying party's transaction and document commitment.
+    if nonce is None:
+        c.skip("transaction")
+        c.skip("commitment")
+    else:
+        if nonce.txn_hash is None and ev.txn_hash is None:
+            c.skip("transaction", "no transaction bound")
+        elif ev.txn_hash == nonce.txn_hash:
+            c.ok("transaction")
+        else:
+            c.fail("transaction", "transaction.mismatch", "txn_hash differs from the challenge")
+        if nonce.commitment is None:
+            c.skip("commitment", "no commitment given")
+        elif ev.rp_commitment_matched is True:
+            c.ok("commitment")
+        else:
+            c.fail("commitment", "commitment.mismatch", "the device did not confirm the match")
+
+    # The document (ICAO 9303-11 section 5 passive, section 6 chip/active authentication).
+    doc = ev.document
+    if not doc.authenticated:
+        c.fail("document-authenticated", "document.not-authenticated", f"{doc}")
+    elif doc.anticlone is DeviceOutcome.NOT_SUPPORTED:
+        c.warn("document-authenticated", "the chip supports no anti-cloning protocol")
+    else:
+        c.ok("document-authenticated")
+    if doc.expired and policy.reject_expired_document:
+        c.fail("document-valid", "document.expired", "the document has expired")
+    else:
+        c.ok("document-valid")
+
+    # Liveness: the challenge must be the one this verifier issued for this nonce.
+    lv = ev.liveness
+    if lv.method is not policy.liveness_method:
+        code = (
+            "liveness.demo-method"
+            if lv.method is LivenessMethod.ACTIVE_FIXED_DEMO
+            else "liveness.wrong-challenge"
+        )
+        c.fail("liveness-method", code, f"{lv.method.name} under policy {policy.id}")
+    else:
+        c.ok("liveness-method")
+    if nonce is None:
+        c.skip("liveness-challenge")
+    elif lv.challenge != nonce.challenge or lv.method is not nonce.liveness_method:
+        c.fail("liveness-challenge", "liveness.wrong-challenge", "not the issued challenge")
+    else:
+        c.ok("liveness-challenge")
+    if lv.result is DeviceOutcome.PASSED:
+        c.ok("liveness-result")
+    else:
+        c.fail("liveness-result", "liveness.failed", f"{lv.result.name}, step {lv.failed_step}")
+    if ev.consent.recorded:
+        c.ok("consent", ev.consent.method.name.lower())
+    else:
+        c.fail("consent", "consent.missing", "no consent recorded")
+    c.ok("decision", ev.decision.name.lower())
+    return c.result(ev, digest)

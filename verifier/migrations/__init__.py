@@ -1,0 +1,1 @@
+"""Alembic migrations of the verifier schema (see storage.migrate)."""

@@ -1,0 +1,293 @@
+"""The OpenAPI 3.1 description served at /openapi.json (kept next to the routes it describes)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+B64 = {"type": "string", "pattern": "^[A-Za-z0-9_-]*$"}
+DIGEST = {"type": "string", "pattern": "^[A-Za-z0-9_-]{43}$", "description": "base64url SHA-256"}
+PROBLEM = {"$ref": "#/components/schemas/Problem"}
+
+
+def _problems(*statuses: int) -> dict[str, Any]:
+    return {
+        str(s): {
+            "description": "problem document (RFC 9457)",
+            "content": {"application/problem+json": {"schema": PROBLEM}},
+        }
+        for s in statuses
+    }
+
+
+def _json(schema: dict[str, Any], description: str = "ok") -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _op(
+    summary: str,
+    ok: dict[str, dict[str, Any]],
+    errors: tuple[int, ...],
+    *,
+    secured: bool = True,
+    params: list[dict[str, Any]] | None = None,
+    body: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    op: dict[str, Any] = {"summary": summary, "responses": {**ok, **_problems(*errors)}}
+    if secured:
+        op["security"] = [{"bearer": []}]
+        op["responses"].update(_problems(401, 403))
+    if params:
+        op["parameters"] = params
+    if body:
+        op["requestBody"] = body
+    return op
+
+
+def _q(name: str, required: bool = True, maximum: int = 2**31) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "query",
+        "required": required,
+        "schema": {"type": "integer", "minimum": 0, "maximum": maximum},
+    }
+
+
+KID = {"name": "kid", "in": "path", "required": True, "schema": DIGEST}
+OBJ = {"type": "object"}
+JSON_BODY = {"required": True, "content": {"application/json": {"schema": OBJ}}}
+
+
+def openapi() -> dict[str, Any]:
+    cose_key_body = {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "device_id": {"type": "string"},
+                        "cose_key": B64,
+                        "jwk": OBJ,
+                        "overlap_s": {"type": "integer"},
+                    },
+                }
+            }
+        },
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "edgeproof verifier",
+            "version": "1",
+            "description": "Appraises device evidence, signs EARs, keeps an RFC 9162 audit log. "
+            "Errors are RFC 9457 problem documents with a stable `code` (docs/verifier.md).",
+        },
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": {
+                "Problem": {
+                    "type": "object",
+                    "required": ["type", "title", "status", "code"],
+                    "properties": {
+                        "type": {"type": "string"},
+                        "title": {"type": "string"},
+                        "status": {"type": "integer"},
+                        "detail": {"type": "string"},
+                        "code": {"type": "string"},
+                        "checks": {"type": "array"},
+                    },
+                }
+            },
+        },
+        "paths": {
+            "/healthz": {
+                "get": _op(
+                    "liveness of service and database", {"200": _json(OBJ)}, (503,), secured=False
+                )
+            },
+            "/metrics": {
+                "get": _op(
+                    "Prometheus metrics",
+                    {
+                        "200": {
+                            "description": "text exposition",
+                            "content": {"text/plain": {"schema": {"type": "string"}}},
+                        }
+                    },
+                    (),
+                    secured=False,
+                )
+            },
+            "/openapi.json": {"get": _op("this document", {"200": _json(OBJ)}, (), secured=False)},
+            "/.well-known/edgeproof/keys.json": {
+                "get": _op(
+                    "result-signing keys (JWKS with status current / retiring)",
+                    {
+                        "200": {
+                            "description": "JWKS",
+                            "content": {"application/jwk-set+json": {"schema": OBJ}},
+                        }
+                    },
+                    (),
+                    secured=False,
+                )
+            },
+            "/v1/challenges": {
+                "post": _op(
+                    "issue a nonce and its liveness challenge",
+                    {"201": _json(OBJ)},
+                    (400, 413, 415),
+                    body={
+                        "required": False,
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "properties": {
+                                        "txn_hash": DIGEST,
+                                        "document_commitment": DIGEST,
+                                    },
+                                    "additionalProperties": False,
+                                }
+                            }
+                        },
+                    },
+                )
+            },
+            "/v1/attestations": {
+                "post": _op(
+                    "appraise evidence; returns the signed EAR, log index and inclusion proof",
+                    {"201": _json(OBJ)},
+                    (400, 409, 413, 415, 422),
+                    secured=False,
+                    body={
+                        "required": True,
+                        "content": {
+                            "application/eat+cwt": {
+                                "schema": {"type": "string", "format": "binary"}
+                            }
+                        },
+                    },
+                )
+            },
+            "/v1/attestations/{appraisal_id}": {
+                "get": _op(
+                    "one appraisal (relying parties: their own only)",
+                    {"200": _json(OBJ)},
+                    (404,),
+                    params=[
+                        {
+                            "name": "appraisal_id",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "string"},
+                        }
+                    ],
+                )
+            },
+            "/v1/devices": {
+                "post": _op(
+                    "enrol a device key",
+                    {"201": _json(OBJ)},
+                    (400, 409, 413, 415, 422),
+                    body=cose_key_body,
+                )
+            },
+            "/v1/devices/{kid}": {
+                "get": _op("a device key record", {"200": _json(OBJ)}, (404,), params=[KID]),
+                "delete": _op(
+                    "revoke a device key (kept for auditors)",
+                    {"200": _json(OBJ)},
+                    (404,),
+                    params=[KID],
+                ),
+            },
+            "/v1/devices/{kid}/rotate": {
+                "post": _op(
+                    "rotate a device key with an overlap window",
+                    {"201": _json(OBJ)},
+                    (400, 404, 409, 413, 415, 422),
+                    params=[KID],
+                    body=cose_key_body,
+                )
+            },
+            "/v1/reference-values": {
+                "put": _op(
+                    "add a signed release manifest (COSE_Sign1 by a trusted release key)",
+                    {"200": _json(OBJ), "201": _json(OBJ)},
+                    (400, 413, 415, 422),
+                    body={
+                        "required": True,
+                        "content": {
+                            "application/cose": {"schema": {"type": "string", "format": "binary"}}
+                        },
+                    },
+                ),
+                "get": _op("accepted release manifests", {"200": _json(OBJ)}, ()),
+            },
+            "/v1/tokens": {
+                "post": _op(
+                    "create a bearer token (shown once)",
+                    {"201": _json(OBJ)},
+                    (400, 413, 415),
+                    body={
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["role"],
+                                    "properties": {
+                                        "role": {"enum": ["admin", "auditor", "relying-party"]},
+                                        "label": {"type": "string"},
+                                    },
+                                }
+                            }
+                        },
+                    },
+                )
+            },
+            "/v1/tokens/{token_id}": {
+                "delete": _op(
+                    "revoke a bearer token",
+                    {"204": {"description": "revoked"}},
+                    (404,),
+                    params=[
+                        {
+                            "name": "token_id",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "integer", "minimum": 0, "maximum": 2**31},
+                        }
+                    ],
+                )
+            },
+            "/v1/log/checkpoint": {
+                "get": _op("signed checkpoint (size, root, time)", {"200": _json(OBJ)}, ())
+            },
+            "/v1/log/proof/inclusion": {
+                "get": _op(
+                    "inclusion proof (RFC 9162 section 2.1.3)",
+                    {"200": _json(OBJ)},
+                    (400,),
+                    params=[_q("index"), _q("tree_size", required=False)],
+                )
+            },
+            "/v1/log/proof/consistency": {
+                "get": _op(
+                    "consistency proof (RFC 9162 section 2.1.4)",
+                    {"200": _json(OBJ)},
+                    (400,),
+                    params=[_q("first"), _q("second")],
+                )
+            },
+            "/v1/log/entries": {
+                "get": _op(
+                    "log entries (signed EARs), paged",
+                    {"200": _json(OBJ)},
+                    (400,),
+                    params=[_q("start", required=False), _q("limit", required=False, maximum=1000)],
+                )
+            },
+        },
+    }
