@@ -16,11 +16,13 @@ import argparse
 import os
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_QUEUED = 0, 1, 2, 3
 DEFAULT_QUEUE = "/var/lib/edgeproof/queue"
+DEFAULT_KEY = "tpm:/var/lib/edgeproof/keys/device.tpmkey"
 
 
 def add_parsers(g: Any) -> None:
@@ -54,6 +56,12 @@ def add_parsers(g: Any) -> None:
     )
     v.set_defaults(func=_verify)
 
+    r = g.add_parser(
+        "run", help="the device service: an operator console that runs session after session"
+    )
+    r.add_argument("--config", default="/etc/edgeproof/site.toml", help="site configuration")
+    r.set_defaults(func=_run)
+
     f = g.add_parser("flush-queue", help="send evidence queued while the verifier was down")
     f.add_argument("--verifier", required=True, metavar="URL")
     f.add_argument("--queue", default=os.environ.get("EDGEPROOF_QUEUE", DEFAULT_QUEUE))
@@ -78,16 +86,81 @@ def _consent(mode: str) -> Any:
     return ConsentMethod.OPERATOR_CONFIRMED if answer in ("y", "yes") else None
 
 
+@dataclass
+class Device:
+    """Everything a session needs that outlives one session: key, models, measurement.
+
+    Built once per process (`device run` keeps it across sessions: loading the models and
+    measuring the installation cost seconds, a session should not).
+    """
+
+    verifier_url: str
+    token: str
+    key_spec: str
+    trust_dir: str
+    camera: str
+    reader: str | int | None
+    queue_dir: str
+
+    def __post_init__(self) -> None:
+        from edge.face.match import FaceMatcher
+        from edge.keystore.base import cose_signer
+        from edge.keystore.open import open_keystore
+        from edge.liveness.engine import FaceModels
+        from edge.measure import measure
+        from edge.mrtd.passive import TrustStore
+        from edge.queue import EvidenceQueue
+        from edge.steps import device_identity
+
+        self.signer = cose_signer(open_keystore(self.key_spec))
+        self.identity = device_identity(measure())
+        self.trust = TrustStore.from_path(self.trust_dir)
+        self.models = FaceModels.load()
+        self.matcher = FaceMatcher()
+        self.queue = EvidenceQueue(Path(self.queue_dir))
+
+    def verify(self, mrz: Any, can: str | None, consent: Any, txn: bytes | None = None) -> int:
+        """One session; the exit code of `device verify`."""
+        from edge.mrtd.transport import PcscTransport
+        from edge.session import SessionError, run_session
+        from edge.steps import CameraLiveStep, FaceMatchStep, PassportChipStep
+        from edge.verifier_link import HttpVerifier
+
+        link = HttpVerifier(self.verifier_url, self.token, txn_hash=txn)
+
+        def on_unreachable(token: bytes, evidence: Any, challenge: Any) -> None:
+            deadline = min(evidence.exp, challenge.expires_at)
+            self.queue.put(token, cti=evidence.cti, deadline=deadline)
+
+        try:
+            result = run_session(
+                verifier=link,
+                chip=PassportChipStep(lambda: PcscTransport(self.reader), self.trust, mrz, can),
+                live=CameraLiveStep(self.camera, self.models),
+                matcher=FaceMatchStep(self.matcher),
+                signer=self.signer,
+                device=self.identity,
+                consent=consent,
+                progress=_say,
+                on_unreachable=on_unreachable,
+            )
+        except SessionError as exc:
+            _say(exc.step, f"stopped: {exc.code}: {exc.message}")
+            return EXIT_FAILED
+        finally:
+            link.close()
+        if result.submission is None:
+            return EXIT_QUEUED
+        ok = result.submission.status == "affirming" and result.submission.decision == "match"
+        return EXIT_OK if ok else EXIT_FAILED
+
+
+def _reader(spec: str | None) -> str | int | None:
+    return int(spec) if spec and spec.isdigit() else spec
+
+
 def _verify(args: argparse.Namespace) -> int:
-    from edge.keystore.base import cose_signer
-    from edge.keystore.open import open_keystore
-    from edge.measure import measure
     from edge.mrtd.mrz import MrzKey
-    from edge.mrtd.passive import TrustStore
-    from edge.queue import EvidenceQueue
-    from edge.session import SessionError, run_session
-    from edge.steps import CameraLiveStep, FaceMatchStep, PassportChipStep, device_identity
-    from edge.verifier_link import HttpVerifier
 
     if not args.token:
         print(
@@ -103,39 +176,72 @@ def _verify(args: argparse.Namespace) -> int:
     except (TypeError, ValueError) as exc:
         print(f"verify: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    from edge.face.match import FaceMatcher
-    from edge.liveness.engine import FaceModels
-    from edge.mrtd.transport import PcscTransport
+    device = Device(
+        args.verifier, args.token, args.key or DEFAULT_KEY, args.trust, args.camera,
+        _reader(args.reader), args.queue,
+    )  # fmt: skip
+    return device.verify(mrz, args.can, _consent(args.consent), txn)
 
-    store = open_keystore(args.key or "tpm:/var/lib/edgeproof/keys/device.tpmkey")
-    queue = EvidenceQueue(Path(args.queue))
-    link = HttpVerifier(args.verifier, args.token, txn_hash=txn)
 
-    def on_unreachable(token: bytes, evidence: Any, challenge: Any) -> None:
-        queue.put(token, cti=evidence.cti, deadline=min(evidence.exp, challenge.expires_at))
+SITE_KEYS = {"verifier_url", "reader", "camera", "trust", "token_file"}
 
-    reader = int(args.reader) if args.reader and args.reader.isdigit() else args.reader
+
+def load_site_config(path: Path) -> dict[str, str]:
+    """The measured defaults (firmware/image/edgeproof.toml) with the site's [site] values.
+
+    The site file may set only [site] keys: everything else is part of the measured release.
+    """
+    import tomllib
+
+    defaults_file = Path(__file__).resolve().parent.parent / "firmware" / "image" / "edgeproof.toml"
+    defaults = tomllib.loads(defaults_file.read_text())
     try:
-        result = run_session(
-            verifier=link,
-            chip=PassportChipStep(
-                lambda: PcscTransport(reader), TrustStore.from_path(args.trust), mrz, args.can
-            ),
-            live=CameraLiveStep(args.camera, FaceModels.load()),
-            matcher=FaceMatchStep(FaceMatcher()),
-            signer=cose_signer(store),
-            device=device_identity(measure()),
-            consent=_consent(args.consent),
-            progress=_say,
-            on_unreachable=on_unreachable,
-        )
-    except SessionError as exc:
-        _say(exc.step, f"stopped: {exc.code}: {exc.message}")
-        return EXIT_FAILED
-    if result.submission is None:
-        return EXIT_QUEUED
-    ok = result.submission.status == "affirming" and result.submission.decision == "match"
-    return EXIT_OK if ok else EXIT_FAILED
+        site = tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ValueError(f"cannot read {path}: {exc}") from None
+    if set(site) - {"site"} or set(site.get("site", {})) - SITE_KEYS:
+        extra = sorted(set(site) - {"site"}) + sorted(set(site.get("site", {})) - SITE_KEYS)
+        raise ValueError(f"{path} may set only [site] {sorted(SITE_KEYS)}; unknown: {extra}")
+    out = {**defaults["site"], **site.get("site", {})}
+    out["key"] = os.environ.get("EDGEPROOF_KEY") or defaults["keys"]["store"]
+    out["queue"] = os.environ.get("EDGEPROOF_QUEUE") or defaults["queue"]["dir"]
+    if not out.get("verifier_url"):
+        raise ValueError(f"{path} must set [site] verifier_url")
+    return {k: str(v) for k, v in out.items()}
+
+
+def _run(args: argparse.Namespace) -> int:
+    """Operator console on the device's terminal: one session per passport, queue flushed
+    between sessions. Ends on an empty line or end of input."""
+    from edge.mrtd.mrz import MrzKey
+    from edge.verifier_link import flush_queue
+
+    try:
+        cfg = load_site_config(Path(args.config))
+        token = Path(cfg["token_file"]).read_text().strip()
+    except (OSError, ValueError) as exc:
+        print(f"run: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    device = Device(cfg["verifier_url"], token, cfg["key"], cfg["trust"], cfg["camera"],
+                    _reader(cfg["reader"] or None), cfg["queue"])  # fmt: skip
+    print(f"edgeproof device ready; verifier {cfg['verifier_url']}", flush=True)
+    while True:
+        report = flush_queue(device.queue, cfg["verifier_url"], now=int(time.time()))
+        if report.sent or report.expired or report.remaining:
+            _say("queue", f"sent {report.sent}, dropped {report.expired} expired, "
+                 f"{report.remaining} waiting")  # fmt: skip
+        try:
+            line = input("\nMRZ key (DOC,YYMMDD,YYMMDD) or CAN, empty line to stop: ").strip()
+        except EOFError:
+            return EXIT_OK
+        if not line:
+            return EXIT_OK
+        try:
+            mrz = MrzKey(*line.split(",")) if "," in line else None
+        except (TypeError, ValueError) as exc:
+            print(f"not an MRZ key: {exc}", flush=True)
+            continue
+        device.verify(mrz, None if mrz else line, _consent("ask"))
 
 
 def _flush(args: argparse.Namespace) -> int:
