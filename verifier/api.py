@@ -24,6 +24,7 @@ EVIDENCE_TYPE = "application/eat+cwt"
 MANIFEST_TYPE = "application/cose"
 MAX_MANIFEST_BODY = 300 * 1024
 _DEVICE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
+_HARDWARE = re.compile(r"[ -~]{1,128}")  # printable ASCII, e.g. "Raspberry Pi 5 Model B Rev 1.0"
 _LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._:-]{0,63}")
 
 
@@ -163,11 +164,14 @@ def attestation(appraisal_id: str) -> Response:
 @require("admin")
 def enrol() -> Response:
     doc = json_body()
-    _only(doc, {"device_id", "cose_key", "jwk"})
+    _only(doc, {"device_id", "cose_key", "jwk", "hardware_model"})
     device_id = doc.get("device_id")
     if not isinstance(device_id, str) or not _DEVICE_ID.fullmatch(device_id):
         raise RequestError("device_id must be a short identifier ([A-Za-z0-9._:-], <= 64)")
-    out = verifier().enrol(device_id, _key(doc))
+    model = doc.get("hardware_model")
+    if model is not None and (not isinstance(model, str) or not _HARDWARE.fullmatch(model)):
+        raise RequestError("hardware_model must be printable text of at most 128 characters")
+    out = verifier().enrol(device_id, _key(doc), model)
     return _created(out, f"/v1/devices/{out['kid']}")
 
 

@@ -206,10 +206,13 @@ class Verifier:
 
     # -- devices -------------------------------------------------------------------------
 
-    def enrol(self, device_id: str, key: PublicKey) -> dict[str, Any]:
+    def enrol(
+        self, device_id: str, key: PublicKey, hardware_model: str | None = None
+    ) -> dict[str, Any]:
         row = Device(
             kid=key.kid,
             device_id=device_id,
+            hardware_model=hardware_model,
             alg=key.alg,
             cose_key=key.cose_key_bytes(),
             enrolled_at=self.now(),
@@ -254,6 +257,7 @@ class Verifier:
                 new = Device(
                     kid=new_key.kid,
                     device_id=old.device_id,
+                    hardware_model=old.hardware_model,
                     alg=new_key.alg,
                     cose_key=new_key.cose_key_bytes(),
                     enrolled_at=now,
@@ -561,6 +565,7 @@ def _device_json(row: Device) -> dict[str, Any]:
     return {
         "kid": b64url(row.kid),
         "device_id": row.device_id,
+        "hardware_model": row.hardware_model,
         "alg": row.alg,
         "cose_key": b64url(row.cose_key),
         "enrolled_at": row.enrolled_at,

@@ -58,6 +58,7 @@ class Device(Base):
     not_after: Mapped[int | None] = mapped_column(Integer, nullable=True)  # end of overlap
     revoked_at: Mapped[int | None] = mapped_column(Integer, nullable=True)
     replaced_by: Mapped[bytes | None] = mapped_column(LargeBinary(32), nullable=True)
+    hardware_model: Mapped[str | None] = mapped_column(String(128), nullable=True)
 
 
 class Nonce(Base):

@@ -9,9 +9,11 @@ command can be repeated safely during provisioning.
 
 from __future__ import annotations
 
+import platform
 import re
 import socket
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -41,6 +43,16 @@ class Enrolment:
     record: dict[str, Any]
 
 
+def hardware_model() -> str:
+    """What the board says it is (device tree on a Pi), else the machine architecture."""
+    try:
+        raw = Path("/proc/device-tree/model").read_bytes().rstrip(b"\x00").decode("ascii")
+    except (OSError, UnicodeDecodeError):
+        raw = ""
+    model = re.sub(r"[^ -~]", "", raw).strip()[:128]
+    return model or f"{platform.system()} {platform.machine()}"[:128]
+
+
 def default_device_id() -> str:
     """The host name, cut to what the verifier accepts."""
     name = re.sub(r"[^A-Za-z0-9._:-]", "-", socket.gethostname())[:64].lstrip("._:-")
@@ -64,7 +76,11 @@ def enrol(
     if not base.startswith(("http://", "https://")):
         raise EnrolError(f"verifier URL {verifier_url!r} must start with https:// or http://")
     public = store.public_key()
-    body = {"device_id": device_id, "cose_key": b64url(public.cose_key_bytes())}
+    body = {
+        "device_id": device_id,
+        "cose_key": b64url(public.cose_key_bytes()),
+        "hardware_model": hardware_model(),
+    }
     headers = {"Authorization": f"Bearer {admin_token}"}
     http = client or httpx.Client(timeout=TIMEOUT_S)
     try:

@@ -11,6 +11,7 @@ import pytest
 
 from attest.keys import PublicKey, SigningKey, b64url, b64url_decode, public_key_from_pem
 from edge.keystore import SoftwareKeyStore
+from edge.keystore.enroll import hardware_model
 from edgeproof_cli import main
 from tests.keystore.conftest import SoftwareTpm
 from tests.rig import free_port
@@ -50,6 +51,7 @@ def test_enroll_creates_the_key_and_registers_it(
     store = SoftwareKeyStore.load(tmp_path / "device.pem")
     record = _record(verifier, store.kid)
     assert record["device_id"] == "office-7:desk-2" and record["alg"] == -8
+    assert record["hardware_model"] == hardware_model() and record["hardware_model"]
     assert isinstance(record["cose_key"], str)
     assert PublicKey.from_cose_key(b64url_decode(record["cose_key"])).kid == store.kid
     # Again: the same key is already enrolled; that is reported, not an error.
