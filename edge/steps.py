@@ -8,6 +8,7 @@ claims are built from, and nothing more: the decisions are made in the packages.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,7 +37,7 @@ from edge.liveness.engine import FaceModels, LivenessEngine, run_check
 from edge.liveness.result import LivenessResult
 from edge.liveness.result import Outcome as LiveResultOutcome
 from edge.measure import RELEASE_NAME, Measurement
-from edge.mrtd.errors import MrtdError
+from edge.mrtd.errors import MrtdError, TransportError
 from edge.mrtd.mrz import MrzKey
 from edge.mrtd.passive import TrustStore
 from edge.mrtd.reader import PassportReading, read_passport
@@ -102,7 +103,6 @@ class CameraLiveStep:
     def run(
         self, gestures: tuple[Gesture, ...], method: LivenessMethod, deadline: float
     ) -> tuple[LiveOutcome, KeptFrames]:
-        import time
 
         src = open_source(self.source, self.capture)
         kept = KeptFrames(self.keep, src.format.shape)
@@ -208,6 +208,24 @@ class _ChipReading:
         self._reading.wipe()
 
 
+class _Deadline:
+    """A transport that refuses to start an exchange after the step's deadline: a chip read
+    that hangs (a card half on the reader) ends with a clear error instead of a stuck
+    session. Each exchange is also bounded by the transport's own timeout."""
+
+    def __init__(self, inner: Transport, deadline: float) -> None:
+        self.inner, self.deadline = inner, deadline
+
+    def transmit(self, apdu: bytes) -> bytes:
+        if time.time() > self.deadline:
+            raise TransportError(
+                "reading the chip took too long; keep the passport still on the reader "
+                "and start again",
+                code="chip_timeout",
+            )
+        return self.inner.transmit(apdu)
+
+
 @dataclass
 class PassportChipStep:
     """Read the chip through `transport()` (PC/SC, or the in-process emulator in the demo)."""
@@ -222,7 +240,11 @@ class PassportChipStep:
         transport = self.transport()
         try:
             reading = read_passport(
-                transport, mrz=self.mrz, can=self.can, trust=self.trust, progress=self.progress
+                _Deadline(transport, deadline),
+                mrz=self.mrz,
+                can=self.can,
+                trust=self.trust,
+                progress=self.progress,
             )
         except MrtdError as exc:
             raise SessionError("chip", exc.code, str(exc)) from None

@@ -215,3 +215,32 @@ def test_unreachable_verifier_queues_signed_evidence() -> None:
     assert result.submission is None and queued == [result.evidence_token]
     with pytest.raises(VerifierUnreachableError):
         run(verifier=Verifier(up=False))
+
+
+def test_chip_step_honours_its_deadline() -> None:
+    """The real chip step over the in-process emulator: past the deadline, a clear error."""
+    import time
+
+    from asn1crypto import x509
+
+    from edge.mrtd.passive import TrustStore
+    from edge.mrtd.sim.card import EmulatedChip, InProcessTransport
+    from edge.mrtd.sim.testdoc import DocOptions, generate
+    from edge.steps import PassportChipStep
+
+    doc = generate(DocOptions())
+    step = PassportChipStep(
+        lambda: InProcessTransport(EmulatedChip(doc)),
+        TrustStore([x509.Certificate.load(doc.csca_der)]),
+        mrz=doc.mrz_key,
+    )
+    with pytest.raises(SessionError) as exc:
+        step.read(time.time() - 1)
+    assert (exc.value.step, exc.value.code) == ("chip", "chip_timeout")
+    reading = step.read(time.time() + 30)
+    try:
+        assert reading.document.passive is Outcome.PASSED
+        assert reading.face_rgb().shape[2] == 3
+    finally:
+        reading.wipe()
+    assert not reading.document_number().strip(b"\x00")
