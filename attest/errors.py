@@ -8,10 +8,14 @@ new ones may be added. The message is for a person and may be reworded.
 from __future__ import annotations
 
 
-class AttestError(Exception):
-    """Base of every error raised by attest. `code` is the stable reason code."""
+class CodedError(Exception):
+    """An error with a stable reason `code` and a `message` for a person.
 
-    code: str = "attest.error"
+    Every package of the project has one exception family; each family's base derives from
+    this class so that they all carry codes the same way (`str(e)` is "code: message").
+    """
+
+    code: str = "error"
 
     def __init__(self, message: str, *, code: str | None = None) -> None:
         super().__init__(message)
@@ -24,6 +28,12 @@ class AttestError(Exception):
 
     def __str__(self) -> str:
         return f"{self.code}: {self.message}"
+
+
+class AttestError(CodedError):
+    """Base of every error raised by attest. `code` is the stable reason code."""
+
+    code = "attest.error"
 
 
 class DecodeError(AttestError, ValueError):

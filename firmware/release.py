@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from attest.errors import AttestError
+from attest.errors import AttestError, CodedError
 from attest.keys import PublicKey, SigningKey, public_key_from_pem
 from attest.manifest import ReleaseManifest, sign_manifest, verify_manifest
 
@@ -26,22 +26,10 @@ BUILD_TIMEOUT_S = 300.0
 MAX_FILE = 1024 * 1024
 
 
-class ReleaseError(Exception):
+class ReleaseError(CodedError):
     """Base of every error raised by firmware. `code` is the stable reason code."""
 
-    code: str = "release.error"
-
-    def __init__(self, message: str, *, code: str | None = None) -> None:
-        super().__init__(message)
-        if code is not None:
-            self.code = code
-
-    @property
-    def message(self) -> str:
-        return str(self.args[0]) if self.args else ""
-
-    def __str__(self) -> str:
-        return f"{self.code}: {self.message}"
+    code = "release.error"
 
 
 class BuildError(ReleaseError, RuntimeError):

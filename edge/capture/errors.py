@@ -6,23 +6,13 @@ thing in every release); messages are for a person and say what to do.
 
 from __future__ import annotations
 
+from attest.errors import CodedError
 
-class CaptureError(Exception):
+
+class CaptureError(CodedError):
     """Base of every error raised by edge.capture. `code` is the stable reason code."""
 
-    code: str = "capture.error"
-
-    def __init__(self, message: str, *, code: str | None = None) -> None:
-        super().__init__(message)
-        if code is not None:
-            self.code = code
-
-    @property
-    def message(self) -> str:
-        return str(self.args[0]) if self.args else ""
-
-    def __str__(self) -> str:
-        return f"{self.code}: {self.message}"
+    code = "capture.error"
 
 
 class CaptureConfigError(CaptureError, ValueError):

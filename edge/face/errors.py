@@ -7,23 +7,13 @@ face is *not* an error: it is a result (`no_face`), because a pipeline must neve
 
 from __future__ import annotations
 
+from attest.errors import CodedError
 
-class FaceError(Exception):
+
+class FaceError(CodedError):
     """Base of every error raised by edge/face. `code` is the stable reason code."""
 
-    code: str = "face.error"
-
-    def __init__(self, message: str, *, code: str | None = None) -> None:
-        super().__init__(message)
-        if code is not None:
-            self.code = code
-
-    @property
-    def message(self) -> str:
-        return str(self.args[0]) if self.args else ""
-
-    def __str__(self) -> str:
-        return f"{self.code}: {self.message}"
+    code = "face.error"
 
 
 class ImageError(FaceError, ValueError):

@@ -6,23 +6,13 @@ contains key material: at most a path, an algorithm name or a kid.
 
 from __future__ import annotations
 
+from attest.errors import CodedError
 
-class KeyStoreError(Exception):
+
+class KeyStoreError(CodedError):
     """Base of every error raised by edge.keystore. `code` is the stable reason code."""
 
-    code: str = "keystore.error"
-
-    def __init__(self, message: str, *, code: str | None = None) -> None:
-        super().__init__(message)
-        if code is not None:
-            self.code = code
-
-    @property
-    def message(self) -> str:
-        return str(self.args[0]) if self.args else ""
-
-    def __str__(self) -> str:
-        return f"{self.code}: {self.message}"
+    code = "keystore.error"
 
 
 class KeyExistsError(KeyStoreError, FileExistsError):

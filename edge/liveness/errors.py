@@ -3,23 +3,13 @@
 
 from __future__ import annotations
 
+from attest.errors import CodedError
 
-class LivenessError(Exception):
+
+class LivenessError(CodedError):
     """Base of every error raised by edge.liveness. `code` is the stable reason code."""
 
-    code: str = "liveness.error"
-
-    def __init__(self, message: str, *, code: str | None = None) -> None:
-        super().__init__(message)
-        if code is not None:
-            self.code = code
-
-    @property
-    def message(self) -> str:
-        return str(self.args[0]) if self.args else ""
-
-    def __str__(self) -> str:
-        return f"{self.code}: {self.message}"
+    code = "liveness.error"
 
 
 class LandmarkError(LivenessError, ValueError):
