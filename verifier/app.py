@@ -164,8 +164,12 @@ def create_app(config: Config, *, clock: Callable[[], float] = time.time) -> Fla
         return problem("request.internal", "internal error; the server log has details")
 
     from verifier.api import bp
+    from verifier.console import bp as console_bp
+    from verifier.console import init_app as init_console
 
     app.register_blueprint(bp)
+    init_console(app, v.result_key)  # the console's session cookie and filters
+    app.register_blueprint(console_bp)
     return app
 
 

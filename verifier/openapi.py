@@ -57,6 +57,124 @@ OBJ = {"type": "object"}
 JSON_BODY = {"required": True, "content": {"application/json": {"schema": OBJ}}}
 
 
+def _html(
+    summary: str,
+    statuses: tuple[int, ...],
+    *,
+    params: list[dict[str, Any]] | None = None,
+    body: dict[str, Any] | None = None,
+    secured: bool = True,
+) -> dict[str, Any]:
+    """An auditor-console page (verifier/console.py): HTML, a session cookie, no bearer."""
+    page = {"text/html": {"schema": {"type": "string"}}}
+    descriptions = {
+        200: "page",
+        303: "redirect (to the login page without a session; after login or logout)",
+        400: "page saying what was wrong with the input",
+        401: "login page: unknown or revoked token",
+        403: "login page: the token's role may not use the console",
+        404: "page: no such appraisal",
+    }
+    responses: dict[str, Any] = {}
+    for st in statuses:
+        r: dict[str, Any] = {"description": descriptions[st]}
+        if st != 303:
+            r["content"] = page
+        responses[str(st)] = r
+    op: dict[str, Any] = {"summary": summary, "tags": ["console"], "responses": responses}
+    if secured:  # a page behind the login: without a session, 303 to it
+        op["security"] = [{"console_session": []}]
+    if params:
+        op["parameters"] = params
+    if body:
+        op["requestBody"] = body
+    return op
+
+
+def _text_q(name: str, max_length: int = 32) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "schema": {"type": "string", "maxLength": max_length},
+    }
+
+
+APPRAISAL_ID = {
+    "name": "appraisal_id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string", "pattern": "^[0-9a-f]{32}$"},
+}
+CONSOLE_FORM = {
+    "required": True,
+    "content": {
+        "application/x-www-form-urlencoded": {
+            "schema": {
+                "type": "object",
+                "properties": {"token": {"type": "string"}, "csrf": {"type": "string"}},
+            }
+        }
+    },
+}
+
+
+def console_paths() -> dict[str, Any]:
+    """The auditor console's pages (docs/verifier.md, "Console")."""
+    return {
+        "/console/login": {
+            "get": _html("console login page", (200,), secured=False),
+            "post": _html(
+                "log in with an auditor or admin token",
+                (200, 303, 400, 401, 403),
+                body=CONSOLE_FORM,
+                secured=False,
+            ),
+        },
+        "/console/logout": {
+            "post": _html("log out", (303, 400), body=CONSOLE_FORM, secured=False),
+        },
+        "/console/": {"get": _html("log overview: latest checkpoint, counts", (200, 303))},
+        "/console/appraisals": {
+            "get": _html(
+                "search appraisals by id prefix, time range and status (paged)",
+                (200, 303, 400),
+                params=[
+                    _text_q("id"),
+                    _text_q("from"),
+                    _text_q("to"),
+                    _text_q("status", 16),
+                    _text_q("page", 8),
+                ],
+            )
+        },
+        "/console/appraisals/{appraisal_id}": {
+            "get": _html(
+                "one appraisal: checks and the EAR claim by claim",
+                (200, 303, 404),
+                params=[APPRAISAL_ID],
+            )
+        },
+        "/console/appraisals/{appraisal_id}/proof": {
+            "get": _html(
+                "the appraisal's inclusion proof, checked",
+                (200, 303, 404),
+                params=[APPRAISAL_ID],
+            )
+        },
+        "/console/devices": {
+            "get": _html("devices with enrolment, rotation, revocation", (200, 303))
+        },
+        "/console/charts": {
+            "get": _html(
+                "decisions and failure reasons per day (inline SVG)",
+                (200, 303, 400),
+                params=[_text_q("days", 8)],
+            )
+        },
+    }
+
+
 def openapi() -> dict[str, Any]:
     cose_key_body = {
         "required": True,
@@ -66,6 +184,7 @@ def openapi() -> dict[str, Any]:
                     "type": "object",
                     "properties": {
                         "device_id": {"type": "string"},
+                        "hardware_model": {"type": "string"},
                         "cose_key": B64,
                         "jwk": OBJ,
                         "overlap_s": {"type": "integer"},
@@ -83,7 +202,15 @@ def openapi() -> dict[str, Any]:
             "Errors are RFC 9457 problem documents with a stable `code` (docs/verifier.md).",
         },
         "components": {
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer"},
+                "console_session": {
+                    "type": "apiKey",
+                    "in": "cookie",
+                    "name": "edgeproof_console",
+                    "description": "the auditor console's session (POST /console/login)",
+                },
+            },
             "schemas": {
                 "Problem": {
                     "type": "object",
@@ -289,5 +416,6 @@ def openapi() -> dict[str, Any]:
                     params=[_q("start", required=False), _q("limit", required=False, maximum=1000)],
                 )
             },
+            **console_paths(),
         },
     }

@@ -1,0 +1,631 @@
+"""The auditor console: server-rendered pages over the verifier's own records (issue 8).
+
+Auditors (and admins) log in once with their bearer token; the console keeps only the
+token's row id in a signed, HttpOnly, SameSite=Strict session cookie and re-reads that row
+on every request, so revoking the token ends the session at once. Relying-party tokens are
+refused: a relying party may see only its own results, through the API.
+
+Everything is rendered by Jinja with autoescaping (the pages show device-supplied and
+verifier-signed data); charts are inline SVG computed here, so the pages need no
+JavaScript and no external asset. Claims are explained by attest.report, the same text
+`edgeproof attest inspect` prints.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import json
+import logging
+import re
+import secrets
+from collections import Counter
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from sqlalchemy import Integer, func, literal_column, select
+from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response as WerkzeugResponse
+
+from attest import merkle
+from attest.ear import DECISION_NAMES, Status, decode_ear_unverified
+from attest.errors import AttestError
+from attest.keys import ALG_NAMES, SigningKey, b64url, b64url_decode
+from attest.report import describe
+from verifier.app import verifier
+from verifier.errors import RequestError, VerifierError
+from verifier.service import Caller
+from verifier.storage import ApiToken, Appraisal, Device
+
+log = logging.getLogger("verifier.console")
+bp = Blueprint("console", __name__, url_prefix="/console")
+CONSOLE_ROLES = ("auditor", "admin")
+PAGE_SIZE = 50
+MAX_PAGE = 10_000
+MAX_DEVICES = 1000
+MAX_REASON_ROWS = 50_000  # appraisals read for the failure-reason chart
+SESSION_LIFETIME = timedelta(hours=8)
+_APPRAISAL_ID = re.compile(r"[0-9a-f]{32}")
+_ID_PREFIX = re.compile(r"[0-9a-f]{1,32}")
+DAY = 86_400
+STATUS_COLOURS = {"affirming": "#2e7d32", "warning": "#f9a825", "contraindicated": "#c62828"}
+PALETTE = ("#1565c0", "#c62828", "#6a1b9a", "#ef6c00", "#00838f", "#558b2f", "#757575")
+
+
+def session_secret(result_key: SigningKey) -> bytes:
+    """The cookie-signing key, derived from the instance's result key.
+
+    Every worker and replica that signs results with this key accepts the same sessions,
+    and no second secret has to be created, stored or backed up. HMAC is one-way, so the
+    cookie key reveals nothing about the signing key; rotating the result key ends all
+    console sessions, which is the safe direction.
+    """
+    return hmac.new(
+        result_key.private_pem(), b"edgeproof console session v1", hashlib.sha256
+    ).digest()
+
+
+def init_app(app: Flask, result_key: SigningKey) -> None:
+    """Session cookie settings and the template filters the console pages use."""
+    app.secret_key = session_secret(result_key)
+    app.config.update(
+        SESSION_COOKIE_NAME="edgeproof_console",
+        SESSION_COOKIE_PATH="/console",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Strict",
+        # Non-permanent cookies are not re-signed per request, so the signature's age
+        # is the time since login: an absolute limit on a session.
+        PERMANENT_SESSION_LIFETIME=SESSION_LIFETIME,
+    )
+    app.jinja_env.filters["utc"] = utc
+    app.jinja_env.filters["b64url"] = b64url
+
+
+def utc(t: int | None) -> str:
+    if t is None:
+        return "-"
+    try:
+        return dt.datetime.fromtimestamp(t, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    except (OverflowError, OSError, ValueError):
+        return f"{t} (out of range)"
+
+
+# -- authentication ----------------------------------------------------------------------
+
+
+def _session_caller() -> Caller | None:
+    tid = session.get("tid")
+    if not isinstance(tid, int) or isinstance(tid, bool):
+        return None
+    with verifier().reader() as s:
+        row = s.get(ApiToken, tid)
+    if row is None or row.revoked_at is not None or row.role not in CONSOLE_ROLES:
+        return None
+    return Caller(row.id, row.role)
+
+
+def _csrf() -> str:
+    tok = session.get("csrf")
+    if not isinstance(tok, str):
+        tok = secrets.token_urlsafe(24)
+        session["csrf"] = tok
+    return tok
+
+
+def _check_csrf() -> bool:
+    sent = request.form.get("csrf", "")
+    want = session.get("csrf")
+    return isinstance(want, str) and hmac.compare_digest(sent.encode(), want.encode())
+
+
+@bp.before_request
+def _authenticate() -> WerkzeugResponse | None:
+    if request.endpoint in ("console.login", "console.logout"):
+        return None
+    who = _session_caller()
+    if who is None:
+        session.pop("tid", None)
+        return redirect(url_for("console.login"), code=303)
+    g.caller = who
+    return None
+
+
+@bp.after_request
+def _headers(resp: Response) -> Response:
+    resp.headers["Content-Security-Policy"] = (
+        "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    )
+    resp.headers["X-Frame-Options"] = "DENY"
+    resp.headers["Referrer-Policy"] = "no-referrer"
+    return resp
+
+
+@bp.context_processor
+def _common() -> dict[str, Any]:
+    return {"csrf_token": _csrf, "caller": g.get("caller")}
+
+
+def _page(template: str, status: int = 200, **context: Any) -> tuple[str, int]:
+    return render_template(f"console/{template}", **context), status
+
+
+@bp.errorhandler(VerifierError)
+def _verifier_error(exc: VerifierError) -> tuple[str, int]:
+    return _page("error.html", exc.status, code=exc.code, message=exc.message)
+
+
+@bp.errorhandler(HTTPException)
+def _http_error(exc: HTTPException) -> tuple[str, int]:
+    status = exc.code or 400
+    return _page("error.html", status, code=f"http.{status}", message=exc.description or "")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> Any:
+    if request.method == "GET":
+        return _page("login.html")
+    if not _check_csrf():
+        return _page("login.html", 400, error="the form expired; please try again")
+    token = request.form.get("token", "").strip()
+    who = verifier().authenticate(token) if 0 < len(token) <= 256 else None
+    if who is None:
+        log.info("console login refused: unknown or revoked token")
+        return _page("login.html", 401, error="unknown or revoked token")
+    if who.role not in CONSOLE_ROLES:
+        log.info("console login refused: role %s", who.role)
+        return _page("login.html", 403, error=f"a {who.role} token cannot open the auditor console")
+    session.clear()  # a fresh session (and CSRF token) at each login
+    session["tid"] = who.token_id
+    log.info("console login: token %d (%s)", who.token_id, who.role)
+    return redirect(url_for("console.overview"), code=303)
+
+
+@bp.post("/logout")
+def logout() -> Any:
+    if not _check_csrf():
+        return _page("error.html", 400, code="request.malformed", message="the form expired")
+    session.clear()
+    return redirect(url_for("console.login"), code=303)
+
+
+# -- pages -------------------------------------------------------------------------------
+
+
+@bp.get("/")
+def overview() -> Any:
+    v = verifier()
+    checkpoint = v.checkpoint()
+    with v.reader() as s:
+        by_status = dict(
+            s.execute(select(Appraisal.status, func.count()).group_by(Appraisal.status)).all()
+        )
+        keys = s.execute(
+            select(
+                func.count(),
+                func.count(Device.revoked_at),
+                func.count(func.distinct(Device.device_id)),
+            ).select_from(Device)
+        ).one()
+    counts = [(s.label, int(by_status.get(int(s), 0))) for s in Status if s != Status.NONE]
+    return _page(
+        "overview.html",
+        checkpoint=checkpoint,
+        root_hex=_b64_to_hex(checkpoint["root_hash"]),
+        counts=counts,
+        total=sum(n for _, n in counts),
+        keys={"all": keys[0], "revoked": keys[1], "devices": keys[2]},
+    )
+
+
+def _b64_to_hex(text: str) -> str:
+    return b64url_decode(text).hex()
+
+
+@dataclass(frozen=True)
+class Search:
+    id_prefix: str
+    start: int | None
+    end: int | None
+    status: str
+    page: int
+
+    @classmethod
+    def from_args(cls, args: Any) -> Search:
+        prefix = args.get("id", "").strip().lower()
+        if prefix and not _ID_PREFIX.fullmatch(prefix):
+            raise RequestError("an appraisal id is up to 32 hexadecimal digits")
+        status = args.get("status", "")
+        if status and status not in STATUS_COLOURS:
+            raise RequestError(f"status must be one of {', '.join(STATUS_COLOURS)}")
+        page = args.get("page", "1")
+        if not re.fullmatch(r"[0-9]{1,5}", page) or not 1 <= int(page) <= MAX_PAGE:
+            raise RequestError(f"page must be 1..{MAX_PAGE}")
+        start = _parse_time(args.get("from", ""), "from")
+        end = _parse_time(args.get("to", ""), "to")
+        if start is not None and end is not None and end < start:
+            raise RequestError("the end of the time range is before its start")
+        return cls(prefix, start, end, status, int(page))
+
+    def args(self, **changes: Any) -> dict[str, Any]:
+        out = {
+            "id": self.id_prefix,
+            "from": request.args.get("from", ""),
+            "to": request.args.get("to", ""),
+            "status": self.status,
+            "page": self.page,
+        }
+        out.update(changes)
+        return {k: v for k, v in out.items() if v not in ("", None)}
+
+
+def _parse_time(text: str, name: str) -> int | None:
+    """A UTC time from a date or datetime-local field (YYYY-MM-DD[THH:MM[:SS]])."""
+    text = text.strip()
+    if not text:
+        return None
+    for fmt in ("%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%d"):
+        try:
+            t = dt.datetime.strptime(text, fmt).replace(tzinfo=dt.UTC)
+        except ValueError:
+            continue
+        return int(t.timestamp())
+    raise RequestError(f"{name} must be a UTC date or time: YYYY-MM-DD or YYYY-MM-DDTHH:MM")
+
+
+@bp.get("/appraisals")
+def appraisals() -> Any:
+    try:
+        q = Search.from_args(request.args)
+    except RequestError as exc:
+        return _page("appraisals.html", 400, error=str(exc), rows=[], search=None)
+    stmt = select(
+        Appraisal.id,
+        Appraisal.created_at,
+        Appraisal.status,
+        Appraisal.policy_id,
+        Appraisal.device_kid,
+        Appraisal.log_index,
+        Appraisal.ear_cwt,
+    )
+    if q.id_prefix:
+        stmt = stmt.where(Appraisal.id.startswith(q.id_prefix))  # hex only: no LIKE escapes
+    if q.start is not None:
+        stmt = stmt.where(Appraisal.created_at >= q.start)
+    if q.end is not None:
+        stmt = stmt.where(Appraisal.created_at <= q.end)
+    if q.status:
+        stmt = stmt.where(Appraisal.status == int(Status[q.status.upper()]))
+    stmt = stmt.order_by(Appraisal.log_index.desc())
+    stmt = stmt.limit(PAGE_SIZE + 1).offset((q.page - 1) * PAGE_SIZE)
+    with verifier().reader() as s:
+        found = s.execute(stmt).all()
+    rows = [
+        {
+            "id": r.id,
+            "created_at": r.created_at,
+            "status": Status(r.status).label,
+            "decision": _decision(r.ear_cwt),
+            "policy_id": r.policy_id,
+            "kid": b64url(r.device_kid),
+            "log_index": r.log_index,
+        }
+        for r in found[:PAGE_SIZE]
+    ]
+    return _page(
+        "appraisals.html",
+        rows=rows,
+        search=q,
+        more=len(found) > PAGE_SIZE,
+    )
+
+
+def _decision(cwt: bytes) -> str:
+    try:
+        d = decode_ear_unverified(cwt).decision
+    except AttestError:
+        return "unreadable"
+    return DECISION_NAMES[d] if d is not None else "-"
+
+
+def _appraisal_row(appraisal_id: str) -> Appraisal:
+    row: Appraisal | None = None
+    if _APPRAISAL_ID.fullmatch(appraisal_id):
+        with verifier().reader() as s:
+            row = s.get(Appraisal, appraisal_id)
+    if row is None:
+        raise VerifierError("no such appraisal", code="request.not-found")
+    return row
+
+
+@bp.get("/appraisals/<appraisal_id>")
+def appraisal(appraisal_id: str) -> Any:
+    row = _appraisal_row(appraisal_id)
+    report = describe(row.ear_cwt, verifier().keyset)
+    claims = [
+        {
+            "label": e.label,
+            "name": e.name,
+            "meaning": e.meaning,
+            "kind": e.data_kind,
+            "text": e.text,
+            "detail": json.dumps(e.value, indent=2, sort_keys=True)
+            if isinstance(e.value, dict | list)
+            else None,
+        }
+        for e in report.claims
+    ]
+    return _page(
+        "appraisal.html",
+        a=row,
+        submod=_submod(row.ear_cwt),
+        tier=Status(row.status).label,
+        decision=_decision(row.ear_cwt),
+        checks=json.loads(row.checks),
+        report=report,
+        claims=claims,
+        headers=[*report.protected, *report.unprotected],
+    )
+
+
+def _submod(cwt: bytes) -> list[tuple[str, str]]:
+    """The submodule's claims by their EAR names (draft-ietf-rats-ear section 3)."""
+    try:
+        e = decode_ear_unverified(cwt)
+    except AttestError:
+        return []
+    tiers = {int(t): t.label for t in Status}
+    out = [("ear.status", e.status.label)]
+    out += [
+        (f"ear.trustworthiness-vector / {name}", f"{n} ({tiers.get(n, 'no tier')})")
+        for name, n in e.trust_vector.items()
+    ]
+    out.append(("ear.appraisal-policy-id", e.policy_id))
+    decision = DECISION_NAMES[e.decision] if e.decision is not None else "none"
+    out.append(("edgeproof.decision", decision))
+    return out
+
+
+@bp.get("/appraisals/<appraisal_id>/proof")
+def proof(appraisal_id: str) -> Any:
+    """The entry's inclusion proof in the latest checkpoint, checked here as well.
+
+    The page recomputes the leaf hash from the stored EAR and the root from the audit
+    path (RFC 9162 section 2.1.3.2), so a record that differs from its log entry shows.
+    """
+    row = _appraisal_row(appraisal_id)
+    v = verifier()
+    checkpoint = v.checkpoint()
+    incl = v.inclusion(row.log_index, checkpoint["tree_size"])
+    path = [b64url_decode(p) for p in incl["inclusion_proof"]]
+    leaf = merkle.leaf_hash(row.ear_cwt)
+    try:
+        merkle.verify_inclusion(
+            leaf, row.log_index, incl["tree_size"], path, b64url_decode(checkpoint["root_hash"])
+        )
+        verdict, problem = True, ""
+    except AttestError as exc:
+        verdict, problem = False, f"{exc.code}: {exc.message}"
+    return _page(
+        "proof.html",
+        a=row,
+        checkpoint=checkpoint,
+        inclusion=incl,
+        path_hex=[p.hex() for p in path],
+        leaf_hex=leaf.hex(),
+        log_leaf_hex=_b64_to_hex(incl["leaf_hash"]),
+        verified=verdict,
+        problem=problem,
+    )
+
+
+@bp.get("/devices")
+def devices() -> Any:
+    v = verifier()
+    with v.reader() as s:
+        keys = (
+            s.execute(select(Device).order_by(Device.device_id, Device.enrolled_at))
+            .scalars()
+            .all()[: MAX_DEVICES + 1]
+        )
+        used = dict(
+            s.execute(
+                select(Appraisal.device_kid, func.count()).group_by(Appraisal.device_kid)
+            ).all()
+        )
+    groups: dict[str, list[dict[str, Any]]] = {}
+    events: dict[str, list[tuple[int, str]]] = {}
+    enrolled = {k.kid: k for k in keys}
+    for k in keys[:MAX_DEVICES]:
+        kid = b64url(k.kid)
+        groups.setdefault(k.device_id, []).append(
+            {
+                "kid": kid,
+                "alg": ALG_NAMES.get(k.alg, str(k.alg)),
+                "enrolled_at": k.enrolled_at,
+                "not_after": k.not_after,
+                "revoked_at": k.revoked_at,
+                "replaced_by": b64url(k.replaced_by) if k.replaced_by else None,
+                "appraisals": int(used.get(k.kid, 0)),
+                "state": _key_state(k, v.now()),
+            }
+        )
+        ev = events.setdefault(k.device_id, [])
+        ev.append((k.enrolled_at, f"key {kid[:12]}... enrolled"))
+        if k.replaced_by is not None:
+            # Rotation enrols the new key and closes the old one in one transaction, so
+            # the new key's enrolment time is when the rotation happened.
+            new = enrolled.get(k.replaced_by)
+            until = f"; still accepted until {utc(k.not_after)}" if k.not_after else ""
+            ev.append(
+                (
+                    new.enrolled_at if new is not None else k.enrolled_at,
+                    f"key {kid[:12]}... rotated to {b64url(k.replaced_by)[:12]}...{until}",
+                )
+            )
+        if k.revoked_at is not None:
+            ev.append((k.revoked_at, f"key {kid[:12]}... revoked"))
+    history = {d: sorted(e, key=lambda x: x[0]) for d, e in events.items()}  # stable
+    return _page("devices.html", groups=groups, history=history, truncated=len(keys) > MAX_DEVICES)
+
+
+def _key_state(k: Device, now: int) -> str:
+    if k.revoked_at is not None:
+        return "revoked"
+    if k.replaced_by is not None:
+        return "retiring" if k.not_after is not None and k.not_after > now else "rotated"
+    return "active"
+
+
+# -- charts ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Bar:
+    x: float
+    y: float
+    w: float
+    h: float
+    fill: str
+    title: str
+
+
+@dataclass(frozen=True)
+class Chart:
+    """A stacked bar chart, laid out here; the template only draws it."""
+
+    title: str
+    width: int
+    height: int
+    bars: tuple[Bar, ...]
+    x_labels: tuple[tuple[float, str], ...]
+    y_ticks: tuple[tuple[float, str], ...]
+    legend: tuple[tuple[str, str, int], ...]  # (name, colour, total)
+    baseline: float
+    left: float
+
+
+def stacked_chart(title: str, days: list[int], series: list[tuple[str, str, list[int]]]) -> Chart:
+    """Bars per day, one segment per series; axes scaled to a round maximum."""
+    width, height, left, top, bottom = 760, 260, 44.0, 16.0, 40.0
+    plot_h = height - top - bottom
+    totals = [sum(s[2][i] for s in series) for i in range(len(days))]
+    peak = max([1, *totals])
+    step = _nice_step(peak)
+    top_value = step * -(-peak // step)
+    slot = (width - left - 8) / max(1, len(days))
+    bars: list[Bar] = []
+    for i, day in enumerate(days):
+        y = top + plot_h
+        for name, colour, values in series:
+            n = values[i]
+            if n == 0:
+                continue
+            h = plot_h * n / top_value
+            y -= h
+            bars.append(
+                Bar(
+                    left + i * slot + slot * 0.15,
+                    y,
+                    slot * 0.7,
+                    h,
+                    colour,
+                    f"{utc(day)[:10]}: {n} {name}",
+                )
+            )
+    every = max(1, len(days) // 10)
+    x_labels = tuple(
+        (left + i * slot + slot / 2, utc(d)[5:10]) for i, d in enumerate(days) if i % every == 0
+    )
+    y_ticks = tuple(
+        (top + plot_h - plot_h * t / top_value, str(t)) for t in range(0, top_value + 1, step)
+    )
+    legend = tuple((name, colour, sum(values)) for name, colour, values in series)
+    return Chart(title, width, height, tuple(bars), x_labels, y_ticks, legend, top + plot_h, left)
+
+
+def _nice_step(peak: int) -> int:
+    """1, 2, 5, 10, 20, 50, ...: the smallest that needs at most five grid lines."""
+    step = 1
+    while peak / step > 5:
+        step = step * 5 // 2 if str(step)[0] == "2" else step * 2
+    return step
+
+
+def _int_arg(name: str, default: int, lo: int, hi: int) -> int:
+    raw = request.args.get(name, str(default))
+    if not re.fullmatch(r"[0-9]{1,4}", raw) or not lo <= int(raw) <= hi:
+        raise RequestError(f"{name} must be an integer in {lo}..{hi}")
+    return int(raw)
+
+
+@bp.get("/charts")
+def charts() -> Any:
+    v = verifier()
+    n_days = _int_arg("days", 14, 1, 90)
+    first = (v.now() // DAY - n_days + 1) * DAY
+    days = [first + i * DAY for i in range(n_days)]
+    slot = {d: i for i, d in enumerate(days)}
+    # A literal divisor, not a bound one: PostgreSQL needs the GROUP BY expression to be
+    # the selected one, and two bound parameters would make them differ.
+    day = Appraisal.created_at // literal_column(str(DAY), Integer)
+    with v.reader() as s:
+        by_day = s.execute(
+            select(day, Appraisal.status, func.count())
+            .where(Appraisal.created_at >= first)
+            .group_by(day, Appraisal.status)
+        ).all()
+        failing = s.execute(
+            select(Appraisal.created_at, Appraisal.checks)
+            .where(Appraisal.created_at >= first, Appraisal.status != int(Status.AFFIRMING))
+            .order_by(Appraisal.log_index.desc())
+            .limit(MAX_REASON_ROWS + 1)
+        ).all()
+    status_series = {label: [0] * n_days for label in STATUS_COLOURS}
+    for day, status, n in by_day:
+        i = slot.get(int(day) * DAY)
+        label = Status(status).label
+        if i is not None and label in status_series:
+            status_series[label][i] += int(n)
+    reasons: Counter[str] = Counter()
+    per_day: dict[str, list[int]] = {}
+    for created_at, checks in failing[:MAX_REASON_ROWS]:
+        i = slot.get(created_at // DAY * DAY)
+        for c in json.loads(checks):
+            if c.get("outcome") in ("failed", "warning") and c.get("code") and i is not None:
+                code = str(c["code"])
+                reasons[code] += 1
+                per_day.setdefault(code, [0] * n_days)[i] += 1
+    top = [code for code, _ in reasons.most_common(len(PALETTE) - 1)]
+    other = [0] * n_days
+    for code, values in per_day.items():
+        if code not in top:
+            other = [a + b for a, b in zip(other, values, strict=True)]
+    reason_series = [(c, PALETTE[k], per_day[c]) for k, c in enumerate(top)]
+    if any(other):
+        reason_series.append(("other", PALETTE[-1], other))
+    return _page(
+        "charts.html",
+        days=n_days,
+        decisions=stacked_chart(
+            "Appraisals per day by status",
+            days,
+            [(name, STATUS_COLOURS[name], vals) for name, vals in status_series.items()],
+        ),
+        reasons=stacked_chart("Failure and warning reasons per day", days, reason_series),
+        reason_totals=reasons.most_common(),
+        truncated=len(failing) > MAX_REASON_ROWS,
+    )
