@@ -43,7 +43,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from attest import merkle
 from attest.ear import DECISION_NAMES, Status, decode_ear_unverified
 from attest.errors import AttestError
-from attest.keys import ALG_NAMES, SigningKey, b64url, b64url_decode
+from attest.keys import ALG_NAMES, PublicKey, SigningKey, b64url, b64url_decode
 from attest.report import describe
 from verifier.app import verifier
 from verifier.errors import RequestError, VerifierError
@@ -355,7 +355,31 @@ def _appraisal_row(appraisal_id: str) -> Appraisal:
 def appraisal(appraisal_id: str) -> Any:
     row = _appraisal_row(appraisal_id)
     report = describe(row.ear_cwt, verifier().keyset)
-    claims = [
+    evidence = None
+    if row.evidence is not None:
+        with verifier().reader() as s:
+            dev = s.get(Device, row.device_kid)
+        keys = {dev.kid: PublicKey.from_cose_key(dev.cose_key)} if dev is not None else None
+        evidence = describe(row.evidence, keys)
+    return _page(
+        "appraisal.html",
+        a=row,
+        submod=_submod(row.ear_cwt),
+        tier=Status(row.status).label,
+        decision=_decision(row.ear_cwt),
+        checks=json.loads(row.checks),
+        report=report,
+        claims=_claims(report),
+        headers=[*report.protected, *report.unprotected],
+        evidence=evidence,
+        evidence_claims=_claims(evidence) if evidence else [],
+        evidence_headers=[*evidence.protected, *evidence.unprotected] if evidence else [],
+    )
+
+
+def _claims(report: Any) -> list[dict[str, Any]]:
+    """attest.report's entries, with structured values pretty-printed for the page."""
+    return [
         {
             "label": e.label,
             "name": e.name,
@@ -368,17 +392,6 @@ def appraisal(appraisal_id: str) -> Any:
         }
         for e in report.claims
     ]
-    return _page(
-        "appraisal.html",
-        a=row,
-        submod=_submod(row.ear_cwt),
-        tier=Status(row.status).label,
-        decision=_decision(row.ear_cwt),
-        checks=json.loads(row.checks),
-        report=report,
-        claims=claims,
-        headers=[*report.protected, *report.unprotected],
-    )
 
 
 def _submod(cwt: bytes) -> list[tuple[str, str]]:

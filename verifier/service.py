@@ -373,6 +373,7 @@ class Verifier:
             "ear_cwt": cwt,
             "ear_jwt": jwt,
             "checks": checks,
+            "evidence": token,
         }
         # One transaction: nonce consumption, appraisal and log entry (see committer.py).
         index = self.committer.commit(Pending(row, cwt, now))

@@ -103,6 +103,10 @@ class Appraisal(Base):
     ear_cwt: Mapped[bytes] = mapped_column(LargeBinary)
     ear_jwt: Mapped[str] = mapped_column(Text)
     checks: Mapped[str] = mapped_column(Text)  # JSON list of {check, outcome, code, detail}
+    # The device's signed evidence: pseudonymous by construction (closed claim schema), kept
+    # so that auditors can re-check the device signature and read the claims. None only for
+    # appraisals made before schema revision 0003.
+    evidence: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     log_index: Mapped[int] = mapped_column(Integer, unique=True)
 
 

@@ -203,8 +203,14 @@ def test_appraisal_page_explains_the_result_claim_by_claim(console: Console) -> 
 
     report = describe(b64url_decode(bad["ear"]["cwt"]), console.v.keyset)
     assert report.ok and report.signature_valid
-    names = re.findall(r'<td class="claim-name">([^<]+)</td>', html)
+    ear_table = html[html.index('id="claims"') :]
+    names = re.findall(r'<td class="claim-name">([^<]+)</td>', ear_table)
     assert names == [e.name for e in report.claims]
+    # The device's evidence, claim by claim, its signature checked with the pinned key.
+    ev_table = html[html.index('id="evidence-claims"') : html.index('id="claims"')]
+    ev_names = re.findall(r'<td class="claim-name">([^<]+)</td>', ev_table)
+    assert "eat_nonce" in ev_names and "liveness" in ev_names and "erasure" in ev_names
+    assert "device key pinned at enrolment" in html
     for e in report.claims:
         assert f"<td>{e.meaning}</td>".replace("'", "&#39;") in html
     assert "signature valid" in html
