@@ -23,6 +23,7 @@ GROUPS: tuple[str, ...] = (
     "edge.mrtd.cli",
     "verifier.cli",
     "rp.cli",
+    "audit.cli",
     "edge.liveness.cli",
     "edge.face.cli",
     "edge.keystore.cli",

@@ -1,0 +1,55 @@
+"""One exception family for `audit`, each error with a stable reason code.
+
+A failed check is not an exception (it becomes a finding in the report); these errors are
+for what stops an audit from running at all or for one check's reason to fail.
+"""
+
+from __future__ import annotations
+
+
+class AuditError(Exception):
+    """Base of every audit error. `code` is the stable reason code."""
+
+    code: str = "audit.error"
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        if code is not None:
+            self.code = code
+
+    @property
+    def message(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.message}"
+
+
+class CheckpointError(AuditError, ValueError):
+    """A checkpoint that is malformed, or whose signed and plain forms disagree."""
+
+    code = "audit.checkpoint-malformed"
+
+
+class InconsistencyError(AuditError, ValueError):
+    """Two views of the log that cannot both be true (fork, rewind, wrong root)."""
+
+    code = "audit.inconsistent"
+
+
+class FetchError(AuditError, OSError):
+    """The verifier could not be reached or answered with an error."""
+
+    code = "audit.fetch-failed"
+
+
+class SourceError(AuditError, ValueError):
+    """An exported log or a verifier answer that is not in the expected shape."""
+
+    code = "audit.bad-source"
+
+
+class StateError(AuditError, ValueError):
+    """The auditor's state folder holds something unreadable."""
+
+    code = "audit.bad-state"
