@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from attest import cbor, cose
 from attest.keys import SigningKey, b64url
 from attest.merkle import MerkleTree, leaf_hash
+from verifier.errors import VerifierError
 from verifier.storage import LogEntry, LogHead
 
 CHECKPOINT_FORMAT = "edgeproof-checkpoint/1"
@@ -108,7 +109,11 @@ class LogView:
                 rows = session.execute(LEAVES, {"lo": self.tree.size, "hi": size}).all()
                 for idx, h in rows:
                     if idx != self.tree.size:  # a gap means a bug or a tampered table
-                        raise RuntimeError(f"log entry {self.tree.size} missing")
+                        raise VerifierError(
+                            f"log entry {self.tree.size} is missing from storage: the log "
+                            "table was changed outside the verifier; restore it from a backup",
+                            code="log.corrupt",
+                        )
                     self.tree.append_hash(h)
             return min(size, self.tree.size)
 

@@ -61,6 +61,9 @@ REASONS: dict[str, Reason] = {
     "manifest.invalid": Reason(422, "Not a release manifest signed by a trusted release key"),
     "device.bad-key": Reason(422, "Not a usable COSE_Key for a device"),
     "log.bad-size": Reason(400, "Tree size or index outside the log"),
+    "log.corrupt": Reason(
+        500, "The stored audit log has a gap: it was changed outside the verifier"
+    ),
     # -- start-up (never sent over HTTP: the service refuses to start) --------------------
     "config.invalid": Reason(500, "Invalid configuration"),
 }

@@ -496,7 +496,9 @@ class Verifier:
                 .scalars()
                 .all()
             )
-        end = start + len(rows)
+        # The page covers [start, end) whatever rows it found: a client following `next`
+        # always moves forward, even past a hole an auditor should see for itself.
+        end = min(have, start + limit)
         return {
             "tree_size": have,
             "entries": [

@@ -14,6 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 
 from attest import cbor, cose
@@ -139,6 +140,10 @@ def test_deleted_entry_is_detected(log: Log, capsys: pytest.CaptureFixture[str])
     code, rep = log.audit(capsys=capsys)
     assert code == 1
     assert checks(rep)["checkpoint"]["code"] == "audit.fetch-failed"
+    # The verifier itself says why, with a stable code (no stack trace).
+    r = httpx.get(f"{log.server.base}/v1/log/checkpoint",
+                  headers={"Authorization": f"Bearer {log.world.auditor}"}, timeout=10)
+    assert (r.status_code, r.json()["code"]) == (500, "log.corrupt"), r.text
 
 
 def test_rewritten_entry_is_detected(log: Log, capsys: pytest.CaptureFixture[str]) -> None:

@@ -308,7 +308,9 @@ TRIGGERS: dict[str, Callable[[World], httpx.Response]] = {
     "log.bad-size": log_bad_size,
 }
 # Triggered below without the shared server: a broken database, a bug, a bad configuration.
-OTHERS = {"request.internal", "request.unavailable", "config.invalid"}
+# Server-side conditions: request.internal and .unavailable below; log.corrupt is
+# triggered by tests/audit (a log entry deleted under the verifier).
+OTHERS = {"request.internal", "request.unavailable", "config.invalid", "log.corrupt"}
 # Findings about genuine, fresh evidence: answered with a signed contraindicated result
 # that lists the failed check, not with a problem document (verifier.policy.REFUSING_CHECKS).
 SIGNED_FINDINGS = {
