@@ -9,13 +9,15 @@ the exact bytes of the i-th EAR, hashed per RFC 9162 section 2.1.1.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from attest import cbor, cose, merkle
-from attest.ear import verify_ear_cwt
-from attest.errors import AttestError
+from attest.ear import decode_ear_unverified, verify_ear_cwt
+from attest.errors import AttestError, PrivacyError
+from attest.evidence import verify_evidence
 from attest.keys import PublicKey, b64url, b64url_decode
 from attest.keyset import KeySet
 from attest.report import describe
@@ -166,6 +168,37 @@ def check_inclusion(data: bytes, index: int, cp: SignedCheckpoint, proof: Sequen
             f"entry {index} is not in the tree of size {cp.size} ({exc.code}: {exc.message})",
             code="audit.not-included",
         ) from None
+
+
+def check_evidence(
+    index: int, ear_data: bytes, evidence: bytes, device_key: PublicKey | None
+) -> list[Finding]:
+    """The device's own evidence behind one logged result: its SHA-256 is the digest the
+    signed EAR carries, it is signed by the key the device enrolled (RFC 9052 section 4.4,
+    algorithm pinned) and it passes the closed profile v1 schema (a claim outside the
+    registry is a privacy finding). `ear_data` was already verified by `scan_entry`."""
+    try:
+        ear = decode_ear_unverified(ear_data)
+    except AttestError as exc:
+        return [Finding(exc.code, f"result not decodable: {exc.message}", "error", index)]
+    if hashlib.sha256(evidence).digest() != ear.evidence_digest:
+        return [
+            Finding(
+                "audit.evidence-digest",
+                "the stored evidence is not the evidence the signed result names",
+                "error",
+                index,
+            )
+        ]
+    if device_key is None or device_key.kid != ear.device_kid:
+        return [Finding("audit.device-unknown", "the device key is not enrolled", "error", index)]
+    try:
+        verify_evidence(evidence, {device_key.kid: device_key})
+    except PrivacyError as exc:
+        return [Finding("audit.evidence-privacy", f"{exc.code}: {exc.message}", "privacy", index)]
+    except AttestError as exc:
+        return [Finding("audit.evidence-invalid", f"{exc.code}: {exc.message}", "error", index)]
+    return []
 
 
 def scan_entry(index: int | None, data: bytes, keys: cose.KeyLookup) -> list[Finding]:

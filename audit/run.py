@@ -22,6 +22,7 @@ from audit.checks import (
     SignedCheckpoint,
     TrustedKeys,
     check_consistency,
+    check_evidence,
     check_inclusion,
     keyset_change,
     recompute,
@@ -54,6 +55,7 @@ class _Run:
     checks: list[Check] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     scanned: list[Finding] = field(default_factory=list)  # from the per-entry scan only
+    evidence: dict[str, int] = field(default_factory=lambda: {"checked": 0, "not_kept": 0})
     counts: dict[str, int] = field(default_factory=dict)
 
     def cmd(self, *extra: str) -> str:
@@ -172,6 +174,17 @@ def _consistency(r: _Run, last: SignedCheckpoint | None, cp: SignedCheckpoint) -
 
 def _scan(r: _Run, index: int, data: bytes, keys: TrustedKeys) -> None:
     found = scan_entry(index, data, keys)
+    if not found:  # a genuine result: check the device's evidence behind it, where kept
+        try:
+            kept = r.source.device_evidence(data)
+        except AuditError as exc:
+            found = [Finding(exc.code, f"evidence not served: {exc.message}", "error", index)]
+        else:
+            if kept is None:
+                r.evidence["not_kept"] += 1
+            else:
+                r.evidence["checked"] += 1
+                found = check_evidence(index, data, *kept)
     r.findings += found
     r.scanned += found
 
@@ -191,6 +204,26 @@ def _entry_checks(r: _Run, checked: int, cmds: tuple[str, ...]) -> None:
             + (f"; with findings: {bad[:20]}" if bad else ""),
             cmds,
             "audit.entry-findings" if bad else None,
+        )
+    )
+    ev_bad = sorted(
+        {
+            f.index
+            for f in r.scanned
+            if f.index is not None and f.code.startswith(("audit.evidence", "audit.device"))
+        }
+    )
+    r.counts["evidence_checked"] = r.evidence["checked"]
+    r.counts["evidence_not_kept"] = r.evidence["not_kept"]
+    r.add(
+        Check(
+            "evidence",
+            "Device signature on the evidence behind each result (RFC 9052 section 4.4)",
+            "skip" if not r.evidence["checked"] else ("fail" if ev_bad else "pass"),
+            f"{r.evidence['checked']} evidence tokens checked (digest, device signature, "
+            f"schema), {r.evidence['not_kept']} not available from this source",
+            cmds,
+            "audit.evidence-invalid" if ev_bad else None,
         )
     )
     r.add(

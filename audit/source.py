@@ -17,8 +17,9 @@ from typing import Any, Protocol
 import httpx
 
 from attest import merkle
+from attest.ear import decode_ear_unverified
 from attest.errors import AttestError
-from attest.keys import b64url, b64url_decode
+from attest.keys import PublicKey, b64url, b64url_decode
 from attest.keyset import KeySet
 from audit.checks import decode_proof
 from audit.errors import FetchError, SourceError
@@ -50,6 +51,12 @@ class Source(Protocol):
     def consistency(self, first: int, second: int) -> list[bytes]: ...
 
     def inclusion(self, index: int, size: int) -> list[bytes]: ...
+
+    def device_evidence(self, ear_data: bytes) -> tuple[bytes, PublicKey | None] | None:
+        """The stored evidence behind a result and its device's enrolled key; None when
+        this source has no evidence (an export, or a result from before the verifier kept
+        evidence)."""
+        ...
 
 
 def _entries(doc: Any) -> list[tuple[int, bytes]]:
@@ -83,6 +90,7 @@ class VerifierSource:
         self._http = httpx.Client(
             timeout=timeout, headers={"Authorization": f"Bearer {token}"}, follow_redirects=False
         )
+        self._devices: dict[str, PublicKey | None] = {}
 
     def close(self) -> None:
         self._http.close()
@@ -137,6 +145,27 @@ class VerifierSource:
         doc = self._get("/v1/log/proof/inclusion", {"index": index, "tree_size": size})
         return decode_proof(doc.get("inclusion_proof", ()) if isinstance(doc, dict) else ())
 
+    def device_evidence(self, ear_data: bytes) -> tuple[bytes, PublicKey | None] | None:
+        try:
+            ear = decode_ear_unverified(ear_data)
+        except AttestError:
+            return None
+        doc = self._get(f"/v1/attestations/{ear.appraisal_id}")
+        raw = doc.get("evidence") if isinstance(doc, dict) else None
+        if not isinstance(raw, str):
+            return None
+        kid = b64url(ear.device_kid)
+        if kid not in self._devices:
+            try:
+                dev = self._get(f"/v1/devices/{kid}")
+                self._devices[kid] = PublicKey.from_cose_key(b64url_decode(dev["cose_key"]))
+            except (FetchError, AttestError, KeyError, TypeError):
+                self._devices[kid] = None
+        try:
+            return b64url_decode(raw), self._devices[kid]
+        except AttestError:
+            return None
+
 
 class ExportSource:
     """An exported log (`edgeproof audit export`): key set, one checkpoint, all entries.
@@ -167,6 +196,9 @@ class ExportSource:
 
     def args(self) -> list[str]:
         return ["--export", shlex.quote(str(self.path))]
+
+    def device_evidence(self, ear_data: bytes) -> tuple[bytes, PublicKey | None] | None:
+        return None  # an export carries the log, not the evidence
 
     def fetch_command(self, path: str) -> None:
         return None

@@ -437,6 +437,8 @@ class Verifier:
         )
         out["policy_id"] = row.policy_id
         out["created_at"] = row.created_at
+        if caller.role != "relying-party":  # auditors re-check the device's signature
+            out["evidence"] = b64url(row.evidence) if row.evidence is not None else None
         return out
 
     # -- log -----------------------------------------------------------------------------

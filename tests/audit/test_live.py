@@ -39,8 +39,10 @@ def test_clean_log_audits_clean(log: Log, capsys: pytest.CaptureFixture[str]) ->
         "consistency": "skip",  # nothing stored yet
         "tree": "pass",
         "entries": "pass",
+        "evidence": "pass",  # every result's device evidence, signature and schema
         "privacy": "pass",
     }
+    assert rep["counts"]["evidence_checked"] == N_ENTRIES
     assert rep["counts"]["tree_size"] == N_ENTRIES
     assert rep["counts"]["entries_checked"] == N_ENTRIES
     assert rep["findings"] == []
@@ -141,8 +143,11 @@ def test_deleted_entry_is_detected(log: Log, capsys: pytest.CaptureFixture[str])
     assert code == 1
     assert checks(rep)["checkpoint"]["code"] == "audit.fetch-failed"
     # The verifier itself says why, with a stable code (no stack trace).
-    r = httpx.get(f"{log.server.base}/v1/log/checkpoint",
-                  headers={"Authorization": f"Bearer {log.world.auditor}"}, timeout=10)
+    r = httpx.get(
+        f"{log.server.base}/v1/log/checkpoint",
+        headers={"Authorization": f"Bearer {log.world.auditor}"},
+        timeout=10,
+    )
     assert (r.status_code, r.json()["code"]) == (500, "log.corrupt"), r.text
 
 
@@ -190,6 +195,20 @@ def test_rewritten_entry_is_detected(log: Log, capsys: pytest.CaptureFixture[str
     assert out.returncode == 1, out.stderr
     assert "cose.bad-signature" in out.stdout
     assert {f["index"] for f in rep["findings"] if f["code"] == "cose.bad-signature"} == {4}
+
+
+def test_rewritten_evidence_is_detected(log: Log, capsys: pytest.CaptureFixture[str]) -> None:
+    """Evidence changed under the verifier no longer matches the digest the signed result
+    carries; the log itself is intact, so only the evidence check fails."""
+    with log.db() as db:
+        rows = db.execute("SELECT id, evidence FROM appraisals ORDER BY log_index").fetchall()
+        aid, evidence = rows[1]
+        db.execute("UPDATE appraisals SET evidence = ? WHERE id = ?", (flip_last(evidence), aid))
+    code, rep = log.audit(capsys=capsys)
+    assert code == 1
+    c = checks(rep)
+    assert c["evidence"]["verdict"] == "fail" and c["tree"]["verdict"] == "pass"
+    assert [f["code"] for f in rep["findings"]] == ["audit.evidence-digest"]
 
 
 def _swap(log: Log, a: int, b: int) -> None:
