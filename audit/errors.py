@@ -6,23 +6,13 @@ for what stops an audit from running at all or for one check's reason to fail.
 
 from __future__ import annotations
 
+from attest.errors import CodedError
 
-class AuditError(Exception):
+
+class AuditError(CodedError):
     """Base of every audit error. `code` is the stable reason code."""
 
-    code: str = "audit.error"
-
-    def __init__(self, message: str, *, code: str | None = None) -> None:
-        super().__init__(message)
-        if code is not None:
-            self.code = code
-
-    @property
-    def message(self) -> str:
-        return str(self.args[0]) if self.args else ""
-
-    def __str__(self) -> str:
-        return f"{self.code}: {self.message}"
+    code = "audit.error"
 
 
 class CheckpointError(AuditError, ValueError):
