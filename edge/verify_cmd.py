@@ -1,8 +1,10 @@
-"""`edgeproof device verify` and `edgeproof device flush-queue`: one session, and the queue.
+"""`edgeproof device verify|run|flush-queue`: sessions, the device service, the queue.
 
 verify       run one verification: challenge, chip, camera + liveness, match, wipe, sign,
              submit; every step is shown. When the verifier is unreachable at submission,
              the signed evidence (nothing personal) waits in the offline queue.
+run          the device service (systemd unit): an operator console on the terminal that
+             runs one session per passport, flushing the queue in between.
 flush-queue  send queued evidence; entries whose nonce expired are dropped and counted.
 
 Exit codes: 0 the verifier affirmed a match (verify) or the queue was drained (flush);
@@ -22,7 +24,6 @@ from typing import Any
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_QUEUED = 0, 1, 2, 3
 DEFAULT_QUEUE = "/var/lib/edgeproof/queue"
-DEFAULT_KEY = "tpm:/var/lib/edgeproof/keys/device.tpmkey"
 
 
 def add_parsers(g: Any) -> None:
@@ -97,6 +98,7 @@ class Device:
     verifier_url: str
     token: str
     key_spec: str
+    tcti: str | None
     trust_dir: str
     camera: str
     reader: str | int | None
@@ -112,7 +114,8 @@ class Device:
         from edge.queue import EvidenceQueue
         from edge.steps import device_identity
 
-        self.signer = cose_signer(open_keystore(self.key_spec))
+        tcti = {"tcti": self.tcti} if self.tcti else {}
+        self.signer = cose_signer(open_keystore(self.key_spec, **tcti))
         self.identity = device_identity(measure())
         self.trust = TrustStore.from_path(self.trust_dir)
         self.models = FaceModels.load()
@@ -160,6 +163,7 @@ def _reader(spec: str | None) -> str | int | None:
 
 
 def _verify(args: argparse.Namespace) -> int:
+    from edge.keystore.open import DEFAULT_SPEC
     from edge.mrtd.mrz import MrzKey
 
     if not args.token:
@@ -177,7 +181,7 @@ def _verify(args: argparse.Namespace) -> int:
         print(f"verify: {exc}", file=sys.stderr)
         return EXIT_USAGE
     device = Device(
-        args.verifier, args.token, args.key or DEFAULT_KEY, args.trust, args.camera,
+        args.verifier, args.token, args.key or DEFAULT_SPEC, args.tcti, args.trust, args.camera,
         _reader(args.reader), args.queue,
     )  # fmt: skip
     return device.verify(mrz, args.can, _consent(args.consent), txn)
@@ -204,6 +208,7 @@ def load_site_config(path: Path) -> dict[str, str]:
         raise ValueError(f"{path} may set only [site] {sorted(SITE_KEYS)}; unknown: {extra}")
     out = {**defaults["site"], **site.get("site", {})}
     out["key"] = os.environ.get("EDGEPROOF_KEY") or defaults["keys"]["store"]
+    out["tcti"] = os.environ.get("EDGEPROOF_TCTI") or defaults["keys"]["tcti"]
     out["queue"] = os.environ.get("EDGEPROOF_QUEUE") or defaults["queue"]["dir"]
     if not out.get("verifier_url"):
         raise ValueError(f"{path} must set [site] verifier_url")
@@ -222,8 +227,10 @@ def _run(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:
         print(f"run: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    device = Device(cfg["verifier_url"], token, cfg["key"], cfg["trust"], cfg["camera"],
-                    _reader(cfg["reader"] or None), cfg["queue"])  # fmt: skip
+    device = Device(
+        cfg["verifier_url"], token, cfg["key"], cfg["tcti"], cfg["trust"], cfg["camera"],
+        _reader(cfg["reader"] or None), cfg["queue"],
+    )  # fmt: skip
     print(f"edgeproof device ready; verifier {cfg['verifier_url']}", flush=True)
     while True:
         report = flush_queue(device.queue, cfg["verifier_url"], now=int(time.time()))
