@@ -188,6 +188,50 @@ def _pem(key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey) -> bytes:
     )
 
 
+def _cms_signed(
+    content_type: str, content: bytes, cert: x509.Certificate, key: ec.EllipticCurvePrivateKey
+) -> bytes:
+    """CMS SignedData (RFC 5652 section 5) with signed attributes, as ContentInfo DER: the
+    wrapping of both EF.SOD (9303-10 section 4.6.2) and a master list (9303-12 section 8)."""
+    attrs = cms.CMSAttributes(
+        [
+            {"type": "content_type", "values": [content_type]},
+            {"type": "message_digest", "values": [hashlib.sha256(content).digest()]},
+        ]
+    )
+    # RFC 5652 section 5.4: the signature covers the attributes re-tagged as a SET (0x31).
+    signature = key.sign(b"\x31" + attrs.dump()[1:], ec.ECDSA(hashes.SHA256()))
+    cert_a = ax509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
+    signer = {
+        "version": "v1",
+        "sid": cms.SignerIdentifier(
+            {
+                "issuer_and_serial_number": {
+                    "issuer": cert_a.issuer,
+                    "serial_number": cert_a.serial_number,
+                }
+            }
+        ),
+        "digest_algorithm": {"algorithm": "sha256"},
+        "signed_attrs": attrs,
+        "signature_algorithm": algos.SignedDigestAlgorithm({"algorithm": "sha256_ecdsa"}),
+        "signature": signature,
+    }
+    signed = cms.SignedData(
+        {
+            "version": "v3",
+            "digest_algorithms": [{"algorithm": "sha256"}],
+            "encap_content_info": {
+                "content_type": content_type,
+                "content": core.ParsableOctetString(content),
+            },
+            "certificates": [cert_a],
+            "signer_infos": [signer],
+        }
+    )
+    return bytes(cms.ContentInfo({"content_type": "signed_data", "content": signed}).dump())
+
+
 def _sign_sod(
     hashes_by_dg: dict[int, bytes], dsc: x509.Certificate, dsc_key: ec.EllipticCurvePrivateKey
 ) -> bytes:
@@ -202,46 +246,7 @@ def _sign_sod(
             ],
         }
     ).dump()
-    attrs = cms.CMSAttributes(
-        [
-            {"type": "content_type", "values": [LDS_SECURITY_OBJECT_OID]},
-            {"type": "message_digest", "values": [hashlib.sha256(lso).digest()]},
-        ]
-    )
-    signature = dsc_key.sign(b"\x31" + attrs.dump()[1:], ec.ECDSA(hashes.SHA256()))
-    dsc_a = ax509.Certificate.load(dsc.public_bytes(serialization.Encoding.DER))
-    signed = cms.SignedData(
-        {
-            "version": "v3",
-            "digest_algorithms": [{"algorithm": "sha256"}],
-            "encap_content_info": {
-                "content_type": LDS_SECURITY_OBJECT_OID,
-                "content": core.ParsableOctetString(lso),
-            },
-            "certificates": [dsc_a],
-            "signer_infos": [
-                {
-                    "version": "v1",
-                    "sid": cms.SignerIdentifier(
-                        {
-                            "issuer_and_serial_number": {
-                                "issuer": dsc_a.issuer,
-                                "serial_number": dsc_a.serial_number,
-                            }
-                        }
-                    ),
-                    "digest_algorithm": {"algorithm": "sha256"},
-                    "signed_attrs": attrs,
-                    "signature_algorithm": algos.SignedDigestAlgorithm(
-                        {"algorithm": "sha256_ecdsa"}
-                    ),
-                    "signature": signature,
-                }
-            ],
-        }
-    )
-    info = cms.ContentInfo({"content_type": "signed_data", "content": signed})
-    return tlv.encode(0x77, info.dump())
+    return tlv.encode(0x77, _cms_signed(LDS_SECURITY_OBJECT_OID, lso, dsc, dsc_key))
 
 
 def generate(options: DocOptions | None = None, *, now: dt.datetime | None = None) -> TestDocument:
@@ -356,42 +361,4 @@ def master_list(cscas: list[bytes], *, now: dt.datetime | None = None) -> bytes:
     body = CscaMasterList(
         {"version": 0, "cert_list": [ax509.Certificate.load(c) for c in der]}
     ).dump()
-    attrs = cms.CMSAttributes(
-        [
-            {"type": "content_type", "values": [MASTER_LIST_OID]},
-            {"type": "message_digest", "values": [hashlib.sha256(body).digest()]},
-        ]
-    )
-    signature = signer_key.sign(b"\x31" + attrs.dump()[1:], ec.ECDSA(hashes.SHA256()))
-    signer_a = ax509.Certificate.load(signer.public_bytes(serialization.Encoding.DER))
-    signed = cms.SignedData(
-        {
-            "version": "v3",
-            "digest_algorithms": [{"algorithm": "sha256"}],
-            "encap_content_info": {
-                "content_type": MASTER_LIST_OID,
-                "content": core.ParsableOctetString(body),
-            },
-            "certificates": [signer_a],
-            "signer_infos": [
-                {
-                    "version": "v1",
-                    "sid": cms.SignerIdentifier(
-                        {
-                            "issuer_and_serial_number": {
-                                "issuer": signer_a.issuer,
-                                "serial_number": signer_a.serial_number,
-                            }
-                        }
-                    ),
-                    "digest_algorithm": {"algorithm": "sha256"},
-                    "signed_attrs": attrs,
-                    "signature_algorithm": algos.SignedDigestAlgorithm(
-                        {"algorithm": "sha256_ecdsa"}
-                    ),
-                    "signature": signature,
-                }
-            ],
-        }
-    )
-    return bytes(cms.ContentInfo({"content_type": "signed_data", "content": signed}).dump())
+    return _cms_signed(MASTER_LIST_OID, body, signer, signer_key)
