@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,7 +27,7 @@ from attest.evidence import (
     ScoreBand,
     Threshold,
 )
-from edge.capture.session import CaptureSession
+from edge.capture.session import CaptureSession, Frame
 from edge.capture.source import CaptureConfig
 from edge.capture.spec import open_source
 from edge.face.calibration import Decision as FaceDecision
@@ -114,7 +114,7 @@ class CameraLiveStep:
         )
         try:
             with session:
-                result = run_check(_Sampling(session, kept, self.keep_every), engine)  # type: ignore[arg-type]
+                result = run_check(_Sampling(session, kept, self.keep_every), engine)
         except BaseException:
             kept.wipe()
             raise
@@ -136,7 +136,7 @@ class _Sampling:
     def __init__(self, session: CaptureSession, kept: KeptFrames, every: int) -> None:
         self._session, self._kept, self._every = session, kept, every
 
-    def frames(self) -> Any:
+    def frames(self) -> Iterator[Frame]:
         for frame in self._session.frames():
             if frame.index % self._every == 0:
                 self._kept.keep(frame.pixels)

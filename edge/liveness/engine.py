@@ -9,9 +9,9 @@ wiped by `wipe()`, which `run_check` calls in `finally`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
@@ -25,7 +25,7 @@ from edge.liveness.signals import face_signals
 from edge.liveness.tracker import ChallengePolicy, ChallengeTracker, Observation
 
 if TYPE_CHECKING:
-    from edge.capture import CaptureSession, Frame
+    from edge.capture import Frame
     from edge.face import Detection, Embedder, FaceDetector, FaceMesh
 
 #: Same-face check (MobileFaceNet, the default embedder): a frame's embedding is compared
@@ -299,7 +299,13 @@ class LivenessEngine:
         self._wipe_anchor()
 
 
-def run_check(session: CaptureSession, engine: LivenessEngine) -> LivenessResult:
+class FrameStream(Protocol):
+    """What run_check reads: a capture session, or a wrapper around one."""
+
+    def frames(self) -> Iterator[Frame]: ...
+
+
+def run_check(session: FrameStream, engine: LivenessEngine) -> LivenessResult:
     """Run a live challenge over an open capture session; stop as soon as it is decided.
 
     The caller owns `session` (its `with` block wipes the frames); this wipes the engine.
