@@ -192,6 +192,10 @@ def _serve(args: argparse.Namespace) -> int:
         "10",
         "--keep-alive",
         "5",
+        # Each worker listens on its own SO_REUSEPORT socket, so the kernel spreads new
+        # connections across workers. With one shared socket, whichever worker wins the
+        # accept race can end up holding every keep-alive connection while the other idles.
+        "--reuse-port",
     ]
     if args.access_log:
         argv += ["--access-logfile", args.access_log]

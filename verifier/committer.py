@@ -24,41 +24,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, insert, select, update
-
 from verifier.auditlog import entry_row
 from verifier.errors import VerifierError
-from verifier.storage import tables
+from verifier.hotpath import HotPath
 
 log = logging.getLogger("verifier.committer")
 MAX_BATCH = 64
 WAIT_S = 30.0
-
-
-_NONCES, _, _APPRAISALS, _ENTRIES, _HEAD = tables()
-# Built once: statement construction is a visible cost per batch.
-CONSUME = (
-    update(_NONCES)
-    .where(
-        _NONCES.c.nonce.in_(bindparam("nonces", expanding=True)),
-        _NONCES.c.consumed_at.is_(None),
-        _NONCES.c.expires_at >= bindparam("now"),
-    )
-    .values(consumed_at=bindparam("at"))
-    .returning(_NONCES.c.nonce)
-)
-UNCONSUME = (
-    update(_NONCES)
-    .where(_NONCES.c.nonce.in_(bindparam("nonces", expanding=True)))
-    .values(consumed_at=None)
-)
-LOCK_HEAD = select(_HEAD.c.size).where(_HEAD.c.id == 1).with_for_update()
-SET_HEAD = update(_HEAD).where(_HEAD.c.id == 1).values(size=bindparam("size"))
-TAKEN_CTIS = select(_APPRAISALS.c.cti).where(
-    _APPRAISALS.c.cti.in_(bindparam("ctis", expanding=True))
-)
-INSERT_APPRAISALS = insert(_APPRAISALS)
-INSERT_ENTRIES = insert(_ENTRIES)
 
 
 @dataclass
@@ -79,8 +51,8 @@ class Pending:
 
 
 class Committer:
-    def __init__(self, engine: Engine, lock_file: Path | None = None) -> None:
-        self.engine = engine.execution_options(sqlite_immediate=True)
+    def __init__(self, hot: HotPath, lock_file: Path | None = None) -> None:
+        self.hot = hot
         # SQLite only: the committers of all worker processes queue on an flock, which
         # wakes the next one the moment the lock is released; SQLite's own busy handler
         # would poll with sleeps of 1, 2, 5, 10 ... ms and stretch the latency tail.
@@ -137,12 +109,11 @@ class Committer:
                 fcntl.flock(f, fcntl.LOCK_UN)
 
     def _transaction(self, batch: list[Pending]) -> None:
-        with self.engine.begin() as conn:
+        with self.hot.transaction() as cur:
             # Step 1: one UPDATE ... RETURNING over the batch; PostgreSQL locks the rows in
             # primary-key order, so batches with overlapping nonces cannot deadlock.
             now = max(p.now for p in batch)
-            params = {"nonces": list({p.nonce for p in batch}), "now": now, "at": now}
-            consumed = set(conn.execute(CONSUME, params).scalars())
+            consumed = self.hot.consume(cur, list({p.nonce for p in batch}), now)
             live = []
             for p in batch:
                 if p.nonce in consumed:
@@ -153,11 +124,10 @@ class Committer:
             if not live:
                 return
             # Step 2: the log head (FOR UPDATE; SQLite's write lock is already held).
-            size = conn.execute(LOCK_HEAD).scalar_one()
+            size = self.hot.head(cur)
             # Step 3. Under the head lock every earlier append is committed, so this read
             # sees every cti that could clash (READ COMMITTED reads after the lock).
-            ctis = [p.appraisal["cti"] for p in live]
-            taken = set(conn.execute(TAKEN_CTIS, {"ctis": ctis}).scalars())
+            taken = self.hot.taken_ctis(cur, [p.appraisal["cti"] for p in live])
             accepted: list[Pending] = []
             refused: list[Pending] = []
             for p in live:
@@ -170,16 +140,14 @@ class Committer:
                     taken.add(p.appraisal["cti"])
                     accepted.append(p)
             if refused:  # their nonces stay usable: only acceptance consumes a nonce
-                conn.execute(UNCONSUME, {"nonces": [p.nonce for p in refused]})
+                self.hot.unconsume(cur, [p.nonce for p in refused])
             if not accepted:
                 return
             for i, p in enumerate(accepted):
                 p.index = size + i
-            conn.execute(
-                INSERT_APPRAISALS, [{**p.appraisal, "log_index": p.index} for p in accepted]
-            )
-            conn.execute(
-                INSERT_ENTRIES,
+            self.hot.append(
+                cur,
+                [{**p.appraisal, "log_index": p.index} for p in accepted],
                 [entry_row(size + i, p.appraisal["id"], p.cwt) for i, p in enumerate(accepted)],
+                size + len(accepted),
             )
-            conn.execute(SET_HEAD, {"size": size + len(accepted)})

@@ -23,7 +23,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, func, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import DatabaseError, IntegrityError
 
 from attest import ear as earmod
@@ -38,6 +38,7 @@ from verifier.auditlog import Checkpoint, LogView
 from verifier.committer import Committer, Pending
 from verifier.config import Config
 from verifier.errors import ConfigError, NotFoundError, RequestError, VerifierError
+from verifier.hotpath import HotPath
 from verifier.policy import Policy, policy_named
 from verifier.storage import (
     ApiToken,
@@ -47,7 +48,6 @@ from verifier.storage import (
     ReferenceManifest,
     make_engine,
     session_factories,
-    tables,
 )
 
 ROLES = ("admin", "auditor", "relying-party")
@@ -77,13 +77,6 @@ def _read_key(path: Path) -> PublicKey:
     return public_key_from_pem(pem)
 
 
-_NONCES, _DEVICES, _APPRAISALS, _, _ = tables()
-DEVICE_BY_KID = select(_DEVICES).where(_DEVICES.c.kid == bindparam("kid"))
-NONCE_BY_VALUE = select(_NONCES).where(_NONCES.c.nonce == bindparam("n"))
-CTI_SEEN = select(_APPRAISALS.c.id).where(_APPRAISALS.c.cti == bindparam("cti"))
-MANIFEST_COUNT = select(func.count()).select_from(ReferenceManifest)
-
-
 class Verifier:
     """Everything one worker process holds: engine, keys, policy, its copy of the log."""
 
@@ -104,17 +97,18 @@ class Verifier:
         self.engine = make_engine(config.database_url)
         self.reader, self.writer = session_factories(self.engine)
         # Hot-path reads need no transaction: autocommit saves BEGIN/ROLLBACK per request
-        # (each statement still reads committed data only).
-        self.fast_reads = (
-            self.engine.execution_options(sqlite_autocommit=True)
+        # (each statement still reads committed data only). On PostgreSQL that takes a pool
+        # of its own, so a driver connection never changes mode between uses.
+        self.hot_reads = HotPath(
+            self.engine
             if config.backend == "sqlite"
-            else self.engine.execution_options(isolation_level="AUTOCOMMIT")
+            else make_engine(config.database_url, autocommit=True)
         )
         self.log = LogView()
         lock_file = None
         if config.backend == "sqlite":
             lock_file = Path(config.database_url.removeprefix("sqlite:///") + ".writelock")
-        self.committer = Committer(self.engine, lock_file)
+        self.committer = Committer(HotPath(self.engine), lock_file)
         self._refs: dict[bytes, frozenset[bytes]] = {}
         self._refs_lock = threading.Lock()
 
@@ -313,15 +307,16 @@ class Verifier:
                 for r in rows
             ]
 
-    def _references(self, s: Connection) -> ap.ReferenceValues:
+    def _references(self, count: int) -> ap.ReferenceValues:
         """Manifests are append-only, so the cache is current when the row count matches."""
-        count = s.execute(MANIFEST_COUNT).scalar_one()
         with self._refs_lock:
             if count != len(self._refs):
                 refs = {}
-                for row in s.execute(select(ReferenceManifest.digest, ReferenceManifest.signed)):
-                    m = ReleaseManifest.decode(_payload(row.signed))
-                    refs[row.digest] = frozenset(m.models.values())
+                with self.reader() as s:
+                    rows = s.execute(select(ReferenceManifest.digest, ReferenceManifest.signed))
+                    for row in rows:
+                        m = ReleaseManifest.decode(_payload(row.signed))
+                        refs[row.digest] = frozenset(m.models.values())
                 self._refs = refs
             return ap.ReferenceValues(dict(self._refs))
 
@@ -330,15 +325,18 @@ class Verifier:
     def submit(self, token: bytes) -> dict[str, Any]:
         """Appraise, sign, commit (nonce + appraisal + log entry), answer with the proof."""
         now = self.now()
-        dev, nrow, cti_seen, refs = self._records_for(ap.peek(token))
+        seen = ap.peek(token)
+        with self.hot_reads.connection() as conn:
+            rec = self.hot_reads.read(seen.kid, seen.nonce, seen.cti, conn)
+        dev, nrow = rec.device, rec.nonce
         result = ap.appraise(
             token,
             _device_record(dev),
             _nonce_record(nrow),
-            refs,
+            self._references(rec.manifest_count),
             self.policy,
             now,
-            cti_seen=cti_seen,
+            cti_seen=rec.cti_seen,
         )
         ev = result.evidence
         if result.refused or ev is None or nrow is None or dev is None:
@@ -380,22 +378,11 @@ class Verifier:
         out = self._appraisal_json(
             appraisal_id, result.status, ev.decision, cwt, jwt, index, checks
         )
-        with self.fast_reads.connect() as conn:
-            self.log.sync(conn, committed=index + 1)  # known committed: no head read
+        if self.log.tree.size <= index:  # other workers appended too: catch up
+            with self.reader() as s:
+                self.log.sync(s, committed=index + 1)  # known committed: no head read
         out["log"] = self._inclusion_json(index, index + 1)
         return out
-
-    def _records_for(self, seen: ap.Peek) -> tuple[Any, Any, bool, ap.ReferenceValues]:
-        """Device row, nonce row, whether the cti was seen, reference values (hot path:
-        Core on a plain connection, statements built once)."""
-        with self.fast_reads.connect() as conn:
-            dev = conn.execute(DEVICE_BY_KID, {"kid": seen.kid}).first() if seen.kid else None
-            nrow = conn.execute(NONCE_BY_VALUE, {"n": seen.nonce}).first() if seen.nonce else None
-            cti_seen = (
-                seen.cti is not None
-                and conn.execute(CTI_SEEN, {"cti": seen.cti}).first() is not None
-            )
-            return dev, nrow, cti_seen, self._references(conn)
 
     def _appraisal_json(
         self,

@@ -128,8 +128,13 @@ class LogHead(Base):
     size: Mapped[int] = mapped_column(Integer)
 
 
-def make_engine(url: str, *, pool_size: int = 5) -> Engine:
-    """An engine with the backend's settings for durability and concurrency."""
+def make_engine(url: str, *, pool_size: int = 5, autocommit: bool = False) -> Engine:
+    """An engine with the backend's settings for durability and concurrency.
+
+    `autocommit` (PostgreSQL): every statement is its own transaction, for single-statement
+    reads that need no BEGIN/ROLLBACK round trips. SQLite connections always run in the
+    driver's autocommit mode; their write transactions BEGIN explicitly.
+    """
     if url.startswith("sqlite"):
         # Pooled: closing the last connection to a WAL database checkpoints and removes the
         # WAL, which would cost a checkpoint per request. Each gunicorn worker builds its own
@@ -164,7 +169,13 @@ def make_engine(url: str, *, pool_size: int = 5) -> Engine:
         return engine
     # No pre-ping: it costs a round trip per checkout; a connection broken by a database
     # restart fails one request with 503 (request.unavailable) and is then replaced.
-    return create_engine(url, pool_size=pool_size, max_overflow=10, pool_recycle=3600)
+    return create_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=10,
+        pool_recycle=3600,
+        **({"isolation_level": "AUTOCOMMIT"} if autocommit else {}),
+    )
 
 
 def tables() -> tuple[Table, Table, Table, Table, Table]:
