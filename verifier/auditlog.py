@@ -13,6 +13,7 @@ ever grows. Checkpoints (origin, size, root, time) are signed with the result ke
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -93,29 +94,31 @@ class LogView:
         self.tree = MerkleTree()
         self._lock = threading.Lock()
 
-    def sync(
-        self, session: Session | Connection, at_least: int = 0, *, committed: int | None = None
-    ) -> int:
-        """Catch up to the committed size (and at least `at_least`); returns that size.
+    def sync(self, session: Session | Connection, at_least: int = 0) -> int:
+        """Catch up to the committed size (and at least `at_least`); returns that size."""
+        size = max(committed_size(session), at_least)
+        if self.tree.size < size:
+            with self._lock:
+                lo = self.tree.size
+            self.extend(session.execute(LEAVES, {"lo": lo, "hi": size}).all())
+        return min(size, self.tree.size)
 
-        `committed` is a size the caller knows is committed (its own append): then the
-        head is not read.
+    def extend(self, rows: Iterable[tuple[int, bytes]]) -> None:
+        """Append committed leaves (index, leaf hash) read in index order.
+
+        Another thread may have caught up meanwhile: leaves already held are skipped.
         """
-        if committed is not None and self.tree.size >= committed:
-            return self.tree.size
-        size = committed if committed is not None else max(committed_size(session), at_least)
         with self._lock:
-            if self.tree.size < size:
-                rows = session.execute(LEAVES, {"lo": self.tree.size, "hi": size}).all()
-                for idx, h in rows:
-                    if idx != self.tree.size:  # a gap means a bug or a tampered table
-                        raise VerifierError(
-                            f"log entry {self.tree.size} is missing from storage: the log "
-                            "table was changed outside the verifier; restore it from a backup",
-                            code="log.corrupt",
-                        )
-                    self.tree.append_hash(h)
-            return min(size, self.tree.size)
+            for idx, h in rows:
+                if idx < self.tree.size:
+                    continue
+                if idx != self.tree.size:  # a gap means a bug or a tampered table
+                    raise VerifierError(
+                        f"log entry {self.tree.size} is missing from storage: the log "
+                        "table was changed outside the verifier; restore it from a backup",
+                        code="log.corrupt",
+                    )
+                self.tree.append_hash(bytes(h))
 
     def inclusion(self, index: int, size: int) -> tuple[bytes, list[bytes], bytes]:
         with self._lock:

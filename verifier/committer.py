@@ -33,6 +33,12 @@ MAX_BATCH = 64
 WAIT_S = 30.0
 
 
+def _held_lock() -> threading.Lock:
+    lock = threading.Lock()
+    lock.acquire()
+    return lock
+
+
 @dataclass
 class Pending:
     """One accepted appraisal waiting for its commit."""
@@ -42,7 +48,9 @@ class Pending:
     now: int
     index: int | None = None
     error: VerifierError | None = None
-    done: threading.Event = field(default_factory=threading.Event)
+    # Held until the committer has written (or refused) the item. A bare lock is the
+    # cheapest one-shot signal between two threads; an Event builds a Condition per item.
+    done: threading.Lock = field(default_factory=_held_lock)
 
     @property
     def nonce(self) -> bytes:
@@ -68,7 +76,7 @@ class Committer:
                 self._thread = threading.Thread(target=self._run, name="committer", daemon=True)
                 self._thread.start()
         self._queue.put(item)
-        if not item.done.wait(WAIT_S):
+        if not item.done.acquire(timeout=WAIT_S):
             raise VerifierError("the database did not commit in time", code="request.unavailable")
         if item.error is not None:
             raise item.error
@@ -95,7 +103,7 @@ class Committer:
                     )
             finally:
                 for p in batch:
-                    p.done.set()
+                    p.done.release()
 
     def _write(self, batch: list[Pending]) -> None:
         if self.lock_file is None:

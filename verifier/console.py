@@ -28,6 +28,7 @@ from typing import Any
 from flask import (
     Blueprint,
     Flask,
+    Request,
     Response,
     g,
     redirect,
@@ -36,6 +37,7 @@ from flask import (
     session,
     url_for,
 )
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from sqlalchemy import Integer, func, literal_column, select
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as WerkzeugResponse
@@ -78,8 +80,22 @@ def session_secret(result_key: SigningKey) -> bytes:
     ).digest()
 
 
+class ConsoleSessions(SecureCookieSessionInterface):
+    """Sessions exist under /console only (the cookie's path says so too).
+
+    Flask opens the session of every request; for the API that is a cookie lookup and a
+    signing serializer built for nothing, on the appraisal hot path.
+    """
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        if not request.path.startswith("/console"):
+            return self.make_null_session(app)
+        return super().open_session(app, request)
+
+
 def init_app(app: Flask, result_key: SigningKey) -> None:
     """Session cookie settings and the template filters the console pages use."""
+    app.session_interface = ConsoleSessions()
     app.secret_key = session_secret(result_key)
     app.config.update(
         SESSION_COOKIE_NAME="edgeproof_console",

@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from typing import Any, NamedTuple
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError
 
 from verifier.storage import ReferenceManifest, tables
 
@@ -66,6 +67,7 @@ class HotPath:
         self.engine = engine
         self.sqlite = engine.dialect.name == "sqlite"
         self.mark = "?" if self.sqlite else "%s"
+        self._driver_error: type[Exception] = engine.dialect.loaded_dbapi.Error
         q = self.mark
         # One row always (the LEFT JOINs onto a one-row table): NULLs where nothing matched.
         self.read_sql = (
@@ -88,6 +90,10 @@ class HotPath:
             "" if self.sqlite else " FOR UPDATE"
         )
         self.set_head = f"UPDATE {_HEAD.name} SET size = {q} WHERE id = 1"
+        self.leaves_sql = (
+            f"SELECT idx, leaf_hash FROM {_ENTRIES.name} WHERE idx >= {q} AND idx < {q} "
+            "ORDER BY idx"
+        )
 
     def _in(self, n: int) -> str:
         return "(" + ", ".join([self.mark] * n) + ")"
@@ -109,10 +115,22 @@ class HotPath:
 
     @contextmanager
     def connection(self) -> Iterator[Any]:
-        """A pooled driver connection, returned to the pool afterwards."""
-        conn = self.engine.raw_connection()
+        """A pooled driver connection, returned to the pool afterwards.
+
+        A driver error leaves as SQLAlchemy's wrapper of it (what the rest of the service
+        raises, so the app answers `request.unavailable` for both), and a connection the
+        database dropped is invalidated rather than returned to the pool.
+        """
+        try:
+            conn = self.engine.raw_connection()
+        except self._driver_error as exc:  # raised while connecting (pool events)
+            raise DBAPIError.instance(None, None, exc, self._driver_error) from exc
         try:
             yield conn
+        except self._driver_error as exc:
+            if self.engine.dialect.is_disconnect(exc, conn, None):
+                conn.invalidate()
+            raise DBAPIError.instance(None, None, exc, self._driver_error) from exc
         finally:
             conn.close()
 
@@ -152,6 +170,15 @@ class HotPath:
             f"UPDATE {_NONCES.name} SET consumed_at = NULL WHERE nonce IN {self._in(len(nonces))}",
             nonces,
         )
+
+    def leaves(self, conn: Any, lo: int, hi: int) -> list[tuple[int, bytes]]:
+        """Leaf hashes lo..hi-1 of the log, in index order (entries never change)."""
+        cur = conn.cursor()
+        try:
+            cur.execute(self.leaves_sql, (lo, hi))
+            return [(int(i), bytes(h)) for i, h in cur.fetchall()]
+        finally:
+            cur.close()
 
     def head(self, cur: Any) -> int:
         cur.execute(self.lock_head)

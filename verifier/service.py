@@ -357,7 +357,8 @@ class Verifier:
         )
         cwt = earmod.sign_ear_cwt(ear, self.result_key)
         jwt = earmod.sign_ear_jwt(ear, self.result_key)
-        checks = json.dumps([c.to_json() for c in result.checks], separators=(",", ":"))
+        check_list = [c.to_json() for c in result.checks]
+        checks = json.dumps(check_list, separators=(",", ":"))
         row = {
             "id": appraisal_id,
             "created_at": now,
@@ -376,11 +377,11 @@ class Verifier:
         # One transaction: nonce consumption, appraisal and log entry (see committer.py).
         index = self.committer.commit(Pending(row, cwt, now))
         out = self._appraisal_json(
-            appraisal_id, result.status, ev.decision, cwt, jwt, index, checks
+            appraisal_id, result.status, ev.decision, cwt, jwt, index, check_list
         )
         if self.log.tree.size <= index:  # other workers appended too: catch up
-            with self.reader() as s:
-                self.log.sync(s, committed=index + 1)  # known committed: no head read
+            with self.hot_reads.connection() as conn:
+                self.log.extend(self.hot_reads.leaves(conn, self.log.tree.size, index + 1))
         out["log"] = self._inclusion_json(index, index + 1)
         return out
 
@@ -392,7 +393,7 @@ class Verifier:
         cwt: bytes,
         jwt: str,
         index: int,
-        checks: str,
+        checks: list[dict[str, Any]],
     ) -> dict[str, Any]:
         return {
             "appraisal_id": aid,
@@ -401,7 +402,7 @@ class Verifier:
             "policy_id": self.policy.id,
             "ear": {"cwt": b64url(cwt), "jwt": jwt},
             "log_index": index,
-            "checks": json.loads(checks),
+            "checks": checks,
         }
 
     def appraisal(self, caller: Caller, appraisal_id: str) -> dict[str, Any]:
@@ -420,7 +421,7 @@ class Verifier:
             row.ear_cwt,
             row.ear_jwt,
             row.log_index,
-            row.checks,
+            json.loads(row.checks),
         )
         out["policy_id"] = row.policy_id
         out["created_at"] = row.created_at

@@ -26,6 +26,7 @@ from attest.evidence import (
     sign_evidence,
 )
 from attest.keys import ESP256, SigningKey, b64url, b64url_decode
+from attest.sample import sample_evidence
 from tests.verifier.conftest import World
 from tests.verifier.helpers import evidence, release
 from verifier.app import create_app
@@ -385,6 +386,12 @@ def test_request_unavailable_when_the_database_is_broken(tmp_path: Path) -> None
         r = client.get(path, headers={"Authorization": "Bearer ep_x"})
         assert r.status_code == 503, r.get_data(as_text=True)
         assert r.json["code"] == "request.unavailable"
+    # The appraisal's hot path reads through the driver directly (verifier/hotpath.py).
+    ev = sample_evidence(nonce=bytes(16), cti=bytes(16), now=int(time.time()))
+    token = sign_evidence(ev, SigningKey.generate())
+    r = client.post("/v1/attestations", data=token, content_type="application/eat+cwt")
+    assert r.status_code == 503, r.get_data(as_text=True)
+    assert r.json["code"] == "request.unavailable"
 
 
 def test_config_invalid(tmp_path: Path) -> None:
