@@ -68,6 +68,7 @@ class Sign1:
 
 
 _SIG1_PREFIX = cbor.encode("Signature1")
+_SIG1_HEAD = b"\x84" + _SIG1_PREFIX  # the array head and its first item
 
 
 def sig_structure(protected_bytes: bytes, payload: bytes, external_aad: bytes = b"") -> bytes:
@@ -169,63 +170,84 @@ def check_profile(msg: Sign1) -> tuple[int, bytes]:
 
 # The profile leaves one byte layout (RFC 9052 section 4.2 in deterministic CBOR):
 #   d2 84 | 58 26 a2 01 <alg> 04 58 20 <kid: 32> | a0 | <bstr head> <payload> | 58 40 <sig: 64>
-# `_profile_fast` slices a token of exactly that layout; any other token takes the general
-# path (decode_sign1 + check_profile), which also names the reason it is refused.
+# A token of exactly that layout is sliced at fixed offsets (`verified_in_layout`); any
+# other token takes the general path (decode_sign1 + check_profile), which also names the
+# reason it is refused. `LAYOUT_HEAD` and `LAYOUT_TAIL` are the layout around the payload
+# as pattern text without groups, so a caller can put a pattern for its payload in between
+# and check envelope and payload in one match (attest.evidence does). Both paths give the
+# same Sign1 and the same errors; tests check it on valid and mutated tokens.
 _ALG_BY_BYTE = {cbor.encode(a)[0]: a for a in ALG_NAMES}
-_SIG_HEAD = b"\x58\x40"
-
-
-_LAYOUT = re.compile(
-    rb"\xd2\x84\x58\x26\xa2\x01(["
+LAYOUT_HEAD = (
+    rb"\xd2\x84\x58\x26\xa2\x01["
     + b"".join(re.escape(bytes((b,))) for b in _ALG_BY_BYTE)
-    + rb"])\x04\x58\x20.{32}\xa0(?:([\x40-\x57])|\x58([\x18-\xff])|\x59([\x01-\xff].))",
-    re.DOTALL,
+    # The payload's bstr head, shortest form only (RFC 8949 section 4.2.1): 0..23 in the
+    # initial byte, 24..255 in one byte, 256..65535 in two (a token is at most 16 KiB).
+    + rb"]\x04\x58\x20.{32}\xa0(?:[\x40-\x57]|\x58[\x18-\xff]|\x59[\x01-\xff].)"
 )
+LAYOUT_TAIL = rb"\x58\x40.{64}"
+_LAYOUT = re.compile(LAYOUT_HEAD, re.DOTALL)
+_PAYLOAD_HEAD_AT, _SIG_SIZE = 43, 66  # offset of the payload's bstr head; 58 40 + r||s
+_new = object.__new__
 
 
-def _profile_fast(token: bytes) -> tuple[Sign1, int, bytes, bytes] | None:
-    """(msg, alg, kid, Sig_structure) for a token in the profile's exact layout, else None."""
-    m = _LAYOUT.match(token)
-    if m is None:
-        return None
-    short, one, two = m.group(2, 3, 4)
-    start = m.end()
-    n = short[0] - 0x40 if short else one[0] if one else int.from_bytes(two, "big")
-    end = start + n
-    if len(token) != end + 66 or token[end : end + 2] != _SIG_HEAD:
+def verified_in_layout(token: bytes, keys: KeyLookup) -> Sign1 | None:
+    """verify_sign1 for a token that starts with LAYOUT_HEAD (the caller has matched it).
+
+    Only the payload's length is left to check: its head must announce exactly the bytes
+    between the head and the 66-byte signature item that ends the token. None when it
+    does not (the caller then takes the general path, which names the reason); otherwise
+    the same message, and the same errors, as the general path of verify_sign1.
+    """
+    h = token[_PAYLOAD_HEAD_AT]
+    if h < 0x58:
+        start, n = 44, h - 0x40
+    elif h == 0x58:
+        start, n = 45, token[44]
+    else:  # 0x59, as LAYOUT_HEAD allows no other
+        start, n = 46, token[44] << 8 | token[45]
+    end = len(token) - _SIG_SIZE
+    if start + n != end or token[end] != 0x58 or token[end + 1] != 0x40:
         return None
     alg = _ALG_BY_BYTE[token[6]]
     kid = token[10:42]
-    msg = object.__new__(Sign1)  # every field checked above: skip the frozen __init__
-    msg.__dict__.update(
-        protected_bytes=token[4:42],
-        protected={HDR_ALG: alg, HDR_KID: kid},
-        unprotected={},
-        payload=token[start:end],
-        signature=token[end + 2 :],
-        tagged=True,
+    signature = token[end + 2 :]
+    # Sig_structure (RFC 9052 section 4.4): the protected bstr is token[2:42] as it
+    # stands, external_aad is empty (h'' = 0x40), then the payload with its head.
+    check_signature(
+        keys, alg, kid, signature, b"".join((_SIG1_HEAD, token[2:42], b"\x40", token[43:end]))
     )
-    tbs = b"".join((b"\x84", _SIG1_PREFIX, token[2:42], b"\x40", token[43:end]))
-    return msg, alg, kid, tbs
+    msg = _new(Sign1)  # every field checked above: skip the frozen __init__
+    f = msg.__dict__
+    f["protected_bytes"] = token[4:42]
+    f["protected"] = {HDR_ALG: alg, HDR_KID: kid}
+    f["unprotected"] = {}
+    f["payload"] = token[start:end]
+    f["signature"] = signature
+    f["tagged"] = True
+    return msg
 
 
 def verify_sign1(token: bytes, keys: KeyLookup, *, max_size: int = MAX_TOKEN_SIZE) -> Sign1:
     """Decode, apply the profile, find the pinned key by kid, check alg and signature."""
-    fast = _profile_fast(token) if isinstance(token, bytes) and len(token) <= max_size else None
-    if fast is not None:
-        msg, alg, kid, tbs = fast
-    else:
-        msg = decode_sign1(token, max_size=max_size)
-        alg, kid = check_profile(msg)
-        tbs = msg.to_be_signed()
+    if isinstance(token, bytes) and len(token) <= max_size and _LAYOUT.match(token) is not None:
+        fast = verified_in_layout(token, keys)
+        if fast is not None:
+            return fast
+    msg = decode_sign1(token, max_size=max_size)
+    alg, kid = check_profile(msg)
+    check_signature(keys, alg, kid, msg.signature, msg.to_be_signed())
+    return msg
+
+
+def check_signature(keys: KeyLookup, alg: int, kid: bytes, signature: bytes, tbs: bytes) -> None:
+    """The key pinned for `kid` must be pinned to `alg` and verify `signature` over `tbs`."""
     key = lookup_key(keys, kid)
     if alg != key.alg:
         raise SignatureError(
             f"token says {ALG_NAMES[alg]} but the key is pinned to {ALG_NAMES[key.alg]}",
             code="cose.alg-not-pinned",
         )
-    key.verify(msg.signature, tbs)
-    return msg
+    key.verify(signature, tbs)
 
 
 def lookup_key(keys: KeyLookup, kid: bytes) -> PublicKey:

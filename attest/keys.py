@@ -235,8 +235,25 @@ def _der_integer(v: bytes) -> bytes:
     return b"\x02" + bytes((len(v),)) + v
 
 
+# The DER framing of r and s when neither starts with a zero byte (all but 1 in 128
+# signatures): each INTEGER is 32 bytes, or 33 with a 0x00 in front when its top bit is set
+# (X.690 section 8.3.2: minimal, and positive). Indexed by (r's top bit) | (s's top bit) << 1:
+# (SEQUENCE head + r's INTEGER head, s's INTEGER head).
+_DER_FRAMES = tuple(
+    (
+        bytes((0x30, 0x44 + hi_r + hi_s, 0x02, 0x20 + hi_r)) + b"\x00" * hi_r,
+        bytes((0x02, 0x20 + hi_s)) + b"\x00" * hi_s,
+    )
+    for hi_s in (0, 1)
+    for hi_r in (0, 1)
+)
+
+
 def _der_signature(raw: bytes) -> bytes:
     """r||s (RFC 9053 section 2.1) as the Ecdsa-Sig-Value SEQUENCE (RFC 3279 section 2.2.3)."""
+    if raw[0] and raw[32]:
+        head, mid = _DER_FRAMES[raw[0] >> 7 | raw[32] >> 7 << 1]
+        return b"".join((head, raw[:32], mid, raw[32:]))
     body = _der_integer(raw[:32]) + _der_integer(raw[32:])
     return b"\x30" + bytes((len(body),)) + body
 

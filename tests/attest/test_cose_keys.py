@@ -4,11 +4,13 @@ JWK (RFC 7517, RFC 8037), and the key set: every reason code."""
 from __future__ import annotations
 
 import json
+import random
 from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from attest import cbor, cose
 from attest.errors import (
@@ -25,6 +27,7 @@ from attest.keys import (
     ESP256,
     PublicKey,
     SigningKey,
+    _der_signature,
     b64url,
     b64url_decode,
     public_key_from_pem,
@@ -64,7 +67,8 @@ def test_profile_tokens_verify(any_key: SigningKey) -> None:
     assert build(any_key, payload=b"hello")[:-64] == token[:-64]
     by_hand = build(any_key, payload=b"hello")
     assert cose.verify_sign1(by_hand, keys) == cose.decode_sign1(by_hand)
-    assert cose._profile_fast(token) is not None
+    assert cose._LAYOUT.match(token) is not None  # the profile's tokens take the fast path
+    assert cose.verified_in_layout(token, keys) == cose.decode_sign1(token)
 
 
 @pytest.mark.parametrize("size", [0, 1, 23, 24, 255, 256, 1000, 10_000])
@@ -243,3 +247,30 @@ def test_keyset_round_trip_and_reason_codes(es256_key: SigningKey, eddsa_key: Si
         assert err.value.code == "keyset.malformed"
     with pytest.raises(UnknownKeyError):
         ks(bytes(32))
+
+
+def test_der_signature_matches_cryptography() -> None:
+    """r||s to DER (RFC 3279 section 2.2.3): the fixed-frame fast case and the general one."""
+    rnd = random.Random(5)
+    cases = [rnd.randbytes(64) for _ in range(2000)]
+    for r0 in (0x00, 0x01, 0x7F, 0x80, 0xFF):
+        for s0 in (0x00, 0x01, 0x7F, 0x80, 0xFF):
+            for fill in (0x00, 0x80):
+                c = bytearray([fill] * 64)
+                c[0], c[32] = r0, s0
+                cases.append(bytes(c))
+    for raw in cases:
+        r, s = int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big")
+        assert _der_signature(raw) == encode_dss_signature(r, s), raw.hex()
+
+
+def test_payload_head_must_fit_the_token(es256_key: SigningKey) -> None:
+    """A token in the profile's layout whose payload head lies takes the general path."""
+    keys = {es256_key.kid: es256_key.public}
+    token = bytearray(cose.sign1(b"x" * 100, es256_key))
+    assert token[43:45] == b"\x58\x64"
+    for length in (99, 101):
+        token[44] = length
+        assert cose._LAYOUT.match(token) is not None
+        assert cose.verified_in_layout(bytes(token), keys) is None
+        assert code_of(bytes(token), keys).startswith("cbor.")
