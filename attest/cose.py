@@ -190,13 +190,11 @@ _PAYLOAD_HEAD_AT, _SIG_SIZE = 43, 66  # offset of the payload's bstr head; 58 40
 _new = object.__new__
 
 
-def verified_in_layout(token: bytes, keys: KeyLookup) -> Sign1 | None:
-    """verify_sign1 for a token that starts with LAYOUT_HEAD (the caller has matched it).
+def _payload_span(token: bytes) -> tuple[int, int] | None:
+    """(start, end) of the payload of a token that starts with LAYOUT_HEAD, or None.
 
     Only the payload's length is left to check: its head must announce exactly the bytes
-    between the head and the 66-byte signature item that ends the token. None when it
-    does not (the caller then takes the general path, which names the reason); otherwise
-    the same message, and the same errors, as the general path of verify_sign1.
+    between the head and the 66-byte signature item that ends the token.
     """
     h = token[_PAYLOAD_HEAD_AT]
     if h < 0x58:
@@ -208,6 +206,36 @@ def verified_in_layout(token: bytes, keys: KeyLookup) -> Sign1 | None:
     end = len(token) - _SIG_SIZE
     if start + n != end or token[end] != 0x58 or token[end + 1] != 0x40:
         return None
+    return start, end
+
+
+def profile_header(token: bytes, *, max_size: int = MAX_TOKEN_SIZE) -> tuple[int, bytes]:
+    """(alg, kid) of a token under the strict profile; the signature is NOT checked.
+
+    For callers that must know whose key to use before verifying (the verifier's
+    appraisal reports structure, enrolment and algorithm pinning as checks of their own).
+    """
+    if (
+        isinstance(token, bytes)
+        and len(token) <= max_size
+        and _LAYOUT.match(token) is not None
+        and _payload_span(token) is not None
+    ):
+        return _ALG_BY_BYTE[token[6]], token[10:42]
+    return check_profile(decode_sign1(token, max_size=max_size))
+
+
+def verified_in_layout(token: bytes, keys: KeyLookup) -> Sign1 | None:
+    """verify_sign1 for a token that starts with LAYOUT_HEAD (the caller has matched it).
+
+    None when the payload's length does not fit the token (the caller then takes the
+    general path, which names the reason); otherwise the same message, and the same
+    errors, as the general path of verify_sign1.
+    """
+    span = _payload_span(token)
+    if span is None:
+        return None
+    start, end = span
     alg = _ALG_BY_BYTE[token[6]]
     kid = token[10:42]
     signature = token[end + 2 :]

@@ -950,6 +950,17 @@ def sign_evidence(evidence: Evidence, key: Signer) -> bytes:
     return cose.sign1(evidence.encode(), key)
 
 
+def peek_in_layout(token: bytes) -> tuple[bytes, Evidence] | None:
+    """(kid, claims) of a token in the profile's exact layout, NOT verified; else None.
+
+    For routing only: the verifier reads the kid, nonce and cti to load the device and
+    nonce records before it appraises the token (which verifies everything again).
+    """
+    m = _TOKEN.fullmatch(token) if type(token) is bytes else None
+    ev = None if m is None else _from_match(m)
+    return None if ev is None else (token[10:42], ev)
+
+
 def verify_evidence(token: bytes, keys: cose.KeyLookup) -> tuple[Evidence, cose.Sign1]:
     """Signature first (with the key pinned for the kid), then the closed schema.
 

@@ -67,7 +67,7 @@ class HotPath:
         self.engine = engine
         self.sqlite = engine.dialect.name == "sqlite"
         self.mark = "?" if self.sqlite else "%s"
-        self._driver_error: type[Exception] = engine.dialect.loaded_dbapi.Error
+        self._driver_error: Any = engine.dialect.loaded_dbapi.Error  # PEP 249 base error
         q = self.mark
         # One row always (the LEFT JOINs onto a one-row table): NULLs where nothing matched.
         self.read_sql = (
@@ -136,37 +136,59 @@ class HotPath:
 
     @contextmanager
     def transaction(self) -> Iterator[Any]:
-        """A write transaction on a driver cursor: COMMIT on success, ROLLBACK otherwise.
+        """A write transaction on a driver connection: COMMIT on success, else ROLLBACK.
 
         SQLite: BEGIN IMMEDIATE takes the write lock up front (the connection runs in
-        autocommit mode, see storage.make_engine). psycopg: the first statement opens the
-        transaction (READ COMMITTED).
+        autocommit mode, see storage.make_engine). PostgreSQL: pipeline mode, so statements
+        whose results nobody waits for travel together; the first one opens the
+        transaction (READ COMMITTED) and COMMIT goes out with the last writes. On a machine
+        whose cores are busy, every round trip waits for the database process to be
+        scheduled, and the log head's lock is held across them: fewer is faster.
         """
         with self.connection() as conn:
-            cur = conn.cursor()
             try:
                 if self.sqlite:
-                    cur.execute("BEGIN IMMEDIATE")
-                yield cur
-                conn.commit()
+                    conn.execute("BEGIN IMMEDIATE")
+                    yield conn
+                else:
+                    with conn.driver_connection.pipeline():
+                        yield conn
+                        conn.commit()
+                if self.sqlite:
+                    conn.commit()
             except BaseException:
                 conn.rollback()
                 raise
-            finally:
-                cur.close()
 
-    def consume(self, cur: Any, nonces: list[bytes], now: int) -> set[bytes]:
-        """Mark unused, unexpired nonces consumed; returns those this statement consumed."""
-        cur.execute(
-            f"UPDATE {_NONCES.name} SET consumed_at = {self.mark} "
-            f"WHERE nonce IN {self._in(len(nonces))} AND consumed_at IS NULL "
-            f"AND expires_at >= {self.mark} RETURNING nonce",
+    def claim(
+        self, conn: Any, nonces: list[bytes], ctis: list[bytes], now: int
+    ) -> tuple[set[bytes], int, set[bytes]]:
+        """Consume the nonces, lock the log head, look for the ctis: one round trip.
+
+        Returns (nonces this statement consumed, the committed log size, ctis already
+        accepted). The order is the lock order (committer.py): nonce rows, then the head;
+        the cti lookup runs after the head lock is granted, so under READ COMMITTED it sees
+        every append committed before ours.
+        """
+        q = self.mark
+        consume, head, taken = conn.cursor(), conn.cursor(), conn.cursor()
+        consume.execute(
+            f"UPDATE {_NONCES.name} SET consumed_at = {q} WHERE nonce IN {self._in(len(nonces))}"
+            f" AND consumed_at IS NULL AND expires_at >= {q} RETURNING nonce",
             (now, *nonces, now),
         )
-        return {bytes(r[0]) for r in cur.fetchall()}
+        head.execute(self.lock_head)
+        taken.execute(
+            f"SELECT cti FROM {_APPRAISALS.name} WHERE cti IN {self._in(len(ctis))}", ctis
+        )
+        return (
+            {bytes(r[0]) for r in consume.fetchall()},
+            int(head.fetchone()[0]),
+            {bytes(r[0]) for r in taken.fetchall()},
+        )
 
-    def unconsume(self, cur: Any, nonces: list[bytes]) -> None:
-        cur.execute(
+    def unconsume(self, conn: Any, nonces: list[bytes]) -> None:
+        conn.cursor().execute(
             f"UPDATE {_NONCES.name} SET consumed_at = NULL WHERE nonce IN {self._in(len(nonces))}",
             nonces,
         )
@@ -174,27 +196,18 @@ class HotPath:
     def leaves(self, conn: Any, lo: int, hi: int) -> list[tuple[int, bytes]]:
         """Leaf hashes lo..hi-1 of the log, in index order (entries never change)."""
         cur = conn.cursor()
-        try:
-            cur.execute(self.leaves_sql, (lo, hi))
-            return [(int(i), bytes(h)) for i, h in cur.fetchall()]
-        finally:
-            cur.close()
-
-    def head(self, cur: Any) -> int:
-        cur.execute(self.lock_head)
-        return int(cur.fetchone()[0])
-
-    def taken_ctis(self, cur: Any, ctis: list[bytes]) -> set[bytes]:
-        cur.execute(f"SELECT cti FROM {_APPRAISALS.name} WHERE cti IN {self._in(len(ctis))}", ctis)
-        return {bytes(r[0]) for r in cur.fetchall()}
+        cur.execute(self.leaves_sql, (lo, hi))
+        return [(int(i), bytes(h)) for i, h in cur.fetchall()]
 
     def append(
         self,
-        cur: Any,
+        conn: Any,
         appraisals: list[dict[str, Any]],
         entries: list[dict[str, Any]],
         new_size: int,
     ) -> None:
+        """Insert appraisals and log entries and move the head (queued, on PostgreSQL)."""
+        cur = conn.cursor()
         cur.executemany(
             self.insert_appraisal, [tuple(a[c] for c in self.appraisal_cols) for a in appraisals]
         )
