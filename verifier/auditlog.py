@@ -103,6 +103,10 @@ class LogView:
             self.extend(session.execute(LEAVES, {"lo": lo, "hi": size}).all())
         return min(size, self.tree.size)
 
+    @property
+    def size(self) -> int:
+        return self.tree.size
+
     def extend(self, rows: Iterable[tuple[int, bytes]]) -> None:
         """Append committed leaves (index, leaf hash) read in index order.
 

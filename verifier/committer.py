@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from verifier.auditlog import entry_row
+from verifier.auditlog import LogView, entry_row
 from verifier.errors import VerifierError
 from verifier.hotpath import HotPath
 
@@ -61,8 +61,11 @@ class Pending:
 
 
 class Committer:
-    def __init__(self, hot: HotPath, lock_file: Path | None = None) -> None:
+    def __init__(self, hot: HotPath, log: LogView, lock_file: Path | None = None) -> None:
         self.hot = hot
+        # This worker's tree: each commit also reads the leaves other workers appended
+        # since, so after COMMIT the tree holds the batch too and answering needs no read.
+        self.log = log
         # SQLite only: the committers of all worker processes queue on an flock, which
         # wakes the next one the moment the lock is released; SQLite's own busy handler
         # would poll with sleeps of 1, 2, 5, 10 ... ms and stretch the latency tail.
@@ -124,12 +127,15 @@ class Committer:
             # the nonce rows in primary-key order, so batches with overlapping nonces cannot
             # deadlock; then the head; then the ctis, read under the head lock.
             now = max(p.now for p in batch)
-            consumed, size, taken = self.hot.claim(
+            since = self.log.size
+            claim = self.hot.claim(
                 conn,
                 list({p.nonce for p in batch}),
                 list({p.appraisal["cti"] for p in batch}),
                 now,
+                since,
             )
+            consumed, size, taken = claim.consumed, claim.size, claim.taken
             accepted: list[Pending] = []
             refused: list[Pending] = []
             for p in batch:
@@ -151,9 +157,17 @@ class Committer:
                 return
             for i, p in enumerate(accepted):
                 p.index = size + i
+            entries = [
+                entry_row(size + i, p.appraisal["id"], p.cwt) for i, p in enumerate(accepted)
+            ]
             self.hot.append(
                 conn,
                 [{**p.appraisal, "log_index": p.index} for p in accepted],
-                [entry_row(size + i, p.appraisal["id"], p.cwt) for i, p in enumerate(accepted)],
+                entries,
                 size + len(accepted),
             )
+        # Committed: the tree may show the batch now. Own leaves only if the read reached
+        # the head (at most CATCH_UP leaves are read); otherwise submit catches up itself.
+        self.log.extend(claim.leaves)
+        if since + len(claim.leaves) >= size:
+            self.log.extend((e["idx"], e["leaf_hash"]) for e in entries)

@@ -56,6 +56,18 @@ class Records(NamedTuple):
     manifest_count: int
 
 
+class Claim(NamedTuple):
+    """What the first step of a group commit learnt, under the log head's lock."""
+
+    consumed: set[bytes]  # nonces this transaction consumed
+    size: int  # the committed log size: the batch's first index
+    taken: set[bytes]  # ctis already accepted
+    leaves: list[tuple[int, bytes]]  # (index, leaf hash) of committed entries from `since`
+
+
+CATCH_UP = 1024  # leaves a commit brings the worker's tree forward by, at most
+
+
 def _cols(prefix: str, fields: Sequence[str]) -> str:
     return ", ".join(f"{prefix}.{f}" for f in fields)
 
@@ -161,17 +173,17 @@ class HotPath:
                 raise
 
     def claim(
-        self, conn: Any, nonces: list[bytes], ctis: list[bytes], now: int
-    ) -> tuple[set[bytes], int, set[bytes]]:
+        self, conn: Any, nonces: list[bytes], ctis: list[bytes], now: int, since: int
+    ) -> Claim:
         """Consume the nonces, lock the log head, look for the ctis: one round trip.
 
-        Returns (nonces this statement consumed, the committed log size, ctis already
-        accepted). The order is the lock order (committer.py): nonce rows, then the head;
-        the cti lookup runs after the head lock is granted, so under READ COMMITTED it sees
-        every append committed before ours.
+        The order is the lock order (committer.py): nonce rows, then the head; what follows
+        runs after the head lock is granted, so under READ COMMITTED it sees every append
+        committed before ours: the ctis already accepted, and the leaves from `since` (the
+        worker's tree size) on, which other workers appended (at most CATCH_UP of them).
         """
         q = self.mark
-        consume, head, taken = conn.cursor(), conn.cursor(), conn.cursor()
+        consume, head, taken, leaves = (conn.cursor() for _ in range(4))
         consume.execute(
             f"UPDATE {_NONCES.name} SET consumed_at = {q} WHERE nonce IN {self._in(len(nonces))}"
             f" AND consumed_at IS NULL AND expires_at >= {q} RETURNING nonce",
@@ -181,10 +193,16 @@ class HotPath:
         taken.execute(
             f"SELECT cti FROM {_APPRAISALS.name} WHERE cti IN {self._in(len(ctis))}", ctis
         )
-        return (
+        leaves.execute(
+            f"SELECT idx, leaf_hash FROM {_ENTRIES.name} WHERE idx >= {q} ORDER BY idx "
+            f"LIMIT {CATCH_UP}",
+            (since,),
+        )
+        return Claim(
             {bytes(r[0]) for r in consume.fetchall()},
             int(head.fetchone()[0]),
             {bytes(r[0]) for r in taken.fetchall()},
+            [(int(i), bytes(h)) for i, h in leaves.fetchall()],
         )
 
     def unconsume(self, conn: Any, nonces: list[bytes]) -> None:

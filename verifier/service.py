@@ -108,7 +108,7 @@ class Verifier:
         lock_file = None
         if config.backend == "sqlite":
             lock_file = Path(config.database_url.removeprefix("sqlite:///") + ".writelock")
-        self.committer = Committer(HotPath(self.engine), lock_file)
+        self.committer = Committer(HotPath(self.engine), self.log, lock_file)
         self._refs: dict[bytes, frozenset[bytes]] = {}
         self._refs_lock = threading.Lock()
 
