@@ -223,9 +223,9 @@ def main() -> int:
     ap.add_argument("--workers", type=int, default=0, help="gunicorn workers (serve's default)")
     ap.add_argument("--threads", type=int, default=0, help="threads per worker (serve's default)")
     ap.add_argument("--backend", choices=("sqlite", "postgresql", "both"), default="both")
-    ap.add_argument("--max-tokens", type=int, default=0, help="default: 600 x seconds")
+    ap.add_argument("--max-tokens", type=int, default=0, help="default: 1500 x seconds")
     args = ap.parse_args()
-    cap = args.max_tokens or int(600 * args.seconds)
+    cap = args.max_tokens or int(1500 * args.seconds)
     workers = args.workers or os.cpu_count() or 1
     lines = []
     rel = release()
