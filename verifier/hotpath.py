@@ -90,12 +90,10 @@ class HotPath:
             f"LEFT JOIN {_NONCES.name} AS n ON n.nonce = {q} "
             f"LEFT JOIN {_DEVICES.name} AS d ON d.kid = {q}"
         )
-        appraisal_cols = [c.name for c in _APPRAISALS.columns]
-        entry_cols = [c.name for c in _ENTRIES.columns]
-        self.appraisal_cols = appraisal_cols
-        self.entry_cols = entry_cols
-        self.insert_appraisal = _insert(_APPRAISALS.name, appraisal_cols, q)
-        self.insert_entry = _insert(_ENTRIES.name, entry_cols, q)
+        self.appraisal_cols = [c.name for c in _APPRAISALS.columns]
+        self.entry_cols = [c.name for c in _ENTRIES.columns]
+        self.insert_appraisal = _insert(_APPRAISALS.name, self.appraisal_cols, q)
+        self.insert_entry = _insert(_ENTRIES.name, self.entry_cols, q)
         # SQLite's write lock is already held from BEGIN IMMEDIATE; PostgreSQL needs the
         # head's row lock to serialise appends across replicas.
         self.lock_head = f"SELECT size FROM {_HEAD.name} WHERE id = 1" + (
@@ -112,11 +110,8 @@ class HotPath:
 
     def read(self, kid: bytes | None, nonce: bytes | None, cti: bytes | None, conn: Any) -> Records:
         cur = conn.cursor()
-        try:
-            cur.execute(self.read_sql, (cti, nonce, kid))
-            row = cur.fetchone()
-        finally:
-            cur.close()
+        cur.execute(self.read_sql, (cti, nonce, kid))
+        row = cur.fetchone()
         n, d = len(NonceRow._fields), len(DeviceRow._fields)
         return Records(
             device=DeviceRow(*row[n : n + d]) if row[n] is not None else None,
@@ -162,12 +157,11 @@ class HotPath:
                 if self.sqlite:
                     conn.execute("BEGIN IMMEDIATE")
                     yield conn
+                    conn.commit()
                 else:
                     with conn.driver_connection.pipeline():
                         yield conn
                         conn.commit()
-                if self.sqlite:
-                    conn.commit()
             except BaseException:
                 conn.rollback()
                 raise
