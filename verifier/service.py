@@ -52,6 +52,7 @@ from verifier.storage import (
 
 ROLES = ("admin", "auditor", "relying-party")
 NONCE_BYTES = 16
+POOL_SIZE = 20  # the appraisal's connections per worker: see Verifier.__init__
 MAX_OVERLAP_S = 30 * 24 * 3600
 
 
@@ -94,15 +95,19 @@ class Verifier:
         except AttestError as exc:
             raise ConfigError(f"unusable key file: {exc}") from None
         self.keyset = KeySet.of([self.result_key.public], retiring)
-        self.engine = make_engine(config.database_url)
+        # A pooled connection per request thread (serve runs 16 per worker) plus the
+        # committer's: when the pool is smaller, connections beyond it are closed on return
+        # and opened again on the next request (on PostgreSQL a new server process each).
+        sqlite = config.backend == "sqlite"
+        self.engine = make_engine(config.database_url, pool_size=POOL_SIZE if sqlite else 5)
         self.reader, self.writer = session_factories(self.engine)
         # Hot-path reads need no transaction: autocommit saves BEGIN/ROLLBACK per request
         # (each statement still reads committed data only). On PostgreSQL that takes a pool
         # of its own, so a driver connection never changes mode between uses.
         self.hot_reads = HotPath(
             self.engine
-            if config.backend == "sqlite"
-            else make_engine(config.database_url, autocommit=True)
+            if sqlite
+            else make_engine(config.database_url, pool_size=POOL_SIZE, autocommit=True)
         )
         self.log = LogView()
         lock_file = None
