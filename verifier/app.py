@@ -174,6 +174,8 @@ def create_app(config: Config, *, clock: Callable[[], float] = time.time) -> Fla
 
 
 def create_app_from_env() -> Flask:
-    """gunicorn's entry point: `verifier.app:create_app_from_env()`."""
+    """gunicorn's entry point: `verifier.app:create_app_from_env()` (once per worker)."""
     logging.basicConfig(level=logging.INFO)
-    return create_app(load_config())
+    app = create_app(load_config())
+    app.extensions["verifier"].open_pool()
+    return app

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import secrets
 import threading
 import time
@@ -50,6 +51,7 @@ from verifier.storage import (
     session_factories,
 )
 
+log = logging.getLogger("verifier")
 ROLES = ("admin", "auditor", "relying-party")
 NONCE_BYTES = 16
 POOL_SIZE = 20  # the appraisal's connections per worker: see Verifier.__init__
@@ -502,6 +504,25 @@ class Verifier:
             ],
             "next": end if end < have else None,
         }
+
+    def open_pool(self) -> None:
+        """Open the appraisal's connections before the first request needs them.
+
+        Otherwise the first requests after a start each wait for a connection to be set up
+        (on PostgreSQL a new server process and its authentication). In verifier_load on
+        PostgreSQL the p99 of the first two seconds fell from about 83 to about 63 ms (the
+        rest is the server's caches warming up; later seconds show 45 to 52 ms). A database
+        that is down is not an error here: the requests will say so.
+        """
+        conns = []
+        try:
+            for _ in range(POOL_SIZE):
+                conns.append(self.hot_reads.engine.raw_connection())
+        except DatabaseError:
+            log.warning("could not open the connection pool; the database is not reachable")
+        finally:
+            for c in conns:
+                c.close()
 
     def healthy(self) -> bool:
         try:
