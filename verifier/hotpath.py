@@ -79,7 +79,7 @@ class HotPath:
         self.engine = engine
         self.sqlite = engine.dialect.name == "sqlite"
         self.mark = "?" if self.sqlite else "%s"
-        self._driver_error: Any = engine.dialect.loaded_dbapi.Error  # PEP 249 base error
+        self.driver_error: Any = engine.dialect.loaded_dbapi.Error  # PEP 249 base error
         q = self.mark
         # One row always (the LEFT JOINs onto a one-row table): NULLs where nothing matched.
         self.read_sql = (
@@ -130,14 +130,14 @@ class HotPath:
         """
         try:
             conn = self.engine.raw_connection()
-        except self._driver_error as exc:  # raised while connecting (pool events)
-            raise DBAPIError.instance(None, None, exc, self._driver_error) from exc
+        except self.driver_error as exc:  # raised while connecting (pool events)
+            raise DBAPIError.instance(None, None, exc, self.driver_error) from exc
         try:
             yield conn
-        except self._driver_error as exc:
+        except self.driver_error as exc:
             if self.engine.dialect.is_disconnect(exc, conn, None):
                 conn.invalidate()
-            raise DBAPIError.instance(None, None, exc, self._driver_error) from exc
+            raise DBAPIError.instance(None, None, exc, self.driver_error) from exc
         finally:
             conn.close()
 

@@ -518,7 +518,7 @@ class Verifier:
         try:
             for _ in range(POOL_SIZE):
                 conns.append(self.hot_reads.engine.raw_connection())
-        except DatabaseError:
+        except (DatabaseError, self.hot_reads.driver_error):
             log.warning("could not open the connection pool; the database is not reachable")
         finally:
             for c in conns:

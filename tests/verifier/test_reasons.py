@@ -381,6 +381,7 @@ def test_request_unavailable_when_the_database_is_broken(tmp_path: Path) -> None
     for p in tmp_path.glob("verifier.db*"):
         p.unlink()
     db.write_bytes(b"this is not a database" * 100)
+    app.extensions["verifier"].open_pool()  # type: ignore[attr-defined]  # logs, no raise
     client = app.test_client()  # type: ignore[attr-defined]
     for path in ("/healthz", "/v1/log/checkpoint"):
         r = client.get(path, headers={"Authorization": "Bearer ep_x"})
