@@ -174,6 +174,9 @@ def make_engine(url: str, *, pool_size: int = 5, autocommit: bool = False) -> En
         pool_size=pool_size,
         max_overflow=10,
         pool_recycle=3600,
+        # Prepare every statement on its first execution (psycopg's default waits for the
+        # fifth): the hot path runs a handful of statements millions of times.
+        connect_args={"prepare_threshold": 0},
         **({"isolation_level": "AUTOCOMMIT"} if autocommit else {}),
     )
 
