@@ -113,9 +113,11 @@ class Verifier:
         )
         self.log = LogView()
         lock_file = None
-        if config.backend == "sqlite":
+        if sqlite:
             lock_file = Path(config.database_url.removeprefix("sqlite:///") + ".writelock")
-        self.committer = Committer(HotPath(self.engine), self.log, lock_file)
+        # SQLite: one engine, so one set of statements for reads and writes.
+        writes = self.hot_reads if sqlite else HotPath(self.engine)
+        self.committer = Committer(writes, self.log, lock_file)
         self._refs: dict[bytes, frozenset[bytes]] = {}
         self._refs_lock = threading.Lock()
 

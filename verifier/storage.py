@@ -161,10 +161,8 @@ def make_engine(url: str, *, pool_size: int = 5, autocommit: bool = False) -> En
         def _begin(conn: Any) -> None:
             # Writers take the write lock up front, so two writers never deadlock on an
             # upgrade from a read lock (SQLITE_BUSY without waiting).
-            options = conn.get_execution_options()
-            if options.get("sqlite_autocommit", False):
-                return  # single-statement reads: each is atomic on its own, no BEGIN needed
-            conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get("sqlite_immediate") else "BEGIN")
+            immediate = conn.get_execution_options().get("sqlite_immediate")
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
         return engine
     # No pre-ping: it costs a round trip per checkout; a connection broken by a database
