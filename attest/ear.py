@@ -8,6 +8,11 @@ The trust in the evidence (`status`, `trust_vector`) and the face-match `decisio
 separate claims on purpose: a genuine device can honestly report "no match".
 
 No raw evidence is echoed (`ear.raw-evidence` is never set), only its SHA-256.
+
+A result bound to a relying party's transaction carries the transaction hash and the salt
+the verifier made the nonce from (attest.commitment.transaction_nonce); a result whose
+nonce is not made from them is refused on decode, so a relying party that checks the
+transaction hash checks the device's signed nonce too.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from enum import IntEnum
 from typing import Any
 
 from attest import cbor, cose
+from attest.commitment import TXN_SALT_BYTES, nonce_binds_transaction
 from attest.cose import KeyLookup, Signer
 from attest.errors import ClaimsError, KeyFormatError, ResultError, SignatureError
 from attest.evidence import Decision
@@ -40,11 +46,13 @@ L_TXN_HASH = -70002
 L_APPRAISAL_ID = -70003
 L_EVIDENCE_DIGEST = -70004
 L_DEVICE_KID = -70005
+L_TXN_SALT = -70006
 J_DECISION = "edgeproof.decision"
 J_TXN_HASH = "edgeproof.txn-hash"
 J_APPRAISAL_ID = "edgeproof.appraisal-id"
 J_EVIDENCE_DIGEST = "edgeproof.evidence-digest"
 J_DEVICE_KID = "edgeproof.device-kid"
+J_TXN_SALT = "edgeproof.txn-salt"
 
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:+-]{0,63}")
 DECISION_NAMES = {
@@ -118,6 +126,7 @@ class Ear:
     device_kid: bytes
     decision: Decision | None = None  # None when the evidence could not be trusted enough
     txn_hash: bytes | None = None
+    txn_salt: bytes | None = None
     developer: str = "edgeproof"
 
     def __post_init__(self) -> None:
@@ -138,6 +147,22 @@ class Ear:
             not isinstance(self.txn_hash, bytes) or len(self.txn_hash) != 32
         ):
             raise ClaimsError("txn_hash must be 32 bytes", code="ear.bad-claim")
+        if self.txn_salt is not None and (
+            not isinstance(self.txn_salt, bytes) or len(self.txn_salt) != TXN_SALT_BYTES
+        ):
+            raise ClaimsError(f"txn_salt must be {TXN_SALT_BYTES} bytes", code="ear.bad-claim")
+        if (self.txn_hash is None) != (self.txn_salt is None):
+            raise ClaimsError("txn_hash and txn_salt come together", code="ear.unbound-transaction")
+        if (
+            self.txn_hash is not None
+            and self.txn_salt is not None
+            and not nonce_binds_transaction(self.nonce, self.txn_salt, self.txn_hash)
+        ):
+            raise ClaimsError(
+                "eat_nonce is not made from txn_salt and txn_hash: the device's signature"
+                " does not cover this transaction",
+                code="ear.unbound-transaction",
+            )
         if self.decision is not None and not isinstance(self.decision, Decision):
             raise ClaimsError("decision must be a Decision", code="ear.bad-claim")
 
@@ -163,6 +188,8 @@ class Ear:
         }
         if self.txn_hash is not None:
             claims[L_TXN_HASH] = self.txn_hash
+        if self.txn_salt is not None:
+            claims[L_TXN_SALT] = self.txn_salt
         return claims
 
     @classmethod
@@ -196,6 +223,8 @@ class Ear:
         }
         if self.txn_hash is not None:
             claims[J_TXN_HASH] = b64url(self.txn_hash)
+        if self.txn_salt is not None:
+            claims[J_TXN_SALT] = b64url(self.txn_salt)
         return claims
 
     @classmethod
@@ -234,7 +263,7 @@ def _parse_cbor(c: Any) -> Ear:
         L_EVIDENCE_DIGEST,
         L_DEVICE_KID,
     }
-    c = _closed(c, top | {L_TXN_HASH}, top, "EAR")
+    c = _closed(c, top | {L_TXN_HASH, L_TXN_SALT}, top, "EAR")
     if c[L_PROFILE] != EAR_PROFILE:
         raise ClaimsError("not an EAR profile token", code="ear.wrong-profile")
     vid = _closed(
@@ -262,6 +291,7 @@ def _parse_cbor(c: Any) -> Ear:
         device_kid=c[L_DEVICE_KID],
         decision=Decision(_int(sub[L_DECISION])) if L_DECISION in sub else None,
         txn_hash=c.get(L_TXN_HASH),
+        txn_salt=c.get(L_TXN_SALT),
     )
 
 
@@ -276,7 +306,7 @@ def _parse_json(c: Any) -> Ear:
         J_EVIDENCE_DIGEST,
         J_DEVICE_KID,
     }
-    c = _closed(c, top | {J_TXN_HASH}, top, "EAR")
+    c = _closed(c, top | {J_TXN_HASH, J_TXN_SALT}, top, "EAR")
     if c["eat_profile"] != EAR_PROFILE:
         raise ClaimsError("not an EAR profile token", code="ear.wrong-profile")
     vid = _closed(
@@ -293,7 +323,7 @@ def _parse_json(c: Any) -> Ear:
         decision = DECISION_BY_NAME.get(sub[J_DECISION])
         if decision is None:
             raise ClaimsError(f"unknown decision {sub[J_DECISION]!r}", code="ear.bad-claim")
-    txn = c.get(J_TXN_HASH)
+    txn, salt = c.get(J_TXN_HASH), c.get(J_TXN_SALT)
     return Ear(
         iat=_int(c["iat"]),
         status=status,
@@ -309,6 +339,7 @@ def _parse_json(c: Any) -> Ear:
         device_kid=_b64(c[J_DEVICE_KID]),
         decision=decision,
         txn_hash=_b64(txn) if txn is not None else None,
+        txn_salt=_b64(salt) if salt is not None else None,
     )
 
 

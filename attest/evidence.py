@@ -44,7 +44,8 @@ LIVENESS = -65539
 DOCUMENT = -65540
 CONSENT = -65541
 ERASURE = -65542
-TXN_HASH = -65543
+# -65543 is retired (it carried the relying party's transaction hash; the transaction is now
+# bound through the nonce, attest.commitment.transaction_nonce): never reuse it.
 RP_COMMITMENT = -65544
 
 
@@ -203,13 +204,6 @@ REGISTRY: tuple[ClaimSpec, ...] = (
         "erasure",
         "frames captured, frames erased, when they were erased",
         "counts and time",
-    ),
-    ClaimSpec(
-        TXN_HASH,
-        "txn_hash",
-        "relying party's transaction hash, echoed",
-        "digest chosen by the relying party",
-        required=False,
     ),
     ClaimSpec(
         RP_COMMITMENT,
@@ -408,7 +402,6 @@ class Evidence:
     erasure: Erasure
     dbgstat: DebugStatus = DebugStatus.DISABLED
     intuse: IntendedUse = IntendedUse.GENERIC
-    txn_hash: bytes | None = None
     rp_commitment_matched: bool | None = None
     profile: str = field(default=PROFILE_V1)
 
@@ -447,8 +440,6 @@ class Evidence:
                 raise _fail("bad-value", "measurement keys are MeasuredItem values")
             if type(digest) is not bytes or len(digest) != DIGEST_SIZE:
                 raise _fail("bad-value", f"measurement {item.name} must be a 32-byte SHA-256")
-        if self.txn_hash is not None:
-            _bytes(self.txn_hash, "txn_hash", DIGEST_SIZE, DIGEST_SIZE)
         if self.rp_commitment_matched is not None:
             _bool(self.rp_commitment_matched, "rp_commitment")
         if self.decision is Decision.MATCH and self.score_band is ScoreBand.LOW:
@@ -502,8 +493,6 @@ class Evidence:
             CONSENT: [self.consent.recorded, int(self.consent.method)],
             ERASURE: [self.erasure.captured, self.erasure.erased, self.iat - self.erasure.at],
         }
-        if self.txn_hash is not None:
-            claims[TXN_HASH] = self.txn_hash
         if self.rp_commitment_matched is not None:
             claims[RP_COMMITMENT] = self.rp_commitment_matched
         return claims
@@ -591,7 +580,6 @@ class Evidence:
             erasure=Erasure(era[0], era[1], _erased_at(claims[IAT], era[2])),
             dbgstat=_enum(DebugStatus, claims[DBGSTAT], "dbgstat"),
             intuse=_enum(IntendedUse, claims[INTUSE], "intuse"),
-            txn_hash=claims.get(TXN_HASH),
             rp_commitment_matched=claims.get(RP_COMMITMENT),
             profile=claims[EAT_PROFILE],
         )
@@ -738,7 +726,6 @@ _CLAIM_PATTERNS: dict[int, bytes] = {
     DOCUMENT: b"\x84(" + _p_small(Outcome) + _p_small(AntiClone) + _p_small(Outcome) + _BOOL + b")",
     CONSENT: b"\x82(" + _BOOL + _p_small(ConsentMethod) + b")",
     ERASURE: b"\x83(" + _UINT + b")(" + _UINT + b")(" + _UINT + b")",
-    TXN_HASH: re.escape(cbor.bstr_head(DIGEST_SIZE)) + b"(.{%d})" % DIGEST_SIZE,
     RP_COMMITMENT: b"(" + _BOOL + b")",
 }
 _CANONICAL_LABELS = sorted(_CLAIM_PATTERNS, key=cbor.encode)  # RFC 8949 section 4.2.1
@@ -847,11 +834,10 @@ def _from_match(m: re.Match[bytes]) -> Evidence | None:
         captured,
         erased,
         before,
-        txn,
         rp,
     ) = m.groups()
     # Optional claims present must match the map's count (RFC 8949 section 3.1, major type 5).
-    if count[0] - 0xA0 != _N_REQUIRED + (txn is not None) + (rp is not None):
+    if count[0] - 0xA0 != _N_REQUIRED + (rp is not None):
         return None
     # The pattern fixed every type, size, identifier and enumeration; what is left are the
     # rules across fields. Any of them broken: the general path says which.
@@ -939,7 +925,6 @@ def _from_match(m: re.Match[bytes]) -> Evidence | None:
     f["erasure"] = erasure
     f["dbgstat"] = _DBGSTAT_AT[dbg[0]]
     f["intuse"] = _INTUSE_AT[intuse[0]]
-    f["txn_hash"] = txn
     f["rp_commitment_matched"] = None if rp is None else rp == b"\xf5"  # true
     f["profile"] = PROFILE_V1
     return ev

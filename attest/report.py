@@ -56,6 +56,11 @@ EAR_CLAIMS: dict[int, tuple[str, str, str]] = {
         "relying party's transaction hash, echoed",
         "digest chosen by the relying party",
     ),
+    ear.L_TXN_SALT: (
+        "edgeproof.txn-salt",
+        "salt the verifier made eat_nonce from, with the transaction hash",
+        "random bytes",
+    ),
 }
 
 
@@ -245,8 +250,6 @@ def _evidence_values(ev: Evidence) -> dict[int, tuple[Any, str]]:
             f"{_time(ev.erasure.at)}",
         ),
     }
-    if ev.txn_hash is not None:
-        out[evidence.TXN_HASH] = (ev.txn_hash.hex(), ev.txn_hash.hex())
     if ev.rp_commitment_matched is not None:
         m = ev.rp_commitment_matched
         out[evidence.RP_COMMITMENT] = (m, "matched" if m else "did not match")

@@ -62,7 +62,9 @@ def validate_result(
 
     At least one binding is required: the transaction hash the relying party supplied when
     it asked for the challenge, or the nonce. Without one, a result for somebody else's
-    verification would validate just as well.
+    verification would validate just as well. The transaction binding reaches down to the
+    device's signature: decoding refuses a result whose nonce is not made from its
+    transaction hash and salt (`ear.unbound-transaction`).
     """
     if expected_txn_hash is None and expected_nonce is None:
         raise ResultError(

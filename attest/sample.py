@@ -3,7 +3,8 @@
 Pure like the rest of attest: the caller passes the time and the random bytes, so the same
 inputs always give the same claims. The shape is the typical one a device sends after a
 successful verification: the release manifest and all three model digests measured, a
-relying party's transaction hash echoed, a nonce of 32 bytes from the verifier.
+nonce of 32 bytes from the verifier, made from a relying party's transaction
+(attest.commitment.transaction_nonce).
 """
 
 from __future__ import annotations
@@ -42,7 +43,6 @@ def sample_evidence(
     nonce: bytes,
     cti: bytes,
     now: int,
-    txn_hash: bytes | None = None,
     validity: int = 120,
 ) -> Evidence:
     """Evidence of one successful verification (match, live, chip authenticated)."""
@@ -63,5 +63,4 @@ def sample_evidence(
         ),
         consent=Consent(True, ConsentMethod.OPERATOR_CONFIRMED),
         erasure=Erasure(captured=148, erased=148, at=now - 2),
-        txn_hash=txn_hash,
     )

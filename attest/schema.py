@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from attest import cbor, cose, evidence
 from attest.challenge import MAX_STEPS
+from attest.commitment import TXN_SALT_BYTES, transaction_nonce
 from attest.evidence import (
     GESTURE_BY_CODE,
     REGISTRY,
@@ -58,7 +59,6 @@ CLAIM_CDDL: dict[int, str] = {
     evidence.DOCUMENT: "[passive: outcome, anticlone-method, anticlone: outcome, expired: bool]",
     evidence.CONSENT: "[recorded: bool, consent-method]",
     evidence.ERASURE: "[captured: frames, erased: frames, seconds-before-iat: time-s]",
-    evidence.TXN_HASH: "sha256",
     evidence.RP_COMMITMENT: "bool",
 }
 
@@ -180,11 +180,14 @@ def example_token() -> tuple[bytes, PublicKey]:
     """
     seed = hashlib.sha256(b"edgeproof example key: published, never enrol it").digest()
     key = SigningKey(EDDSA, ed25519.Ed25519PrivateKey.from_private_bytes(seed))
+    # A challenge bound to a relying party's transaction: the nonce commits to it.
     ev = sample_evidence(
-        nonce=hashlib.sha256(b"example nonce").digest(),
+        nonce=transaction_nonce(
+            hashlib.sha256(b"example salt").digest()[:TXN_SALT_BYTES],
+            hashlib.sha256(b"example transaction").digest(),
+        ),
         cti=bytes(range(16)),
         now=1_790_000_000,
-        txn_hash=hashlib.sha256(b"example transaction").digest(),
     )
     return evidence.sign_evidence(ev, key), key.public
 

@@ -67,13 +67,16 @@ class VerifierUnreachableError(SessionError):
 
 @dataclass(frozen=True)
 class Challenge:
-    """What the verifier issued: the nonce binds everything that follows."""
+    """What the verifier issued: the nonce binds everything that follows.
+
+    A relying party's transaction is already inside the nonce (attest.commitment), so the
+    device never holds the transaction hash.
+    """
 
     nonce: bytes
     expires_at: int
     gestures: tuple[Gesture, ...]
     liveness_method: LivenessMethod
-    txn_hash: bytes | None = None
     commitment: tuple[bytes, bytes] | None = None  # (salt, SHA-256 commitment)
 
 
@@ -258,7 +261,6 @@ def run_session(
         document=document,
         consent=Consent(True, consent),
         erasure=Erasure(live_outcome.frames_captured, live_outcome.frames_erased, erased_at),
-        txn_hash=challenge.txn_hash,
         rp_commitment_matched=matched_commitment,
     )
     token = cose.sign1(evidence.encode(), signer)

@@ -90,7 +90,6 @@ class HttpVerifier:
             expires_at=int(doc["expires_at"]),
             gestures=parse_challenge_spec(",".join(doc["liveness"]["challenge"])),
             liveness_method=method,
-            txn_hash=self.txn_hash,
             commitment=self.commitment,
         )
 

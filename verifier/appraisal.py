@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from attest import cbor, cose
 from attest.challenge import Gesture
+from attest.commitment import nonce_binds_transaction
 from attest.ear import Status, TrustVector
 from attest.errors import AttestError, SignatureError
 from attest.evidence import (
@@ -51,6 +52,7 @@ class NonceRecord:
     liveness_method: LivenessMethod
     challenge: tuple[Gesture, ...]
     txn_hash: bytes | None = None
+    txn_salt: bytes | None = None
     commitment: bytes | None = None
 
 
@@ -273,12 +275,21 @@ def appraise(
         c.skip("transaction")
         c.skip("commitment")
     else:
-        if nonce.txn_hash is None and ev.txn_hash is None:
+        # The device signed the nonce, and the nonce commits to the transaction
+        # (attest.commitment); this re-derives it, so the result can only echo the
+        # transaction the device's signature covers.
+        if nonce.txn_hash is None:
             c.skip("transaction", "no transaction bound")
-        elif ev.txn_hash == nonce.txn_hash:
+        elif nonce.txn_salt is not None and nonce_binds_transaction(
+            ev.nonce, nonce.txn_salt, nonce.txn_hash
+        ):
             c.ok("transaction")
         else:
-            c.fail("transaction", "transaction.mismatch", "txn_hash differs from the challenge")
+            c.fail(
+                "transaction",
+                "transaction.mismatch",
+                "the nonce is not made from the challenge's transaction hash and salt",
+            )
         if nonce.commitment is None:
             c.skip("commitment", "no commitment given")
         elif ev.rp_commitment_matched is True:

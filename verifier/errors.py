@@ -49,7 +49,7 @@ REASONS: dict[str, Reason] = {
     # -- appraisal: reference values and policy ------------------------------------------
     "reference.unknown-release": Reason(422, "Release manifest digest is not a reference value"),
     "reference.unknown-model": Reason(422, "A model digest is not in the release's manifest"),
-    "transaction.mismatch": Reason(422, "Transaction hash differs from the challenge's"),
+    "transaction.mismatch": Reason(422, "The nonce is not made from the challenge's transaction"),
     "commitment.mismatch": Reason(422, "The document did not match the relying party's commitment"),
     "document.not-authenticated": Reason(422, "Passive or anti-clone authentication failed"),
     "document.expired": Reason(422, "The document has expired"),

@@ -34,6 +34,7 @@ class NonceRow(NamedTuple):
     consumed_at: int | None
     owner_token_id: int | None
     txn_hash: bytes | None
+    txn_salt: bytes | None
     commitment: bytes | None
     liveness_method: int
     challenge: str

@@ -29,6 +29,7 @@ from sqlalchemy.exc import DatabaseError, IntegrityError
 
 from attest import ear as earmod
 from attest.challenge import challenge_spec, parse_challenge_spec
+from attest.commitment import TXN_SALT_BYTES, transaction_nonce
 from attest.errors import AttestError
 from attest.evidence import LivenessMethod
 from attest.keys import PublicKey, SigningKey, b64url, public_key_from_pem
@@ -164,7 +165,13 @@ class Verifier:
     def issue_challenge(
         self, caller: Caller, txn_hash: bytes | None, commitment: bytes | None
     ) -> dict[str, Any]:
-        nonce = secrets.token_bytes(NONCE_BYTES)
+        # A named transaction goes into the nonce, not to the device (attest.commitment).
+        salt: bytes | None = None
+        if txn_hash is None:
+            nonce = secrets.token_bytes(NONCE_BYTES)
+        else:
+            salt = secrets.token_bytes(TXN_SALT_BYTES)
+            nonce = transaction_nonce(salt, txn_hash)
         now = self.now()
         challenge = self.policy.challenge_for(nonce)
         row = Nonce(
@@ -173,6 +180,7 @@ class Verifier:
             expires_at=now + self.config.nonce_ttl_s,
             owner_token_id=caller.token_id,
             txn_hash=txn_hash,
+            txn_salt=salt,
             commitment=commitment,
             liveness_method=int(self.policy.liveness_method),
             challenge=challenge_spec(challenge),
@@ -188,7 +196,6 @@ class Verifier:
                 "method": _METHOD_NAMES[self.policy.liveness_method],
                 "challenge": [g.value for g in challenge],
             },
-            "txn_hash": b64url(txn_hash) if txn_hash else None,
             "document_commitment": b64url(commitment) if commitment else None,
         }
 
@@ -362,7 +369,8 @@ class Verifier:
             evidence_digest=result.evidence_digest,
             device_kid=dev.kid,
             decision=ev.decision,
-            txn_hash=ev.txn_hash,
+            txn_hash=nrow.txn_hash,
+            txn_salt=nrow.txn_salt,
         )
         cwt = earmod.sign_ear_cwt(ear, self.result_key)
         jwt = earmod.sign_ear_jwt(ear, self.result_key)
@@ -581,6 +589,7 @@ def _nonce_record(row: Any) -> ap.NonceRecord | None:
         liveness_method=LivenessMethod(row.liveness_method),
         challenge=parse_challenge_spec(row.challenge),
         txn_hash=row.txn_hash,
+        txn_salt=row.txn_salt,
         commitment=row.commitment,
     )
 

@@ -71,6 +71,8 @@ class Nonce(Base):
     consumed_at: Mapped[int | None] = mapped_column(Integer, nullable=True)
     owner_token_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     txn_hash: Mapped[bytes | None] = mapped_column(LargeBinary(32), nullable=True)
+    # The nonce is transaction_nonce(txn_salt, txn_hash) when a transaction is named.
+    txn_salt: Mapped[bytes | None] = mapped_column(LargeBinary(16), nullable=True)
     commitment: Mapped[bytes | None] = mapped_column(LargeBinary(32), nullable=True)
     liveness_method: Mapped[int] = mapped_column(Integer)
     challenge: Mapped[str] = mapped_column(String(128))

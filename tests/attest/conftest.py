@@ -6,6 +6,7 @@ import hashlib
 
 import pytest
 
+from attest.commitment import TXN_SALT_BYTES, transaction_nonce
 from attest.evidence import Evidence
 from attest.keys import EDDSA, ES256, SigningKey
 from attest.sample import sample_evidence
@@ -13,14 +14,17 @@ from attest.sample import sample_evidence
 NOW = 1_790_000_000
 
 
+def typical_nonce(txn: bool) -> bytes:
+    """The verifier's nonce: 32 bytes made from a relying party's transaction, else 16
+    random ones (verifier.service.Verifier.issue_challenge)."""
+    if txn:
+        return transaction_nonce(b"s" * TXN_SALT_BYTES, hashlib.sha256(b"txn").digest())
+    return hashlib.sha256(b"nonce").digest()[:16]
+
+
 def evidence(txn: bool = True, **changes: object) -> Evidence:
     """The typical token's claims (attest.sample), with optional field changes."""
-    ev = sample_evidence(
-        nonce=hashlib.sha256(b"nonce").digest(),
-        cti=bytes(range(16)),
-        now=NOW,
-        txn_hash=hashlib.sha256(b"txn").digest() if txn else None,
-    )
+    ev = sample_evidence(nonce=typical_nonce(txn), cti=bytes(range(16)), now=NOW)
     if changes:
         import dataclasses
 

@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from attest import cbor, cose
+from attest.commitment import transaction_nonce
 from attest.ear import (
     Ear,
     Status,
@@ -30,20 +31,29 @@ TV = st.integers(-128, 127)
 
 @st.composite
 def ears(draw: st.DrawFn) -> Ear:
-    return Ear(
-        iat=draw(st.integers(0, 2**40 - 1)),
-        status=draw(st.sampled_from(Status)),
-        trust_vector=TrustVector(draw(TV), draw(TV), draw(TV), draw(TV)),
-        policy_id=draw(ID),
-        verifier_build=draw(ID),
-        nonce=draw(st.binary(min_size=8, max_size=64)),
-        appraisal_id=draw(ID),
-        evidence_digest=draw(st.binary(min_size=32, max_size=32)),
-        device_kid=draw(st.binary(min_size=32, max_size=32)),
-        decision=draw(st.none() | st.sampled_from(Decision)),
-        txn_hash=draw(st.none() | st.binary(min_size=32, max_size=32)),
-        developer=draw(ID),
-    )
+    fields: dict[str, Any] = {
+        "iat": draw(st.integers(0, 2**40 - 1)),
+        "status": draw(st.sampled_from(Status)),
+        "trust_vector": TrustVector(draw(TV), draw(TV), draw(TV), draw(TV)),
+        "policy_id": draw(ID),
+        "verifier_build": draw(ID),
+        "nonce": draw(st.binary(min_size=8, max_size=64)),
+        "appraisal_id": draw(ID),
+        "evidence_digest": draw(st.binary(min_size=32, max_size=32)),
+        "device_kid": draw(st.binary(min_size=32, max_size=32)),
+        "decision": draw(st.none() | st.sampled_from(Decision)),
+        "developer": draw(ID),
+    }
+    txn = draw(st.none() | st.binary(min_size=32, max_size=32))
+    salt = draw(st.binary(min_size=16, max_size=16))
+    return Ear(**{**fields, **bound_to(txn, salt)})
+
+
+def bound_to(txn_hash: bytes | None, salt: bytes = b"s" * 16) -> dict[str, Any]:
+    """The nonce, transaction hash and salt of a result bound to `txn_hash` (or to none)."""
+    if txn_hash is None:
+        return {}
+    return {"nonce": transaction_nonce(salt, txn_hash), "txn_hash": txn_hash, "txn_salt": salt}
 
 
 def sample_ear(**changes: Any) -> Ear:
@@ -72,7 +82,7 @@ def test_claims_round_trip(ear: Ear) -> None:
 
 def test_signed_round_trips(any_key: SigningKey) -> None:
     keys = {any_key.kid: any_key.public}
-    ear = sample_ear(txn_hash=b"t" * 32)
+    ear = sample_ear(**bound_to(b"t" * 32))
     cwt = sign_ear_cwt(ear, any_key)
     assert verify_ear_cwt(cwt, keys) == ear
     assert decode_ear_unverified(cwt) == ear
@@ -114,7 +124,8 @@ def test_jwt_reason_codes(es256_key: SigningKey, eddsa_key: SigningKey) -> None:
             f"{header({**base, 'kid': 'not base64url!'})}.{p}.{s}",
         ],
         "cose.alg-not-pinned": [f"{header({**base, 'alg': 'EdDSA'})}.{p}.{s}"],
-        "cose.bad-signature": [f"{h}.{p}.{s[:-2]}AA", f"{h}.{b64url(b'{}')}.{s}"],
+        # A changed first character (a fixed suffix would equal the real one at times).
+        "cose.bad-signature": [f"{h}.{p}.{'BA'[s[0] == 'B']}{s[1:]}", f"{h}.{b64url(b'{}')}.{s}"],
         "key.unknown-kid": [f"{header({**base, 'kid': b64url(bytes(32))})}.{p}.{s}"],
     }
     for code, tokens in cases.items():
@@ -130,7 +141,17 @@ def test_claims_reason_codes() -> None:
     c = sample_ear().to_cbor_claims()
     j = sample_ear().to_json_claims()
     sub = dict(j["submods"]["edgeproof-device"])
+    bc = sample_ear(**bound_to(b"t" * 32)).to_cbor_claims()
+    bj = sample_ear(**bound_to(b"t" * 32)).to_json_claims()
     cases = {
+        # A result must not echo a transaction its evidence's nonce does not commit to.
+        "ear.unbound-transaction": [
+            ("cbor", {**bc, -70002: b"u" * 32}),  # another transaction
+            ("json", {**bj, "edgeproof.txn-salt": b64url(b"x" * 16)}),  # another salt
+            ("json", {**bj, "eat_nonce": b64url(b"n" * 32)}),  # another nonce
+            ("cbor", {k: v for k, v in bc.items() if k != -70006}),  # no salt
+            ("json", {k: v for k, v in bj.items() if k != "edgeproof.txn-hash"}),  # no hash
+        ],
         "ear.unknown-claim": [
             ("cbor", {**c, 99: 1}),
             ("json", {**j, "name": "x"}),
@@ -161,6 +182,7 @@ def test_claims_reason_codes() -> None:
         {"evidence_digest": b"x"},
         {"status": 2},
         {"decision": 1},
+        {**bound_to(b"t" * 32), "txn_salt": b"short"},
     ):
         with pytest.raises(ClaimsError):
             sample_ear(**bad)

@@ -42,7 +42,7 @@ from attest.evidence import Evidence, sign_evidence, verify_evidence
 from attest.keys import ES256, SigningKey, b64url_decode
 from attest.keyset import KeySet
 from tests.attest.conftest import evidence
-from tests.attest.test_ear import sample_ear
+from tests.attest.test_ear import bound_to, sample_ear
 
 
 def published(key: SigningKey) -> dict[str, Any]:
@@ -124,7 +124,7 @@ def test_attest_verifies_what_pycose_signs(any_key: SigningKey) -> None:
 @pytest.mark.filterwarnings("ignore:EdDSA is deprecated")
 def test_pyjwt_and_joserfc_verify_jwt_results(any_key: SigningKey) -> None:
     jwks = published(any_key)
-    ear = sample_ear(txn_hash=b"t" * 32)
+    ear = sample_ear(**bound_to(b"t" * 32))
     token = sign_ear_jwt(ear, any_key)
     algorithms = ["ES256", "EdDSA"]
 

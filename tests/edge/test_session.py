@@ -91,7 +91,6 @@ class Verifier:
             2_000_000_000,
             derive_challenge(NONCE),
             LivenessMethod.ACTIVE_NONCE,
-            txn_hash=b"\x09" * 32,
             commitment=self.commitment,
         )
 
@@ -160,7 +159,7 @@ def test_happy_path_signs_sends_and_wipes() -> None:
     assert a["verifier"].submitted == [result.evidence_token]
     msg = cose.verify_sign1(result.evidence_token, {KEY.kid: KEY.public})
     ev = Evidence.decode(msg.payload)
-    assert ev.decision is Decision.MATCH and ev.nonce == NONCE and ev.txn_hash == b"\x09" * 32
+    assert ev.decision is Decision.MATCH and ev.nonce == NONCE
     assert ev.erasure.captured == ev.erasure.erased == 30 and ev.consent.recorded
     assert ev.rp_commitment_matched is None
     assert a["chip"].reading.wiped and not a["chip"].reading.face.any()

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from attest import keys
+from attest import cbor, cose, keys
+from attest.commitment import transaction_nonce
 from attest.ear import Ear, Status, TrustVector, sign_ear_cwt, sign_ear_jwt
 from attest.errors import AttestError
 from attest.evidence import Decision
@@ -21,6 +22,7 @@ from rp.keyset_cache import CachedKeySet
 
 NOW = 1_800_000_000
 TXN = hashlib.sha256(b"order 42").digest()
+SALT = bytes(range(16))
 
 
 def make_ear(**changes: object) -> Ear:
@@ -30,12 +32,13 @@ def make_ear(**changes: object) -> Ear:
         trust_vector=TrustVector(2, 2, 2, 2),
         policy_id="production-v1",
         verifier_build="edgeproof-0.1.0",
-        nonce=bytes(range(16)),
+        nonce=transaction_nonce(SALT, TXN),
         appraisal_id="ap-1",
         evidence_digest=b"\x01" * 32,
         device_kid=b"\x02" * 32,
         decision=Decision.MATCH,
         txn_hash=TXN,
+        txn_salt=SALT,
     )
     return replace(base, **changes)  # type: ignore[arg-type]
 
@@ -122,7 +125,15 @@ def test_wrong_transaction_and_nonce(key: keys.SigningKey, sign) -> None:  # typ
         _code(lambda: validate_result(sign(make_ear(), key), ks, now=NOW, expected_txn_hash=other))
         == "rp.wrong-transaction"
     )
-    unbound = sign(make_ear(txn_hash=None), key)
+    # A verifier that echoes a transaction the device's nonce does not commit to is caught
+    # by every relying party, even with its own valid signature on the result.
+    claims = {**make_ear().to_cbor_claims(), -70002: other}
+    rebound = cose.sign1(cbor.encode(claims), key)
+    assert (
+        _code(lambda: validate_result(rebound, ks, now=NOW, expected_txn_hash=other))
+        == "ear.unbound-transaction"
+    )
+    unbound = sign(make_ear(txn_hash=None, txn_salt=None, nonce=bytes(range(16))), key)
     assert (
         _code(lambda: validate_result(unbound, ks, now=NOW, expected_txn_hash=TXN))
         == "rp.wrong-transaction"
@@ -234,3 +245,18 @@ def test_document_commitment() -> None:
     assert not commitment_matches(bytes(16), c, "L898902C3")
     with pytest.raises(ValueError):
         document_commitment(b"short", "L898902C3")
+
+
+def test_transaction_nonce() -> None:
+    from attest.commitment import nonce_binds_transaction
+
+    # The construction written out, so that other implementations can check theirs.
+    want = hashlib.sha256(b"edgeproof transaction nonce v1\x00" + SALT + TXN).digest()
+    assert transaction_nonce(SALT, TXN) == want
+    assert nonce_binds_transaction(want, SALT, TXN)
+    assert not nonce_binds_transaction(want, SALT, hashlib.sha256(b"order 43").digest())
+    assert not nonce_binds_transaction(want, bytes(16), TXN)
+    assert not nonce_binds_transaction(want[:16], SALT, TXN)
+    for salt, txn in ((b"short", TXN), (SALT + b"x", TXN), (SALT, TXN[:31]), (SALT, "x" * 32)):
+        with pytest.raises(ValueError):
+            transaction_nonce(salt, txn)  # type: ignore[arg-type]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from attest import cose
+from attest.commitment import transaction_nonce
 from attest.ear import Status, verify_ear_cwt, verify_ear_jwt
 from attest.evidence import AntiClone, DebugStatus, Decision, DocumentAuth, Outcome, ScoreBand
 from attest.keys import SigningKey, b64url, b64url_decode
@@ -203,6 +204,7 @@ def test_transaction_and_commitment_are_bound(world: World) -> None:
         commitment_salt=b64url(salt),
     )
     assert ch["commitment_salt"] == b64url(salt)  # echoed for the device, never stored
+    assert "txn_hash" not in ch  # the device needs only the nonce, which commits to it
     db = (world.server.instance / "verifier.db").read_bytes()
     assert salt not in db
     from attest.challenge import Gesture
@@ -213,13 +215,13 @@ def test_transaction_and_commitment_are_bound(world: World) -> None:
         b64url_decode(ch["nonce"]),
         tuple(Gesture(g) for g in ch["liveness"]["challenge"]),
         world.release,
-        txn_hash=txn,
         rp_commitment_matched=True,
     )
     r = c.submit(sign_evidence(ev, world.device))
     assert r.status_code == 201, r.text
     ear = verify_ear_cwt(b64url_decode(r.json()["ear"]["cwt"]), published_keys(world))
-    assert ear.txn_hash == txn
+    assert ear.txn_hash == txn and ear.txn_salt is not None
+    assert ear.nonce == ev.nonce == transaction_nonce(ear.txn_salt, txn)
 
 
 def test_service_endpoints(world: World) -> None:

@@ -6,6 +6,7 @@ import dataclasses
 from pathlib import Path
 
 from attest.challenge import derive_challenge
+from attest.commitment import transaction_nonce
 from attest.ear import Status, verify_ear_cwt
 from attest.evidence import (
     AntiClone,
@@ -52,6 +53,32 @@ def test_good_evidence_passes_every_check() -> None:
     assert r.accepted and r.status is Status.AFFIRMING
     assert [c.name for c in r.checks] == list(CHECK_COMPONENT)
     assert {c.outcome.value for c in r.checks} <= {"passed", "skipped"}
+
+
+def test_transaction_is_bound_through_the_nonce() -> None:
+    txn, salt = b"\x05" * 32, b"\x06" * 16
+    bound = transaction_nonce(salt, txn)
+    dev = _records()[0]
+    record = NonceRecord(
+        bound, NOW - 10, NOW + 290, False, LivenessMethod.ACTIVE_NONCE, derive_challenge(bound)
+    )
+    ev = evidence(bound, derive_challenge(bound), REL, now=NOW)
+    token = sign_evidence(ev, DEVICE)
+
+    def outcome(rec: NonceRecord) -> tuple[str, str | None]:
+        r = appraise(token, dev, rec, REFS, PROD, NOW)
+        (check,) = [c for c in r.checks if c.name == "transaction"]
+        return check.outcome.value, check.code
+
+    assert outcome(record)[0] == "skipped"  # no transaction named
+    ok = dataclasses.replace(record, txn_hash=txn, txn_salt=salt)
+    assert outcome(ok) == ("passed", None)
+    for bad in (
+        dataclasses.replace(ok, txn_hash=b"\x07" * 32),  # the record's transaction changed
+        dataclasses.replace(ok, txn_salt=b"\x08" * 16),
+        dataclasses.replace(ok, txn_salt=None),
+    ):
+        assert outcome(bad) == ("failed", "transaction.mismatch")
 
 
 def test_every_failure_is_reported_not_just_the_first() -> None:

@@ -49,6 +49,15 @@ def _submit_ev(w: World, key: SigningKey | None = None, **changes: object) -> ht
     return w.client.submit(sign_evidence(ev, key or w.device))
 
 
+def _sql(w: World, statement: str, args: tuple[object, ...]) -> None:
+    db = sqlite3.connect(w.server.instance / "verifier.db")
+    try:
+        with db:
+            db.execute(statement, args)
+    finally:
+        db.close()
+
+
 def _admin(w: World, method: str, path: str, **kw: object) -> httpx.Response:
     c = w.client
     headers = {**c.h(c.admin), **kw.pop("headers", {})}  # type: ignore[dict-item]
@@ -152,12 +161,7 @@ def nonce_unknown(w: World) -> httpx.Response:
 
 def nonce_expired(w: World) -> httpx.Response:
     nonce, gestures = _fresh(w)
-    db = sqlite3.connect(w.server.instance / "verifier.db")
-    try:
-        with db:
-            db.execute("UPDATE nonces SET expires_at = expires_at - 3600 WHERE nonce = ?", (nonce,))
-    finally:
-        db.close()
+    _sql(w, "UPDATE nonces SET expires_at = expires_at - 3600 WHERE nonce = ?", (nonce,))
     return w.client.submit(sign_evidence(evidence(nonce, gestures, w.release), w.device))
 
 
@@ -199,9 +203,11 @@ def unknown_model(w: World) -> httpx.Response:
 
 
 def txn_mismatch(w: World) -> httpx.Response:
+    # The nonce commits to the transaction, so only a record changed behind the verifier's
+    # back can disagree with it; the result must not then echo the changed transaction.
     nonce, gestures = _fresh(w, txn_hash=b64url(bytes(32)))
-    ev = evidence(nonce, gestures, w.release, txn_hash=b"\x01" * 32)
-    return w.client.submit(sign_evidence(ev, w.device))
+    _sql(w, "UPDATE nonces SET txn_hash = ? WHERE nonce = ?", (b"\x01" * 32, nonce))
+    return w.client.submit(sign_evidence(evidence(nonce, gestures, w.release), w.device))
 
 
 def commitment_mismatch(w: World) -> httpx.Response:
