@@ -175,8 +175,11 @@ def check_evidence(
 ) -> list[Finding]:
     """The device's own evidence behind one logged result: its SHA-256 is the digest the
     signed EAR carries, it is signed by the key the device enrolled (RFC 9052 section 4.4,
-    algorithm pinned) and it passes the closed profile v1 schema (a claim outside the
-    registry is a privacy finding). `ear_data` was already verified by `scan_entry`."""
+    algorithm pinned), it passes the closed profile v1 schema (a claim outside the
+    registry is a privacy finding), and its nonce is the one the result echoes: decoding the
+    result already checked that nonce is made from the transaction the result names
+    (attest.commitment), so this ties the transaction to the device's signature.
+    `ear_data` was already verified by `scan_entry`."""
     try:
         ear = decode_ear_unverified(ear_data)
     except AttestError as exc:
@@ -193,11 +196,20 @@ def check_evidence(
     if device_key is None or device_key.kid != ear.device_kid:
         return [Finding("audit.device-unknown", "the device key is not enrolled", "error", index)]
     try:
-        verify_evidence(evidence, {device_key.kid: device_key})
+        ev, _ = verify_evidence(evidence, {device_key.kid: device_key})
     except PrivacyError as exc:
         return [Finding("audit.evidence-privacy", f"{exc.code}: {exc.message}", "privacy", index)]
     except AttestError as exc:
         return [Finding("audit.evidence-invalid", f"{exc.code}: {exc.message}", "error", index)]
+    if ev.nonce != ear.nonce:  # RFC 9711 section 4.1: the nonce the device signed
+        return [
+            Finding(
+                "audit.nonce-mismatch",
+                "the result echoes a nonce the device did not sign",
+                "error",
+                index,
+            )
+        ]
     return []
 
 

@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import pytest
 
 from attest import cbor, cose
+from attest.commitment import transaction_nonce
 from attest.ear import Ear, Status, TrustVector, sign_ear_cwt
 from attest.errors import AttestError
+from attest.evidence import sign_evidence
 from attest.keys import SigningKey, b64url
 from attest.keyset import KeySet
 from attest.merkle import MerkleTree, leaf_hash
+from attest.sample import sample_evidence
 from audit.checks import (
     Finding,
     TrustedKeys,
     check_consistency,
+    check_evidence,
     check_inclusion,
     keyset_change,
     recompute,
@@ -135,6 +140,28 @@ def test_scan_entry_signature_and_privacy() -> None:
     assert {f.severity for f in leaky} == {"privacy"}
     assert all(f.index == 2 for f in leaky)
     assert scan_entry(3, b"not cose", KEYS)[0].severity == "error"
+
+
+def test_check_evidence_ties_the_result_to_the_device_signature() -> None:
+    device = SigningKey.generate()
+    txn, salt = hashlib.sha256(b"order 7").digest(), b"\x01" * 16
+    nonce = transaction_nonce(salt, txn)
+    token = sign_evidence(sample_evidence(nonce=nonce, cti=bytes(16), now=1700000000), device)
+    bound = {"txn_hash": txn, "txn_salt": salt, "device_kid": device.kid}
+
+    def findings(evidence: bytes, **changes: object) -> list[str]:
+        changes = {"nonce": nonce, "evidence_digest": hashlib.sha256(evidence).digest(), **changes}
+        data = sign_ear_cwt(ear(**{**bound, **changes}), KEY)
+        return [f.code for f in check_evidence(0, data, evidence, device.public)]
+
+    assert findings(token) == []
+    # A result for another transaction around this evidence: its nonce is not the signed one.
+    other_txn = hashlib.sha256(b"order 8").digest()
+    assert findings(token, txn_hash=other_txn, nonce=transaction_nonce(salt, other_txn)) == [
+        "audit.nonce-mismatch"
+    ]
+    assert findings(token, evidence_digest=bytes(32)) == ["audit.evidence-digest"]
+    assert findings(token, device_kid=bytes(32)) == ["audit.device-unknown"]
 
 
 def test_keyset_change_and_trusted_lookup() -> None:
