@@ -143,7 +143,7 @@ def test_claims_reason_codes() -> None:
     sub = dict(j["submods"]["edgeproof-device"])
     bc = sample_ear(**bound_to(b"t" * 32)).to_cbor_claims()
     bj = sample_ear(**bound_to(b"t" * 32)).to_json_claims()
-    cases = {
+    cases: dict[str, list[tuple[str, Any]]] = {
         # A result must not echo a transaction its evidence's nonce does not commit to.
         "ear.unbound-transaction": [
             ("cbor", {**bc, -70002: b"u" * 32}),  # another transaction

@@ -209,7 +209,7 @@ def claims(**changes: Any) -> dict[int, Any]:
 
 ENTRY = [bytes((k,)) + b"\x58\x20" + bytes((k,)) * 32 for k in range(4)]  # key, digest
 
-SCHEMA_REJECTS = [
+SCHEMA_REJECTS: list[tuple[str, Any]] = [
     ("claims.not-a-map", [1, 2]),
     ("claims.unknown-claim", {**claims(), -70000: "Jane Doe"}),
     ("claims.unknown-claim", {**claims(), "name": "x"}),

@@ -21,7 +21,7 @@ from joserfc.jwk import KeySet as JoseKeySet
 from pycose.algorithms import EdDSA as PycoseEdDSA
 from pycose.algorithms import Es256 as PycoseEs256
 from pycose.headers import KID, Algorithm
-from pycose.keys import CoseKey
+from pycose.keys.cosekey import CoseKey
 from pycose.keys.curves import P256, Ed25519
 from pycose.keys.keyparam import (
     EC2KpCurve,
@@ -34,7 +34,7 @@ from pycose.keys.keyparam import (
     OKPKpX,
 )
 from pycose.keys.keytype import KtyEC2, KtyOKP
-from pycose.messages import Sign1Message
+from pycose.messages.sign1message import Sign1Message
 
 from attest import cose
 from attest.ear import sign_ear_cwt, sign_ear_jwt
@@ -87,12 +87,14 @@ def test_pycose_verifies_evidence_and_results(any_key: SigningKey) -> None:
         assert not tampered.verify_signature()
     # The claims pycose saw are the claims attest decodes.
     msg = pycose_message(sign_evidence(evidence(), any_key))
-    assert Evidence.decode(msg.payload) == evidence()
+    assert msg.payload is not None and Evidence.decode(msg.payload) == evidence()
 
 
 def test_attest_verifies_what_pycose_signs(any_key: SigningKey) -> None:
     jwk = any_key.public.jwk()
     d = any_key._key.private_bytes_raw() if any_key.alg != ES256 else None  # type: ignore[union-attr]
+    key: CoseKey
+    alg: type[PycoseEs256] | type[PycoseEdDSA]
     if any_key.alg == ES256:
         priv = any_key._key.private_numbers().private_value.to_bytes(32, "big")  # type: ignore[union-attr]
         key = CoseKey.from_dict(
@@ -139,7 +141,7 @@ def test_pyjwt_and_joserfc_verify_jwt_results(any_key: SigningKey) -> None:
             algorithms=algorithms,
         )
 
-    jose_keys = JoseKeySet.import_key_set(jwks)
+    jose_keys = JoseKeySet.import_key_set(jwks)  # type: ignore[arg-type]  # a JWKS dict
     result = joserfc_jwt.decode(token, jose_keys, algorithms=algorithms)
     assert result.claims == ear.to_json_claims()
     assert result.header["typ"] == "eat+jwt"

@@ -59,6 +59,7 @@ def test_resize_on_replay() -> None:
 
 def test_frame_folder(tmp_path: Path) -> None:
     bgr = cv2.imread(str(STILL))
+    assert bgr is not None, STILL
     small = cv2.resize(bgr, (64, 48))
     for i in range(3):
         cv2.imwrite(str(tmp_path / f"f{i:03d}.png"), np.roll(small, i, axis=1))

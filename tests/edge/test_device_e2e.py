@@ -18,10 +18,10 @@ import pytest
 
 from attest.keys import SigningKey
 from edge.queue import EvidenceQueue
-from edge.session import VerifierUnreachableError
+from edge.session import Challenge, VerifierUnreachableError
 from edge.verifier_link import HttpVerifier, flush_queue
 from tests.rig import require
-from tests.verifier.helpers import VerifierServer, evidence, release
+from tests.verifier.helpers import Release, VerifierServer, evidence, release
 
 EDGEPROOF = [sys.executable, "-m", "edgeproof_cli"]
 
@@ -91,8 +91,8 @@ def test_offline_queue_waits_for_the_verifier(tmp_path: Path) -> None:
         server.stop()
 
 
-def _sign(challenge: object, rel: object, device: SigningKey) -> bytes:
+def _sign(challenge: Challenge, rel: Release, device: SigningKey) -> bytes:
     from attest.evidence import sign_evidence
 
-    ev = evidence(challenge.nonce, challenge.gestures, rel)  # type: ignore[attr-defined]
+    ev = evidence(challenge.nonce, challenge.gestures, rel)
     return sign_evidence(ev, device)

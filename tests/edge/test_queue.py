@@ -16,7 +16,11 @@ def test_drain_in_deadline_order_and_drop_expired(tmp_path: Path) -> None:
     q.put(b"early", cti=b"\x02" * 8, deadline=1_500)
     q.put(b"stale", cti=b"\x03" * 8, deadline=900)
     seen: list[bytes] = []
-    report = q.drain(lambda t: (seen.append(t), SendResult.SENT)[1], now=1_000)
+    def send(token: bytes) -> SendResult:
+        seen.append(token)
+        return SendResult.SENT
+
+    report = q.drain(send, now=1_000)
     assert seen == [b"early", b"late"]
     assert (report.sent, report.expired, report.remaining) == (2, 1, 0)
     assert len(q) == 0

@@ -36,6 +36,7 @@ from edge.session import (
     LiveOutcome,
     MatchOutcome,
     SessionError,
+    SessionResult,
     Submission,
     VerifierUnreachableError,
     run_session,
@@ -139,8 +140,8 @@ class Matcher:
         return MatchOutcome(Decision.MATCH, ScoreBand.HIGH, Threshold("sface-v1", -3))
 
 
-def run(**kw: Any):  # type: ignore[no-untyped-def]
-    args = dict(
+def run(**kw: Any) -> tuple[SessionResult, dict[str, Any]]:
+    args: dict[str, Any] = dict(
         verifier=Verifier(),
         chip=Chip(),
         live=Live(),

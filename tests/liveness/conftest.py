@@ -23,25 +23,31 @@ def models() -> FaceModels:
     return FaceModels.load()
 
 
+def f32(points: object) -> np.ndarray:
+    """Point arrays as OpenCV's geometry functions take them (float32)."""
+    return np.asarray(points, dtype=np.float32)
+
+
 def write_photo_replay(path: Path, seconds: float = 8.0, fps: float = 30.0) -> Path:
     """A recording of the still photo held up to the camera: moved, tilted and turned in
     front of a plain background (each frame a perspective warp of the photo), as an
     attacker holding a print would produce. Encoded as MPEG-4 like a real recording."""
     photo = cv2.imread(str(STILL))
+    assert photo is not None, STILL
     h, w = 360, 640
     ph, pw = photo.shape[:2]
     k = 300 / ph
-    base = np.float32([[170, 30], [170 + pw * k, 30], [170 + pw * k, 330], [170, 330]])
-    src = np.float32([[0, 0], [pw, 0], [pw, ph], [0, ph]])
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
+    base = f32([[170, 30], [170 + pw * k, 30], [170 + pw * k, 330], [170, 330]])
+    src = f32([[0, 0], [pw, 0], [pw, ph], [0, ph]])
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), fps, (w, h))
     assert writer.isOpened()
     n = int(seconds * fps)
     for i in range(n):
         a = 2 * np.pi * i / 90
         tilt = 25 * np.sin(a)  # turning the print about its vertical axis
-        d = np.float32([[tilt, -0.3 * tilt], [-tilt, 0.3 * tilt], [-tilt, -0.3 * tilt],
-                        [tilt, 0.3 * tilt]])  # fmt: skip
-        shift = np.float32([15 * np.sin(a / 2), 8 * np.cos(a / 3)])
+        d = f32([[tilt, -0.3 * tilt], [-tilt, 0.3 * tilt], [-tilt, -0.3 * tilt],
+                 [tilt, 0.3 * tilt]])  # fmt: skip
+        shift = f32([15 * np.sin(a / 2), 8 * np.cos(a / 3)])
         m = cv2.getPerspectiveTransform(src, base + d + shift)
         frame = cv2.warpPerspective(photo, m, (w, h), borderValue=(90, 100, 110))
         writer.write(frame)

@@ -2,6 +2,7 @@ import cv2
 import numpy as np
 
 from edge.liveness.passive import PassiveChecks, Verdict, homography_residual
+from tests.liveness.conftest import f32
 from tests.liveness.synth import BLINK, TURN_LEFT, Pose, render, sequence, still, template
 
 
@@ -10,12 +11,12 @@ def _photo_frames(n: int, seed: int = 3) -> list[np.ndarray]:
     of the photo's, plus landmark jitter."""
     rng = np.random.default_rng(seed)
     flat = render(template(), Pose())[:, :2]
-    quad = np.float32([[0, 0], [640, 0], [640, 480], [0, 480]])
+    quad = f32([[0, 0], [640, 0], [640, 480], [0, 480]])
     out = []
     for i in range(n):
         a = 2 * np.pi * i / n
-        d = np.float32([[30 * np.sin(a), 20 * np.cos(a)], [-15 * np.sin(a), -10],
-                        [10, 25 * np.sin(a)], [-20 * np.cos(a), 5]])  # fmt: skip
+        d = f32([[30 * np.sin(a), 20 * np.cos(a)], [-15 * np.sin(a), -10],
+                 [10, 25 * np.sin(a)], [-20 * np.cos(a), 5]])  # fmt: skip
         h = cv2.getPerspectiveTransform(quad, quad + d)
         pts = cv2.perspectiveTransform(flat[None].astype(np.float32), h)[0]
         out.append(pts + rng.normal(0, 0.3, pts.shape))

@@ -142,7 +142,7 @@ def test_live_check_shows_prompts_and_erases(models: FaceModels) -> None:
     )
     with CaptureSession(FileReplaySource(CLIP), buffer_frames=4) as session:
         result = run_check(session, engine)
-    assert result.passed and result.reason is Reason.PASSED
+    assert result.passed and result.reason is Reason.PASSED and result.decided_frame is not None
     # The check stops at the decision, long before the end of the recording.
     assert session.report.frames_captured == result.decided_frame + 1 < 275
     assert session.report.complete and session.report.ended_by == "consumer"

@@ -7,6 +7,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -133,7 +134,7 @@ def crash_and_recover(w: World, victim: VerifierServer, survivor_base: str | Non
     keys = keyset(w)
     tokens = [w.good() for _ in range(300)]
     before = checkpoint(w, victim.base, keys)
-    acked: list[dict[str, object]] = []
+    acked: list[dict[str, Any]] = []
     lock = threading.Lock()
     stop = threading.Event()
 
@@ -193,7 +194,7 @@ def crash_and_recover(w: World, victim: VerifierServer, survivor_base: str | Non
             logged[e["appraisal_id"]] = b64url_decode(e["data"])
         start = page["next"] or after.size
     for body in acked:
-        assert logged[body["appraisal_id"]] == b64url_decode(body["ear"]["cwt"])  # type: ignore[arg-type]
+        assert logged[body["appraisal_id"]] == b64url_decode(body["ear"]["cwt"])
 
 
 def test_crash_postgresql(replicas: tuple[World, VerifierServer]) -> None:
