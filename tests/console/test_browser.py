@@ -51,7 +51,7 @@ def served(
         c.add_release(rel)
         rp, auditor = c.token("relying-party"), c.token("auditor")
         results = []
-        for changes in (
+        cases: tuple[dict[str, Any], ...] = (
             {},
             {},
             {
@@ -59,7 +59,8 @@ def served(
                     Outcome.PASSED, AntiClone.CHIP_AUTHENTICATION, Outcome.PASSED, expired=True
                 )
             },
-        ):
+        )
+        for changes in cases:
             r = c.submit(c.good_token(rp, device, rel, **changes))
             assert r.status_code == 201, r.text
             results.append(r.json())

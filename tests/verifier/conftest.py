@@ -22,8 +22,10 @@ class World:
     device: SigningKey
     release: Release
 
-    def good(self, **changes: object) -> bytes:
-        return self.client.good_token(self.rp, self.device, self.release, **changes)
+    def good(self, txn_hash: bytes | None = None, **changes: object) -> bytes:
+        return self.client.good_token(
+            self.rp, self.device, self.release, txn_hash=txn_hash, **changes
+        )
 
 
 def make_world(server: VerifierServer, rel: Release) -> World:

@@ -169,8 +169,17 @@ class Client:
             headers={"Content-Type": "application/eat+cwt"},
         )
 
-    def good_token(self, rp: str, device: SigningKey, rel: Release, **changes: Any) -> bytes:
-        ch = self.challenge(rp)
+    def good_token(
+        self,
+        rp: str,
+        device: SigningKey,
+        rel: Release,
+        *,
+        txn_hash: bytes | None = None,
+        **changes: Any,
+    ) -> bytes:
+        """Evidence for a fresh challenge, bound to `txn_hash` when one is given."""
+        ch = self.challenge(rp, **({} if txn_hash is None else {"txn_hash": b64url(txn_hash)}))
         nonce = b64url_decode(ch["nonce"])
         gestures = tuple(Gesture(g) for g in ch["liveness"]["challenge"])
         method = (

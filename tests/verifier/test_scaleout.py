@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from collections.abc import Iterator
@@ -87,7 +88,9 @@ def test_two_hundred_distinct_tokens(replicas: tuple[World, VerifierServer]) -> 
     w, b = replicas
     keys = keyset(w)
     start = checkpoint(w, w.client.base, keys)
-    tokens = [w.good() for _ in range(200)]
+    # Every other token answers a challenge bound to a transaction (its nonce made from it).
+    txns = [hashlib.sha256(b"order %d" % i).digest() if i % 2 else None for i in range(200)]
+    tokens = [w.good(txn) for txn in txns]
     bases = [w.client.base, b.base]
     shared = httpx.Client(timeout=60, limits=httpx.Limits(max_connections=16))
 
@@ -112,8 +115,8 @@ def test_two_hundred_distinct_tokens(replicas: tuple[World, VerifierServer]) -> 
     for i, r in enumerate(results):
         body = r.json()
         cwt = b64url_decode(body["ear"]["cwt"])
-        verify_ear_cwt(cwt, keys)
-        verify_ear_jwt(body["ear"]["jwt"], keys)
+        assert verify_ear_cwt(cwt, keys).txn_hash == txns[i]  # its decoding checks the nonce
+        assert verify_ear_jwt(body["ear"]["jwt"], keys).txn_hash == txns[i]
         check_with_independent_libraries(keys_doc, cwt, body["ear"]["jwt"])
         inc = c.http.get(
             f"{bases[i % 2]}/v1/log/proof/inclusion",
