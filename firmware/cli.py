@@ -64,9 +64,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         metavar="PEM",
         help="trusted release public key (repeat for several)",
     )
-    v.add_argument(
-        "--installed", action="store_true", help="also compare with this installation"
-    )
+    v.add_argument("--installed", action="store_true", help="also compare with this installation")
     v.add_argument("--python", default=sys.executable, help="the installation's Python")
     v.set_defaults(func=_verify)
 

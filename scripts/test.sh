@@ -10,6 +10,7 @@ if [ "${CI:-}" = "true" ]; then export EDGEPROOF_REQUIRE_RIG=1; fi
 
 echo "== ruff"
 ruff check .
+ruff format --check .
 echo "== mypy"
 mypy
 echo "== pytest"

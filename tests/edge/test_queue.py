@@ -16,6 +16,7 @@ def test_drain_in_deadline_order_and_drop_expired(tmp_path: Path) -> None:
     q.put(b"early", cti=b"\x02" * 8, deadline=1_500)
     q.put(b"stale", cti=b"\x03" * 8, deadline=900)
     seen: list[bytes] = []
+
     def send(token: bytes) -> SendResult:
         seen.append(token)
         return SendResult.SENT

@@ -48,8 +48,14 @@ def image_root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     exe.parent.mkdir(parents=True)
     exe.write_text("#!/bin/sh\n")
     exe.chmod(0o755)
-    stock = next((p for p in (Path("/usr/lib/systemd/system"), Path("/lib/systemd/system"))
-                  if (p / "multi-user.target").exists()), None)
+    stock = next(
+        (
+            p
+            for p in (Path("/usr/lib/systemd/system"), Path("/lib/systemd/system"))
+            if (p / "multi-user.target").exists()
+        ),
+        None,
+    )
     if stock is not None:
         shutil.copytree(stock, root / "usr/lib/systemd/system", symlinks=True, dirs_exist_ok=True)
     yield root
@@ -80,12 +86,11 @@ def test_install_layout(image_root: Path) -> None:
         assert (stat.S_IMODE(st.st_mode), st.st_uid) == (0o700, uid), name
     # Swap can never come back on its own; core dumps go nowhere.
     assert os.readlink(image_root / "etc/systemd/system/swap.target") == "/dev/null"
-    assert "kernel.core_pattern = |/bin/false" in (
-        image_root / "etc/sysctl.d/90-edgeproof.conf"
-    ).read_text()
-    assert "Storage=none" in (
-        image_root / "etc/systemd/coredump.conf.d/edgeproof.conf"
-    ).read_text()
+    assert (
+        "kernel.core_pattern = |/bin/false"
+        in (image_root / "etc/sysctl.d/90-edgeproof.conf").read_text()
+    )
+    assert "Storage=none" in (image_root / "etc/systemd/coredump.conf.d/edgeproof.conf").read_text()
     wants = image_root / "etc/systemd/system/multi-user.target.wants" / UNIT
     assert os.readlink(wants) == f"/etc/systemd/system/{UNIT}"
     assert (image_root / "etc/edgeproof/site.toml").exists()
@@ -177,19 +182,49 @@ def test_shellcheck() -> None:
     shellcheck = require_binary("shellcheck")
     scripts = sorted(IMAGE.glob("*.sh"))
     assert scripts
-    out = subprocess.run([shellcheck, "--severity=style", *map(str, scripts)],
-                         capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [shellcheck, "--severity=style", *map(str, scripts)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode == 0, out.stdout + out.stderr
 
 
 _ATTR = r"\{[^}]+\}"
 _MATCH_KEYS = "|".join(
-    ["ACTION", "DEVPATH", "KERNELS?", "NAME", "SYMLINK", "SUBSYSTEMS?", "DRIVERS?", "TEST",
-     "TAG", "PROGRAM", "RESULT", f"ATTRS?{_ATTR}", f"ENV{_ATTR}"]
+    [
+        "ACTION",
+        "DEVPATH",
+        "KERNELS?",
+        "NAME",
+        "SYMLINK",
+        "SUBSYSTEMS?",
+        "DRIVERS?",
+        "TEST",
+        "TAG",
+        "PROGRAM",
+        "RESULT",
+        f"ATTRS?{_ATTR}",
+        f"ENV{_ATTR}",
+    ]
 )
 _ASSIGN_KEYS = "|".join(
-    ["GROUP", "MODE", "OWNER", "SYMLINK", "NAME", "TAG", "RUN", "OPTIONS", "LABEL", "GOTO",
-     f"ENV{_ATTR}", f"ATTR{_ATTR}", f"IMPORT{_ATTR}"]
+    [
+        "GROUP",
+        "MODE",
+        "OWNER",
+        "SYMLINK",
+        "NAME",
+        "TAG",
+        "RUN",
+        "OPTIONS",
+        "LABEL",
+        "GOTO",
+        f"ENV{_ATTR}",
+        f"ATTR{_ATTR}",
+        f"IMPORT{_ATTR}",
+    ]
 )
 _TOKEN = re.compile(
     rf'\s*(?:(?P<m>{_MATCH_KEYS})(?:==|!=)|(?P<a>{_ASSIGN_KEYS})(?:=|\+=|-=|:=))"[^"]*"\s*'
@@ -206,24 +241,32 @@ def _lint_udev_line(line: str) -> bool:
 
 def test_udev_rules() -> None:
     rules = [
-        x for x in (IMAGE / "70-edgeproof.rules").read_text().splitlines()
+        x
+        for x in (IMAGE / "70-edgeproof.rules").read_text().splitlines()
         if x.strip() and not x.startswith("#")
     ]
     assert rules
     for line in rules:
         assert _lint_udev_line(line), line
     # The lint rejects what udev would ignore or misread.
-    for bad in ('SUBSYTEM=="usb", MODE="0660"', 'SUBSYSTEM="usb", MODE="0660"',
-                'SUBSYSTEM=="usb", MODE=="0660"', 'SUBSYSTEM=="usb"'):
+    for bad in (
+        'SUBSYTEM=="usb", MODE="0660"',
+        'SUBSYSTEM="usb", MODE="0660"',
+        'SUBSYSTEM=="usb", MODE=="0660"',
+        'SUBSYSTEM=="usb"',
+    ):
         assert not _lint_udev_line(bad), bad
     text = "\n".join(rules)
     assert 'SUBSYSTEM=="video4linux", GROUP="video"' in text  # camera
     assert "*:0b0000:*" in text  # CCID smart card readers (USB interface class 0x0b)
     udevadm = shutil.which("udevadm")
-    if udevadm and subprocess.run([udevadm, "verify", "--help"],
-                                  capture_output=True).returncode == 0:
-        out = subprocess.run([udevadm, "verify", str(IMAGE / "70-edgeproof.rules")],
-                             capture_output=True, text=True)
+    if (
+        udevadm
+        and subprocess.run([udevadm, "verify", "--help"], capture_output=True).returncode == 0
+    ):
+        out = subprocess.run(
+            [udevadm, "verify", str(IMAGE / "70-edgeproof.rules")], capture_output=True, text=True
+        )
         assert out.returncode == 0, out.stdout + out.stderr
 
 

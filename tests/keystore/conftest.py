@@ -32,11 +32,17 @@ class SoftwareTpm:
         ctrl = self.port + 1  # the swtpm TCTI expects the control channel on port + 1
         self.proc = subprocess.Popen(
             [
-                swtpm, "socket", "--tpm2",
-                "--tpmstate", f"dir={self.state}",
-                "--server", f"type=tcp,port={self.port},bindaddr=127.0.0.1",
-                "--ctrl", f"type=tcp,port={ctrl},bindaddr=127.0.0.1",
-                "--flags", "not-need-init,startup-clear",
+                swtpm,
+                "socket",
+                "--tpm2",
+                "--tpmstate",
+                f"dir={self.state}",
+                "--server",
+                f"type=tcp,port={self.port},bindaddr=127.0.0.1",
+                "--ctrl",
+                f"type=tcp,port={ctrl},bindaddr=127.0.0.1",
+                "--flags",
+                "not-need-init,startup-clear",
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,

@@ -18,6 +18,11 @@ from tests.rig import free_port
 from tests.verifier.helpers import VerifierServer
 
 
+def cli(*args: object) -> int:
+    """The edgeproof command line; arguments may be paths."""
+    return main([str(a) for a in args])
+
+
 @pytest.fixture(scope="module")
 def verifier(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VerifierServer]:
     server = VerifierServer(
@@ -43,8 +48,21 @@ def test_enroll_creates_the_key_and_registers_it(
     verifier: VerifierServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     spec = f"file:{tmp_path}/device.pem"
-    args = ["device", "enroll", "--verifier", verifier.base, "--token", verifier.admin,
-            "--key", spec, "--device-id", "office-7:desk-2", "--create", "--alg", "EdDSA"]
+    args = [
+        "device",
+        "enroll",
+        "--verifier",
+        verifier.base,
+        "--token",
+        verifier.admin,
+        "--key",
+        spec,
+        "--device-id",
+        "office-7:desk-2",
+        "--create",
+        "--alg",
+        "EdDSA",
+    ]
     assert main(args) == 0
     out = capsys.readouterr().out
     assert "created a new device key" in out and "enrolled" in out
@@ -60,13 +78,27 @@ def test_enroll_creates_the_key_and_registers_it(
 
 
 def test_enroll_a_tpm_key(
-    verifier: VerifierServer, swtpm: SoftwareTpm, tmp_path: Path,
-    capsys: pytest.CaptureFixture[str]
+    verifier: VerifierServer, swtpm: SoftwareTpm, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     spec = f"tpm:{tmp_path}/device.tpmkey"
-    assert main(["device", "keygen", "--key", spec, "--tcti", swtpm.tcti]) == 0
-    assert main(["device", "enroll", "--verifier", verifier.base, "--token", verifier.admin,
-                 "--key", spec, "--tcti", swtpm.tcti, "--device-id", "tpm-device"]) == 0
+    assert cli("device", "keygen", "--key", spec, "--tcti", swtpm.tcti) == 0
+    assert (
+        cli(
+            "device",
+            "enroll",
+            "--verifier",
+            verifier.base,
+            "--token",
+            verifier.admin,
+            "--key",
+            spec,
+            "--tcti",
+            swtpm.tcti,
+            "--device-id",
+            "tpm-device",
+        )
+        == 0
+    )
     kid_line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("kid:    "))
     record = _record(verifier, b64url_decode(kid_line.split()[-1]))
     assert record["alg"] == -7 and record["device_id"] == "tpm-device"
@@ -78,34 +110,36 @@ def test_enroll_failures_are_clear(
     spec = f"file:{tmp_path}/device.pem"
     base = ["device", "enroll", "--key", spec, "--device-id", "d1"]
     # No key and no --create: says how to make one.
-    assert main([*base, "--verifier", verifier.base, "--token", verifier.admin]) == 1
+    assert cli(*base, "--verifier", verifier.base, "--token", verifier.admin) == 1
     assert "edgeproof device keygen" in capsys.readouterr().err
-    assert main(["device", "keygen", "--key", spec]) == 0
+    assert cli("device", "keygen", "--key", spec) == 0
     capsys.readouterr()
-    assert main([*base, "--verifier", verifier.base, "--token", "wrong-token"]) == 1
+    assert cli(*base, "--verifier", verifier.base, "--token", "wrong-token") == 1
     err = capsys.readouterr().err
     assert "HTTP 401" in err and "request.unauthorized" in err
     dead = f"http://127.0.0.1:{free_port()}"
-    assert main([*base, "--verifier", dead, "--token", verifier.admin]) == 1
+    assert cli(*base, "--verifier", dead, "--token", verifier.admin) == 1
     assert "cannot reach the verifier" in capsys.readouterr().err
-    assert main([*base, "--verifier", verifier.base, "--token", verifier.admin,
-                 "--device-id", "bad id!"]) == 1
+    assert (
+        cli(*base, "--verifier", verifier.base, "--token", verifier.admin, "--device-id", "bad id!")
+        == 1
+    )
     assert "keystore.bad-device-id" in capsys.readouterr().err
 
 
 def test_keygen_and_show_key(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     spec = f"file:{tmp_path}/device.pem"
-    assert main(["device", "keygen", "--key", spec]) == 0
+    assert cli("device", "keygen", "--key", spec) == 0
     made = capsys.readouterr().out
-    assert main(["device", "keygen", "--key", spec]) == 1
+    assert cli("device", "keygen", "--key", spec) == 1
     assert "keystore.key-exists" in capsys.readouterr().err
-    assert main(["device", "keygen", "--key", f"file:{tmp_path}/x.pem", "--alg", "RS256"]) == 2
+    assert cli("device", "keygen", "--key", f"file:{tmp_path}/x.pem", "--alg", "RS256") == 2
     capsys.readouterr()
     store = SoftwareKeyStore.load(tmp_path / "device.pem")
     assert store.kid.hex() in made
     outputs = [made]
     for fmt in ("text", "jwk", "cose", "pem"):
-        assert main(["device", "show-key", "--key", spec, "--format", fmt]) == 0
+        assert cli("device", "show-key", "--key", spec, "--format", fmt) == 0
         outputs.append(capsys.readouterr().out)
     assert public_key_from_pem(outputs[-1].encode()).kid == store.kid
     assert PublicKey.from_cose_key(b64url_decode(outputs[-2].strip())).kid == store.kid
