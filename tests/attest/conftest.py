@@ -15,8 +15,8 @@ NOW = 1_790_000_000
 
 
 def typical_nonce(txn: bool) -> bytes:
-    """The verifier's nonce: 32 bytes made from a relying party's transaction, else 16
-    random ones (verifier.service.Verifier.issue_challenge)."""
+    """A nonce of the verifier's sizes (verifier.service.Verifier.issue_challenge): 32
+    bytes made from a relying party's transaction, else 16 (random there, fixed here)."""
     if txn:
         return transaction_nonce(b"s" * TXN_SALT_BYTES, hashlib.sha256(b"txn").digest())
     return hashlib.sha256(b"nonce").digest()[:16]
