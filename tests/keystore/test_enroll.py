@@ -23,6 +23,11 @@ def cli(*args: object) -> int:
     return main([str(a) for a in args])
 
 
+def enroll(verifier: VerifierServer, *args: object) -> int:
+    """`edgeproof device enroll` against the test verifier, as its admin."""
+    return cli("device", "enroll", "--verifier", verifier.base, "--token", verifier.admin, *args)
+
+
 @pytest.fixture(scope="module")
 def verifier(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VerifierServer]:
     server = VerifierServer(
@@ -48,22 +53,8 @@ def test_enroll_creates_the_key_and_registers_it(
     verifier: VerifierServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     spec = f"file:{tmp_path}/device.pem"
-    args = [
-        "device",
-        "enroll",
-        "--verifier",
-        verifier.base,
-        "--token",
-        verifier.admin,
-        "--key",
-        spec,
-        "--device-id",
-        "office-7:desk-2",
-        "--create",
-        "--alg",
-        "EdDSA",
-    ]
-    assert main(args) == 0
+    args = ("--key", spec, "--device-id", "office-7:desk-2", "--create", "--alg", "EdDSA")
+    assert enroll(verifier, *args) == 0
     out = capsys.readouterr().out
     assert "created a new device key" in out and "enrolled" in out
     store = SoftwareKeyStore.load(tmp_path / "device.pem")
@@ -73,7 +64,7 @@ def test_enroll_creates_the_key_and_registers_it(
     assert isinstance(record["cose_key"], str)
     assert PublicKey.from_cose_key(b64url_decode(record["cose_key"])).kid == store.kid
     # Again: the same key is already enrolled; that is reported, not an error.
-    assert main(args) == 0
+    assert enroll(verifier, *args) == 0
     assert "already enrolled" in capsys.readouterr().out
 
 
@@ -82,23 +73,8 @@ def test_enroll_a_tpm_key(
 ) -> None:
     spec = f"tpm:{tmp_path}/device.tpmkey"
     assert cli("device", "keygen", "--key", spec, "--tcti", swtpm.tcti) == 0
-    assert (
-        cli(
-            "device",
-            "enroll",
-            "--verifier",
-            verifier.base,
-            "--token",
-            verifier.admin,
-            "--key",
-            spec,
-            "--tcti",
-            swtpm.tcti,
-            "--device-id",
-            "tpm-device",
-        )
-        == 0
-    )
+    args = ("--key", spec, "--tcti", swtpm.tcti, "--device-id", "tpm-device")
+    assert enroll(verifier, *args) == 0
     kid_line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("kid:    "))
     record = _record(verifier, b64url_decode(kid_line.split()[-1]))
     assert record["alg"] == -7 and record["device_id"] == "tpm-device"
