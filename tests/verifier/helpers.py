@@ -48,6 +48,7 @@ from attest.evidence import (
 from attest.keys import SigningKey, b64url, b64url_decode
 from attest.keyset import KeySet
 from attest.manifest import ReleaseManifest, sign_manifest
+from attest.merkle import leaf_hash, verify_inclusion
 from tests.rig import free_port, require_binary, stop_process, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
@@ -155,6 +156,19 @@ class Client:
         assert r.status_code == 201, r.text
         out: dict[str, Any] = r.json()
         return out
+
+    def check_included(
+        self, auditor: str, data: bytes, index: int, size: int, root: bytes, base: str = ""
+    ) -> None:
+        """Entry `index` (bytes `data`) is in the tree of `size` with `root`: the server's
+        inclusion proof, checked here (RFC 9162 section 2.1.3.2); raises if it is not."""
+        inc = self.http.get(
+            f"{base or self.base}/v1/log/proof/inclusion",
+            params={"index": index, "tree_size": size},
+            headers=self.h(auditor),
+        ).json()
+        proof = [b64url_decode(p) for p in inc["inclusion_proof"]]
+        verify_inclusion(leaf_hash(data), index, size, proof, root)
 
     def keyset(self) -> KeySet:
         """The verifier's published key set: all a relying party needs."""
