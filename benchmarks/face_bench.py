@@ -188,7 +188,7 @@ def fmt(stages: dict[str, float]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--folder", type=Path, default=REPO / "tests" / "data" / "faces")
+    parser.add_argument("--folder", type=Path, default=REPO.parent / "shared" / "data" / "faces")
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
 

@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-CLIP = REPO / "data" / "video" / "short_hamilton_clip.mp4"
+CLIP = REPO.parent / "shared" / "data" / "video" / "short_hamilton_clip.mp4"
 DEMO_CHALLENGE = "turn_right,turn_right"
 
 

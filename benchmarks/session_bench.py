@@ -50,7 +50,7 @@ from edge.steps import FaceMatchStep, KeptFrames, PassportChipStep, to_liveness 
 from edge.verifier_link import HttpVerifier  # noqa: E402
 from tests.verifier.helpers import VerifierServer, release  # noqa: E402
 
-CLIP = REPO / "data" / "video" / "short_hamilton_clip.mp4"
+CLIP = REPO.parent / "shared" / "data" / "video" / "short_hamilton_clip.mp4"
 GOAL_TOTAL_S, GOAL_OWN_S = 1.0, 0.300
 
 

@@ -221,7 +221,7 @@ class _Deadline:
             raise TransportError(
                 "reading the chip took too long; keep the passport still on the reader "
                 "and start again",
-                code="chip_timeout",
+                code="pcsc.chip-timeout",
             )
         return self.inner.transmit(apdu)
 

@@ -34,7 +34,7 @@ def active_authentication(channel: Channel, dg15: bytes, random: RandomBytes) ->
         spki = tlv.expect(dg15, 0x6F, "DG15")
         key = serialization.load_der_public_key(spki)
     except (ParseError, ValueError) as exc:
-        return CheckResult.failed(ParseError(f"DG15 key unreadable: {exc}", code="dg15_invalid"))
+        return CheckResult.failed(ParseError(f"DG15 key unreadable: {exc}", code="dg15.invalid"))
     challenge = random(8)
     try:
         resp = channel.send(CommandApdu(0x00, 0x88, 0x00, 0x00, challenge, le=256)).check(
@@ -44,7 +44,7 @@ def active_authentication(channel: Channel, dg15: bytes, random: RandomBytes) ->
         raise  # the card left: the read failed, this is no verdict on the chip
     except MrtdError as exc:
         return CheckResult.failed(
-            VerificationError(f"active authentication failed: {exc}", code="aa_failed")
+            VerificationError(f"active authentication failed: {exc}", code="aa.failed")
         )
     if isinstance(key, ec.EllipticCurvePublicKey):
         # 9303-11 6.1: plain r||s (BSI TR-03111), hash per DG14 AA info; SHA-256 here.
@@ -57,7 +57,7 @@ def active_authentication(channel: Channel, dg15: bytes, random: RandomBytes) ->
         return CheckResult.failed(
             VerificationError(
                 "active authentication signature does not verify with DG15: a cloned chip?",
-                code="aa_signature_invalid",
+                code="aa.signature-invalid",
             )
         )
     return CheckResult.passed()
@@ -95,4 +95,4 @@ def sign_challenge(private_pem: bytes, challenge: bytes, random: RandomBytes) ->
         m1 = random(k - 20 - 2)
         f = b"\x6a" + m1 + hashlib.sha1(m1 + challenge).digest() + b"\xbc"  # noqa: S324
         return pow(int.from_bytes(f, "big"), key.private_numbers().d, n).to_bytes(k, "big")
-    raise VerificationError("unsupported AA key type", code="aa_unsupported")
+    raise VerificationError("unsupported AA key type", code="aa.unsupported")

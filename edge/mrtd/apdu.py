@@ -42,7 +42,7 @@ class CommandApdu:
     def parse(cls, raw: bytes) -> CommandApdu:
         """Decode the four ISO 7816-4 cases; anything else is malformed."""
         if len(raw) < 4:
-            raise ParseError("command APDU shorter than 4 bytes", code="apdu_malformed")
+            raise ParseError("command APDU shorter than 4 bytes", code="apdu.malformed")
         cla, ins, p1, p2 = raw[:4]
         body = raw[4:]
         if not body:
@@ -55,19 +55,19 @@ class CommandApdu:
                 return cls(cla, ins, p1, p2, body[1:])
             if len(body) == 2 + lc:
                 return cls(cla, ins, p1, p2, body[1 : 1 + lc], body[-1] or 256)
-            raise ParseError("short APDU length mismatch", code="apdu_malformed")
+            raise ParseError("short APDU length mismatch", code="apdu.malformed")
         if len(body) == 3:
             return cls(cla, ins, p1, p2, le=int.from_bytes(body[1:], "big") or 65536, extended=True)
         lc = int.from_bytes(body[1:3], "big")
         if lc == 0 or len(body) < 3 + lc:
-            raise ParseError("extended APDU length mismatch", code="apdu_malformed")
+            raise ParseError("extended APDU length mismatch", code="apdu.malformed")
         rest = body[3 + lc :]
         data = body[3 : 3 + lc]
         if not rest:
             return cls(cla, ins, p1, p2, data, extended=True)
         if len(rest) == 2:
             return cls(cla, ins, p1, p2, data, int.from_bytes(rest, "big") or 65536, True)
-        raise ParseError("extended APDU length mismatch", code="apdu_malformed")
+        raise ParseError("extended APDU length mismatch", code="apdu.malformed")
 
 
 @dataclass(frozen=True)
@@ -79,7 +79,7 @@ class ResponseApdu:
     def parse(cls, raw: bytes) -> ResponseApdu:
         if len(raw) < 2:
             raise ParseError(
-                "response APDU shorter than its status word", code="response_truncated"
+                "response APDU shorter than its status word", code="apdu.response-truncated"
             )
         return cls(raw[:-2], int.from_bytes(raw[-2:], "big"))
 

@@ -64,7 +64,7 @@ def perform_bac(channel: Channel, key: MrzKey, random: RandomBytes) -> None:
     rnd_ic = challenge.data
     if len(rnd_ic) != 8:
         raise AccessControlError(
-            f"GET CHALLENGE returned {len(rnd_ic)} bytes, expected 8", code="bac_protocol"
+            f"GET CHALLENGE returned {len(rnd_ic)} bytes, expected 8", code="bac.protocol"
         )
     rnd_ifd, k_ifd = random(8), random(16)
     cryptogram = authenticate_message(keys, rnd_ifd + rnd_ic + k_ifd)
@@ -73,19 +73,19 @@ def perform_bac(channel: Channel, key: MrzKey, random: RandomBytes) -> None:
         raise AccessControlError(
             "the chip rejected the MRZ key (BAC): check the document number, birth and "
             "expiry dates",
-            code="bac_wrong_key",
+            code="bac.wrong-key",
         )
     try:
         resp.check("EXTERNAL AUTHENTICATE")
     except CardStatusError as exc:
-        raise AccessControlError(str(exc), code="bac_protocol") from exc
+        raise AccessControlError(str(exc), code="bac.protocol") from exc
     plain = open_authenticated(keys, resp.data)
     if plain is None:
         raise AccessControlError(
             "the chip's BAC cryptogram has a bad MAC: not the chip the MRZ key belongs to",
-            code="bac_chip_mac",
+            code="bac.chip-mac",
         )
     # 9303-11 4.3.4.1 step 6: the chip must echo our nonce and its own.
     if plain[:8] != rnd_ic or plain[8:16] != rnd_ifd:
-        raise AccessControlError("the chip did not echo the BAC nonces", code="bac_nonce_mismatch")
+        raise AccessControlError("the chip did not echo the BAC nonces", code="bac.nonce-mismatch")
     channel.sm = session_from(k_ifd, plain[16:], rnd_ic, rnd_ifd)

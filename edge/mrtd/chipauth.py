@@ -50,7 +50,7 @@ def chip_authentication(channel: Channel, dg14: bytes, random: RandomBytes) -> C
         return CheckResult.failed(
             VerificationError(
                 f"chip authentication failed: {exc}; the chip does not hold the DG14 private key",
-                code="ca_failed",
+                code="ca.failed",
             )
         )
     return CheckResult.passed()
@@ -59,7 +59,7 @@ def chip_authentication(channel: Channel, dg14: bytes, random: RandomBytes) -> C
 def _agree(channel: Channel, info: ChipAuthInfo) -> None:
     public = serialization.load_der_public_key(info.public_key)
     if not isinstance(public, ec.EllipticCurvePublicKey):
-        raise VerificationError("DG14 key is not an EC key", code="ca_unsupported")
+        raise VerificationError("DG14 key is not an EC key", code="ca.unsupported")
     ephemeral = ec.generate_private_key(public.curve)
     point = ephemeral.public_key().public_bytes(
         serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
@@ -86,6 +86,6 @@ def chip_side_agree(
     """The emulator's half: ECDH with its DG14 private key, then the same new session."""
     key = serialization.load_pem_private_key(private_pem, None)
     if not isinstance(key, ec.EllipticCurvePrivateKey):
-        raise VerificationError("chip CA key is not EC", code="ca_unsupported")
+        raise VerificationError("chip CA key is not EC", code="ca.unsupported")
     peer = ec.EllipticCurvePublicKey.from_encoded_point(key.curve, point)
     return new_session(cipher, key_len, key.exchange(ec.ECDH(), peer))

@@ -29,7 +29,7 @@ def unpad(data: bytes) -> bytes:
     end = data.rstrip(b"\x00")
     if not end or end[-1] != 0x80:
         raise SecureMessagingError(
-            "decrypted data lacks ISO 9797-1 method 2 padding", code="sm_bad_padding"
+            "decrypted data lacks ISO 9797-1 method 2 padding", code="sm.bad-padding"
         )
     return end[:-1]
 

@@ -40,17 +40,17 @@ class FaceImage:
         from PIL import Image
 
         if self.width * self.height > MAX_PIXELS:
-            raise ParseError("face image is implausibly large", code="dg2_image_too_large")
+            raise ParseError("face image is implausibly large", code="dg2.image-too-large")
         try:
             with Image.open(io.BytesIO(self.data)) as img:
                 if img.width * img.height > MAX_PIXELS:
-                    raise ParseError("face image is implausibly large", code="dg2_image_too_large")
+                    raise ParseError("face image is implausibly large", code="dg2.image-too-large")
                 return np.asarray(img.convert("RGB"), dtype=np.uint8).copy()
         except (OSError, SyntaxError, ValueError) as exc:
             if isinstance(exc, ParseError):
                 raise
             raise ParseError(
-                f"face image does not decode: {exc}", code="dg2_image_corrupt"
+                f"face image does not decode: {exc}", code="dg2.image-corrupt"
             ) from exc
 
     def wipe(self) -> None:
@@ -62,43 +62,43 @@ def parse_dg2(raw: bytes) -> FaceImage:
     group = tlv.children(tlv.expect(raw, 0x75, "DG2"))
     if 0x7F61 not in group:
         raise ParseError(
-            "DG2 lacks the biometric information group template 7F61", code="dg2_invalid"
+            "DG2 lacks the biometric information group template 7F61", code="dg2.invalid"
         )
     templates = [o for o in tlv.iterate(group[0x7F61]) if o.tag == 0x7F60]
     if not templates:
-        raise ParseError("DG2 holds no biometric information template 7F60", code="dg2_invalid")
+        raise ParseError("DG2 holds no biometric information template 7F60", code="dg2.invalid")
     bit = tlv.children(templates[0].value)
     if 0x5F2E in bit:
         return parse_19794_5(bit[0x5F2E])
     if 0x7F2E in bit:
         return parse_39794_5(bit[0x7F2E])
-    raise ParseError("DG2 has no biometric data block (5F2E or 7F2E)", code="dg2_invalid")
+    raise ParseError("DG2 has no biometric data block (5F2E or 7F2E)", code="dg2.invalid")
 
 
 def parse_19794_5(block: bytes) -> FaceImage:
     """ISO/IEC 19794-5:2005 sections 5.4 to 5.7: header, facial information, image information."""
     if len(block) < 14 + 20 + 12:
-        raise ParseError("19794-5 record too short", code="dg2_invalid")
+        raise ParseError("19794-5 record too short", code="dg2.invalid")
     if block[:4] != _FAC or block[4:8] != _VERSION_010:
-        raise ParseError("not an ISO/IEC 19794-5 'FAC 010' record", code="dg2_invalid")
+        raise ParseError("not an ISO/IEC 19794-5 'FAC 010' record", code="dg2.invalid")
     record_len = int.from_bytes(block[8:12], "big")
     if record_len != len(block):
         raise ParseError(
             f"19794-5 record length {record_len} differs from block size {len(block)}",
-            code="dg2_invalid",
+            code="dg2.invalid",
         )
     if int.from_bytes(block[12:14], "big") < 1:
-        raise ParseError("19794-5 record holds no image", code="dg2_invalid")
+        raise ParseError("19794-5 record holds no image", code="dg2.invalid")
     pos = 14
     info_len = int.from_bytes(block[pos : pos + 4], "big")
     points = int.from_bytes(block[pos + 4 : pos + 6], "big")
     if pos + info_len > len(block):
-        raise ParseError("19794-5 facial record runs past the block", code="dg2_invalid")
+        raise ParseError("19794-5 facial record runs past the block", code="dg2.invalid")
     image_info = pos + 20 + 8 * points
     image_start = image_info + 12
     if image_start > pos + info_len:
         raise ParseError(
-            "19794-5 facial record too short for its feature points", code="dg2_invalid"
+            "19794-5 facial record too short for its feature points", code="dg2.invalid"
         )
     data_type = block[image_info + 1]
     width = int.from_bytes(block[image_info + 2 : image_info + 4], "big")
@@ -117,7 +117,7 @@ _39794_FORMATS: dict[int, ImageFormat] = {2: "jpeg", 3: "jpeg2000", 4: "jpeg2000
 
 def _integer(value: bytes, what: str) -> int:
     if not value or len(value) > 8:
-        raise ParseError(f"39794-5 {what} is not a small INTEGER", code="dg2_invalid")
+        raise ParseError(f"39794-5 {what} is not a small INTEGER", code="dg2.invalid")
     return int.from_bytes(value, "big", signed=True)
 
 
@@ -133,27 +133,27 @@ def parse_39794_5(block: bytes) -> FaceImage:
         tlv.expect(tlv.expect(block, 0xA1, "39794-5"), 0x65, "FaceImageDataBlock")
     )
     if 0xA0 not in data_block or 0xA1 not in data_block:
-        raise ParseError("39794-5 block lacks its version or representations", code="dg2_invalid")
+        raise ParseError("39794-5 block lacks its version or representations", code="dg2.invalid")
     version = tlv.children(data_block[0xA0])
     if 0x80 not in version:
-        raise ParseError("39794-5 version block lacks the generation", code="dg2_invalid")
+        raise ParseError("39794-5 version block lacks the generation", code="dg2.invalid")
     representations = list(tlv.iterate(data_block[0xA1]))
     if not representations or representations[0].tag != 0x30:
-        raise ParseError("39794-5 block holds no representation", code="dg2_invalid")
+        raise ParseError("39794-5 block holds no representation", code="dg2.invalid")
     representation = tlv.children(representations[0].value)
     if 0xA1 not in representation:
-        raise ParseError("39794-5 representation lacks its image", code="dg2_invalid")
+        raise ParseError("39794-5 representation lacks its image", code="dg2.invalid")
     base = tlv.expect(representation[0xA1], 0xA0, "39794-5 image representation (base)")
     block_2d = tlv.children(tlv.expect(base, 0xA0, "39794-5 2D image representation"))
     if 0x80 not in block_2d or 0xA1 not in block_2d:
-        raise ParseError("39794-5 2D block lacks image data or information", code="dg2_invalid")
+        raise ParseError("39794-5 2D block lacks image data or information", code="dg2.invalid")
     info = tlv.children(block_2d[0xA1])
     if 0x80 in info:
         code = _integer(info[0x80], "image data format")
     elif 0xA0 in info:  # ImageDataFormat as a CHOICE: code [0]
         code = _integer(tlv.expect(info[0xA0], 0x80, "39794-5 image data format"), "format")
     else:
-        raise ParseError("39794-5 image information lacks the data format", code="dg2_invalid")
+        raise ParseError("39794-5 image information lacks the data format", code="dg2.invalid")
     width = height = 0
     if 0xA7 in info:
         size = tlv.children(info[0xA7])
@@ -167,12 +167,12 @@ def parse_39794_5(block: bytes) -> FaceImage:
 def _face(image: bytes, fmt: ImageFormat | None, width: int, height: int, what: str) -> FaceImage:
     """The declared format must be one we decode, and the bytes must really be of it."""
     if fmt is None:
-        raise ParseError(f"{what} is not supported (JPEG or JPEG 2000 only)", code="dg2_invalid")
+        raise ParseError(f"{what} is not supported (JPEG or JPEG 2000 only)", code="dg2.invalid")
     ok = image.startswith(_JPEG_MAGIC) if fmt == "jpeg" else image.startswith(_JP2_MAGICS)
     if not ok:
-        raise ParseError(f"image bytes are not {fmt} as the record declares", code="dg2_invalid")
+        raise ParseError(f"image bytes are not {fmt} as the record declares", code="dg2.invalid")
     if not 0 <= width <= 0xFFFF or not 0 <= height <= 0xFFFF:
-        raise ParseError("image size out of range", code="dg2_invalid")
+        raise ParseError("image size out of range", code="dg2.invalid")
     return FaceImage(bytearray(image), fmt, width, height)
 
 

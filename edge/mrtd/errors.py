@@ -7,35 +7,30 @@ callers can catch `ValueError` or `LookupError` without knowing this package.
 
 from __future__ import annotations
 
+from attest.errors import CodedError
 
-class MrtdError(Exception):
-    """Base of every error raised by edge.mrtd."""
 
-    code: str = "mrtd_error"
+class MrtdError(CodedError):
+    """Base of every error raised by edge.mrtd; codes are dotted like the rest of the project
+    (`pa.csca-untrusted`), docs/passport.md lists the names they replaced."""
 
-    def __init__(self, message: str, *, code: str | None = None) -> None:
-        super().__init__(message)
-        if code is not None:
-            self.code = code
-
-    def __str__(self) -> str:
-        return f"[{self.code}] {super().__str__()}"
+    code = "mrtd.error"
 
 
 class TransportError(MrtdError, OSError):
     """PC/SC is unavailable, the reader is missing, or the card went away."""
 
-    code = "transport_failed"
+    code = "pcsc.transport-failed"
 
 
 class CardRemovedError(TransportError):
-    code = "card_removed"
+    code = "pcsc.card-removed"
 
 
 class CardStatusError(MrtdError, ValueError):
     """The chip answered with a status word the protocol step does not allow."""
 
-    code = "unexpected_status"
+    code = "chip.unexpected-status"
 
     def __init__(self, message: str, sw: int, *, code: str | None = None) -> None:
         super().__init__(f"{message} (SW {sw:04X})", code=code)
@@ -45,34 +40,34 @@ class CardStatusError(MrtdError, ValueError):
 class FileNotFoundOnChipError(MrtdError, LookupError):
     """ISO 7816-4 SW 6A82: the elementary file does not exist on this chip."""
 
-    code = "file_not_found"
+    code = "chip.file-not-found"
 
 
 class AccessControlError(MrtdError, PermissionError):
     """BAC or PACE failed: usually a mistyped MRZ or CAN."""
 
-    code = "access_control_failed"
+    code = "access.failed"
 
 
 class SecureMessagingError(MrtdError, ValueError):
     """A protected response failed its checks (ICAO 9303-11 section 9.8)."""
 
-    code = "sm_invalid"
+    code = "sm.invalid"
 
 
 class ParseError(MrtdError, ValueError):
     """A data structure read from the chip (or a file) is malformed."""
 
-    code = "malformed"
+    code = "lds.malformed"
 
 
 class TrustStoreError(MrtdError, ValueError):
     """A CSCA certificate or master list could not be loaded."""
 
-    code = "trust_store_invalid"
+    code = "trust.invalid"
 
 
 class VerificationError(MrtdError, ValueError):
     """A document-authentication check failed; recorded in the summary, never passed."""
 
-    code = "verification_failed"
+    code = "pa.failed"

@@ -89,12 +89,13 @@ def read_file(
         _, length, start = tlv.read_header(bytes(buf[:8]))
     except ParseError as exc:
         raise ParseError(
-            f"{ef.name} does not start with a TLV header: {exc}", code="file_malformed"
+            f"{ef.name} does not start with a TLV header: {exc}", code="lds.file-malformed"
         ) from exc
     total = start + length
     if total > MAX_FILE or total - 1 > MAX_OFFSET + step:
         raise ParseError(
-            f"{ef.name} claims {total} bytes, more than this reader supports", code="file_too_large"
+            f"{ef.name} claims {total} bytes, more than this reader supports",
+            code="lds.file-too-large",
         )
     if len(buf) > total:
         del buf[total:]
@@ -107,7 +108,9 @@ def read_file(
             f"READ BINARY {ef.name} at {offset}", SW_END_OF_FILE
         )
         if not resp.data:
-            raise ParseError(f"{ef.name} ended at {offset} of {total} bytes", code="file_truncated")
+            raise ParseError(
+                f"{ef.name} ended at {offset} of {total} bytes", code="lds.file-truncated"
+            )
         buf += resp.data[:want]
         if on_bytes:
             on_bytes(len(buf), total)

@@ -67,11 +67,11 @@ class EfCom:
     def parse(cls, raw: bytes) -> EfCom:
         kids = tlv.children(tlv.expect(raw, 0x60, "EF.COM"))
         if 0x5C not in kids:
-            raise ParseError("EF.COM lacks its tag list (5C)", code="ef_com_invalid")
+            raise ParseError("EF.COM lacks its tag list (5C)", code="efcom.invalid")
         groups = []
         for t in kids[0x5C]:
             if t not in _COM_TAGS:
-                raise ParseError(f"EF.COM lists unknown tag 0x{t:02X}", code="ef_com_invalid")
+                raise ParseError(f"EF.COM lists unknown tag 0x{t:02X}", code="efcom.invalid")
             groups.append(_COM_TAGS[t])
         return cls(
             kids.get(0x5F01, b"").decode("ascii", "replace"),
@@ -94,7 +94,7 @@ def parse_dg1(raw: bytes) -> Mrz:
     """DG1 (9303-10 section 4.7.1): tag 61 holding the MRZ in 5F1F."""
     kids = tlv.children(tlv.expect(raw, 0x61, "DG1"))
     if 0x5F1F not in kids:
-        raise ParseError("DG1 lacks the MRZ data element 5F1F", code="dg1_invalid")
+        raise ParseError("DG1 lacks the MRZ data element 5F1F", code="dg1.invalid")
     return Mrz(bytearray(kids[0x5F1F]))
 
 

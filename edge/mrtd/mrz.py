@@ -25,7 +25,7 @@ def _char_value(c: str) -> int:
         return ord(c) - 55
     if c == "<":
         return 0
-    raise ParseError(f"character {c!r} not allowed in an MRZ", code="mrz_charset")
+    raise ParseError(f"character {c!r} not allowed in an MRZ", code="mrz.charset")
 
 
 def check_digit(field: str) -> str:
@@ -39,17 +39,17 @@ def _require_check(field: str, digit: str, what: str) -> None:
     if digit != expected and not (digit == "<" and set(field) == {"<"}):
         raise ParseError(
             f"MRZ check digit of {what} is {digit!r}, expected {expected}",
-            code="mrz_check_digit",
+            code="mrz.check-digit",
         )
 
 
 def _yymmdd(value: str, what: str) -> None:
     if not re.fullmatch(r"\d{6}", value):
-        raise ParseError(f"{what} must be YYMMDD digits, got {value!r}", code="mrz_invalid")
+        raise ParseError(f"{what} must be YYMMDD digits, got {value!r}", code="mrz.invalid")
     try:
         dt.date(2000 + int(value[:2]), int(value[2:4]), int(value[4:]))
     except ValueError as exc:
-        raise ParseError(f"{what} {value!r} is not a calendar date", code="mrz_invalid") from exc
+        raise ParseError(f"{what} {value!r} is not a calendar date", code="mrz.invalid") from exc
 
 
 @dataclass(frozen=True)
@@ -62,9 +62,9 @@ class MrzKey:
 
     def __post_init__(self) -> None:
         if not self.document_number or len(self.document_number) > 22:
-            raise ParseError("document number must have 1 to 22 characters", code="mrz_invalid")
+            raise ParseError("document number must have 1 to 22 characters", code="mrz.invalid")
         if not _FIELD_RE.match(self.document_number):
-            raise ParseError("document number may hold only A-Z, 0-9 and '<'", code="mrz_charset")
+            raise ParseError("document number may hold only A-Z, 0-9 and '<'", code="mrz.charset")
         _yymmdd(self.date_of_birth, "date of birth")
         _yymmdd(self.date_of_expiry, "date of expiry")
 
@@ -74,7 +74,7 @@ class MrzKey:
         parts = [p.strip().upper() for p in text.split(",")]
         if len(parts) != 3:
             raise ParseError(
-                "MRZ key must be 'DOCUMENT_NUMBER,BIRTH_YYMMDD,EXPIRY_YYMMDD'", code="mrz_invalid"
+                "MRZ key must be 'DOCUMENT_NUMBER,BIRTH_YYMMDD,EXPIRY_YYMMDD'", code="mrz.invalid"
             )
         return cls(parts[0], parts[1], parts[2])
 
@@ -179,14 +179,14 @@ class Mrz:
         if len(raw) not in _LAYOUTS:
             raise ParseError(
                 f"MRZ of {len(raw)} characters is neither TD1 (90), TD2 (72) nor TD3 (88)",
-                code="mrz_invalid",
+                code="mrz.invalid",
             )
         try:
             text = raw.decode("ascii")
         except UnicodeDecodeError as exc:
-            raise ParseError("MRZ is not ASCII", code="mrz_charset") from exc
+            raise ParseError("MRZ is not ASCII", code="mrz.charset") from exc
         if not _FIELD_RE.match(text):
-            raise ParseError("MRZ may hold only A-Z, 0-9 and '<'", code="mrz_charset")
+            raise ParseError("MRZ may hold only A-Z, 0-9 and '<'", code="mrz.charset")
         self.raw = raw
         self.format, self._at = _LAYOUTS[len(raw)]
         at = self._at
@@ -209,7 +209,7 @@ class Mrz:
             # 9303-5 note j: long numbers continue in the optional data, check digit last.
             rest = text[at.optional].split("<", 1)[0]
             if len(rest) < 2:
-                raise ParseError("TD1 long document number truncated", code="mrz_invalid")
+                raise ParseError("TD1 long document number truncated", code="mrz.invalid")
             return number + rest[:-1], rest[-1]
         return number, digit
 

@@ -69,11 +69,11 @@ class Password:
         if can is not None:
             if not can.isdigit() or len(can) != 6:
                 raise AccessControlError(
-                    "the CAN is the 6-digit number printed on the data page", code="can_invalid"
+                    "the CAN is the 6-digit number printed on the data page", code="mrz.can-invalid"
                 )
             return cls(can.encode("ascii"), PASSWORD_CAN)
         if mrz is None:
-            raise AccessControlError("PACE needs the MRZ key or the CAN", code="no_access_key")
+            raise AccessControlError("PACE needs the MRZ key or the CAN", code="access.no-key")
         return cls(hashlib.sha1(mrz.information()).digest(), PASSWORD_MRZ)  # noqa: S324
 
 
@@ -134,12 +134,12 @@ class Suite:
     def decode(self, data: bytes) -> Any:
         """An uncompressed point on the curve, or ParseError (9303-11 4.4.3.3: validate keys)."""
         if len(data) != 1 + 2 * self.size or data[0] != 0x04:
-            raise ParseError("PACE public key is not an uncompressed point", code="pace_bad_point")
+            raise ParseError("PACE public key is not an uncompressed point", code="pace.bad-point")
         try:
             vk = ecdsa.VerifyingKey.from_string(data, curve=self.curve)
         except (ecdsa.keys.MalformedPointError, AssertionError) as exc:
             raise ParseError(
-                f"PACE public key is not on the curve: {exc}", code="pace_bad_point"
+                f"PACE public key is not on the curve: {exc}", code="pace.bad-point"
             ) from exc
         return PointJacobi.from_affine(vk.pubkey.point)
 
@@ -154,7 +154,7 @@ class Suite:
         """Generic mapping G' = s*G + H (9303-11 section 4.4.3.3.1)."""
         if shared == INFINITY:
             raise AccessControlError(
-                "PACE mapping produced the point at infinity", code="pace_protocol"
+                "PACE mapping produced the point at infinity", code="pace.protocol"
             )
         return self.base_mult(int.from_bytes(nonce, "big")) + shared
 
@@ -189,15 +189,15 @@ def _ga(channel: Channel, tag: int, value: bytes, reply: int, *, last: bool = Fa
     if resp.sw == 0x6300 or (last and resp.sw in (0x6982, 0x6A80)):
         raise AccessControlError(
             "the chip rejected the PACE password: check the CAN or the MRZ key",
-            code="pace_wrong_key",
+            code="pace.wrong-key",
         )
     try:
         resp.check("GENERAL AUTHENTICATE (PACE)")
         kids = tlv.children(tlv.expect(resp.data, 0x7C, "dynamic authentication data"))
     except (CardStatusError, ParseError) as exc:
-        raise AccessControlError(f"PACE step failed: {exc}", code="pace_protocol") from exc
+        raise AccessControlError(f"PACE step failed: {exc}", code="pace.protocol") from exc
     if reply not in kids:
-        raise AccessControlError(f"PACE reply lacks data object {reply:02X}", code="pace_protocol")
+        raise AccessControlError(f"PACE reply lacks data object {reply:02X}", code="pace.protocol")
     return kids[reply]
 
 
@@ -217,12 +217,12 @@ def perform_pace(
         resp.check("MSE:Set AT (PACE)")
     except MrtdError as exc:
         raise AccessControlError(
-            f"the chip refused the PACE parameters: {exc}", code="pace_protocol"
+            f"the chip refused the PACE parameters: {exc}", code="pace.protocol"
         ) from exc
     # 1. encrypted nonce (4.4.3.1)
     z = _ga(channel, 0, b"", 0x80)
     if len(z) != suite.nonce_len:
-        raise AccessControlError("PACE nonce has the wrong length", code="pace_protocol")
+        raise AccessControlError("PACE nonce has the wrong length", code="pace.protocol")
     nonce = suite.crypt_nonce(suite.nonce_key(password), z, decrypt=True)
     # 2. mapping (4.4.3.3.1)
     sk_map = suite.private_key(random)
@@ -235,17 +235,17 @@ def perform_pace(
         pk_eph = suite.encode(generator * sk_eph)
         pk_eph_ic_raw = _ga(channel, 0x83, pk_eph, 0x84)
         if pk_eph_ic_raw == pk_eph:  # 4.4.3.4 step 3: the chip must not echo our key
-            raise AccessControlError("chip echoed our PACE key", code="pace_protocol")
+            raise AccessControlError("chip echoed our PACE key", code="pace.protocol")
         suite.decode(pk_eph_ic_raw)  # validates the point before it is used
         shared_x = suite.shared_x(sk_eph, pk_eph_ic_raw)
     except (ParseError, ValueError) as exc:
-        raise AccessControlError(str(exc), code="pace_protocol") from exc
+        raise AccessControlError(str(exc), code="pace.protocol") from exc
     sm = suite.session(shared_x)
     # 4. mutual authentication (4.4.3.5)
     t_ic = _ga(channel, 0x85, suite.token(sm.keys, pk_eph_ic_raw), 0x86, last=True)
     if not hmac.compare_digest(t_ic, suite.token(sm.keys, pk_eph)):
         raise AccessControlError(
-            "the chip's PACE token is wrong: not the expected chip", code="pace_chip_token"
+            "the chip's PACE token is wrong: not the expected chip", code="pace.chip-token"
         )
     channel.sm = sm
 

@@ -45,7 +45,7 @@ class TrustStore:
         if not certs:
             raise TrustStoreError(
                 f"no CSCA certificate found in {p} (expected .der/.cer/.crt/.pem or .ml files)",
-                code="trust_store_empty",
+                code="trust.empty",
             )
         return cls(certs)
 
@@ -82,7 +82,7 @@ def load_master_list(data: bytes) -> list[x509.Certificate]:
         encap = signed["encap_content_info"]
         if encap["content_type"].dotted != MASTER_LIST_OID:
             raise TrustStoreError(
-                "file is not an ICAO CSCA master list", code="master_list_invalid"
+                "file is not an ICAO CSCA master list", code="trust.master-list-invalid"
             )
         body = bytes(encap["content"].contents)
         certs = list(CscaMasterList.load(body, strict=True)["cert_list"])
@@ -92,19 +92,24 @@ def load_master_list(data: bytes) -> list[x509.Certificate]:
         raise
     except (ValueError, TypeError, KeyError, IndexError) as exc:
         raise TrustStoreError(
-            f"master list does not decode: {exc}", code="master_list_invalid"
+            f"master list does not decode: {exc}", code="trust.master-list-invalid"
         ) from exc
     signer_cert = _find_signer(signer, embedded)
     if signer_cert is None:
-        raise TrustStoreError("master list signer certificate missing", code="master_list_invalid")
+        raise TrustStoreError(
+            "master list signer certificate missing", code="trust.master-list-invalid"
+        )
     try:
         verify_signer(signer, signer_cert, body, MASTER_LIST_OID)
     except VerificationError as exc:
-        raise TrustStoreError(f"master list signature: {exc}", code="master_list_invalid") from exc
+        raise TrustStoreError(
+            f"master list signature: {exc}", code="trust.master-list-invalid"
+        ) from exc
     issuers = TrustStore(certs).issuers_of(signer_cert)
     if not any(_cert_signed_by(signer_cert, i) for i in issuers):
         raise TrustStoreError(
-            "master list signer is not issued by a CSCA in the list", code="master_list_invalid"
+            "master list signer is not issued by a CSCA in the list",
+            code="trust.master-list-invalid",
         )
     return certs
 
@@ -147,7 +152,7 @@ def verify_signer(
     """
     attrs = signer["signed_attrs"]
     if not attrs:
-        raise VerificationError("signer has no signed attributes", code="pa_sod_signature")
+        raise VerificationError("signer has no signed attributes", code="pa.sod-signature")
     by_type = {a["type"].native: a["values"] for a in attrs}
     hash_name = signer["digest_algorithm"]["algorithm"].native
     md = by_type.get("message_digest")
@@ -157,12 +162,12 @@ def verify_signer(
         or not hmac.compare_digest(bytes(md[0].native), digest(hash_name, content))
     ):
         raise VerificationError(
-            "signed messageDigest does not match the content", code="pa_sod_signature"
+            "signed messageDigest does not match the content", code="pa.sod-signature"
         )
     types = by_type.get("content_type")
     if types is None or [t.dotted for t in types] != [content_type]:
         raise VerificationError(
-            "signed contentType is not the expected one", code="pa_sod_signature"
+            "signed contentType is not the expected one", code="pa.sod-signature"
         )
     signed_bytes = b"\x31" + attrs.dump()[1:]  # RFC 5652 5.4: DER of the SET OF, not [0]
     if not verify_asn1(
@@ -172,7 +177,7 @@ def verify_signer(
         signed_bytes,
     ):
         raise VerificationError(
-            "signature does not verify with the signer certificate", code="pa_sod_signature"
+            "signature does not verify with the signer certificate", code="pa.sod-signature"
         )
 
 
@@ -193,33 +198,33 @@ def passive_authentication(
     signer = sod.signer
     dsc = _find_signer(signer, sod.certificates)
     if dsc is None:
-        raise VerificationError("EF.SOD carries no document signer certificate", code="pa_no_dsc")
+        raise VerificationError("EF.SOD carries no document signer certificate", code="pa.no-dsc")
     verify_signer(signer, dsc, sod.encapsulated, LDS_SECURITY_OBJECT_OID)
     issuers = trust.issuers_of(dsc)
     if not issuers:
         raise VerificationError(
             f"no trusted CSCA issued the DSC ({dsc.issuer.human_friendly}); add the issuing "
             "state's CSCA to the trust store",
-            code="pa_csca_untrusted",
+            code="pa.csca-untrusted",
         )
     csca = next((c for c in issuers if _cert_signed_by(dsc, c)), None)
     if csca is None:
         raise VerificationError(
-            "DSC signature does not verify with the CSCA", code="pa_dsc_signature"
+            "DSC signature does not verify with the CSCA", code="pa.dsc-signature"
         )
     if not _valid_at(csca, now):
-        raise VerificationError("CSCA certificate is not valid now", code="pa_csca_expired")
+        raise VerificationError("CSCA certificate is not valid now", code="pa.csca-expired")
     if not _valid_at(dsc, now):
         raise VerificationError(
-            "document signer certificate is not valid now", code="pa_dsc_expired"
+            "document signer certificate is not valid now", code="pa.dsc-expired"
         )
     for number, raw in sorted(data_groups.items()):
         expected = sod.data_group_hashes.get(number)
         if expected is None:
             raise VerificationError(
-                f"DG{number} was read but is not listed in EF.SOD", code="pa_dg_not_in_sod"
+                f"DG{number} was read but is not listed in EF.SOD", code="pa.dg-not-in-sod"
             )
         if not hmac.compare_digest(digest(sod.hash_algorithm, raw), expected):
             raise VerificationError(
-                f"DG{number} does not match its hash in EF.SOD: altered", code="pa_dg_hash_mismatch"
+                f"DG{number} does not match its hash in EF.SOD: altered", code="pa.dg-hash-mismatch"
             )

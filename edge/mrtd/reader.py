@@ -86,7 +86,7 @@ def read_passport(
     """
     if mrz is None and can is None:
         raise AccessControlError(
-            "give the MRZ key or the CAN to open the chip", code="no_access_key"
+            "give the MRZ key or the CAN to open the chip", code="access.no-key"
         )
     now = now or dt.datetime.now(dt.UTC)
     channel = Channel(transport)
@@ -101,7 +101,7 @@ def read_passport(
     else:
         if mrz is None:
             raise AccessControlError(
-                "this chip offers only BAC, which needs the MRZ key", code="mrz_required"
+                "this chip offers only BAC, which needs the MRZ key", code="mrz.required"
             )
         channel.send(CommandApdu(0x00, 0xA4, 0x04, 0x0C, lds.LDS1_AID)).check(
             "SELECT eMRTD application"
@@ -129,7 +129,7 @@ def _authenticate(
     random: RandomBytes,
 ) -> PassportReading:
     if 1 not in dgs or 2 not in dgs:
-        raise ParseError("the chip lacks DG1 or DG2, both mandatory", code="dg_missing")
+        raise ParseError("the chip lacks DG1 or DG2, both mandatory", code="lds.dg-missing")
     reading_mrz = lds.parse_dg1(bytes(dgs[1]))
     face = parse_dg2(bytes(dgs[2]))
     try:

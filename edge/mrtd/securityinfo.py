@@ -75,7 +75,7 @@ def _load(raw: bytes, what: str) -> SecurityInfos:
         return infos
     except (ValueError, TypeError) as exc:
         raise ParseError(
-            f"{what} does not decode as SecurityInfos: {exc}", code="security_infos_invalid"
+            f"{what} does not decode as SecurityInfos: {exc}", code="securityinfo.invalid"
         ) from exc
 
 

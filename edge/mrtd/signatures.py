@@ -27,7 +27,7 @@ _HASHES: dict[str, type[hashes.HashAlgorithm]] = {
 def hash_algorithm(name: str) -> hashes.HashAlgorithm:
     if name not in _HASHES:
         raise VerificationError(
-            f"hash algorithm {name!r} is not supported", code="unsupported_algorithm"
+            f"hash algorithm {name!r} is not supported", code="crypto.unsupported-algorithm"
         )
     return _HASHES[name]()
 
@@ -48,7 +48,7 @@ def load_public_key(spki_der: bytes) -> Any:
             return ecdsa.VerifyingKey.from_der(spki_der)
         except Exception as exc:
             raise VerificationError(
-                f"public key not usable: {exc}", code="unsupported_key"
+                f"public key not usable: {exc}", code="crypto.unsupported-key"
             ) from exc
 
 
@@ -110,7 +110,7 @@ def verify(
         pad = padding.PSS(padding.MGF1(h), pss_salt if pss_salt is not None else h.digest_size)
     else:
         raise VerificationError(
-            f"signature algorithm {algorithm!r} unsupported", code="unsupported_algorithm"
+            f"signature algorithm {algorithm!r} unsupported", code="crypto.unsupported-algorithm"
         )
     try:
         key.verify(signature, data, pad, h)
@@ -126,7 +126,7 @@ def verify_asn1(spki_der: bytes, algo: Any, signature: bytes, data: bytes) -> bo
         hash_name = algo.hash_algo
     except ValueError as exc:
         raise VerificationError(
-            f"signature algorithm not supported: {exc}", code="unsupported_algorithm"
+            f"signature algorithm not supported: {exc}", code="crypto.unsupported-algorithm"
         ) from exc
     salt = None
     if sig_algo == "rsassa_pss":

@@ -40,7 +40,7 @@ class SecureMessaging:
         if not value or value[0] != 0x01 or (len(value) - 1) % self.keys.block or len(value) == 1:
             raise SecureMessagingError(
                 "DO'87' is not padding-indicator 01 plus whole cipher blocks",
-                code="sm_malformed",
+                code="sm.malformed",
             )
         return unpad(self.keys.encrypt(value[1:], ssc, decrypt=True))
 
@@ -73,40 +73,40 @@ class SecureMessaging:
             if resp.sw in (SW_SM_MISSING, SW_SM_INCORRECT):
                 raise SecureMessagingError(
                     "the chip rejected our secure-messaging MAC; the session is over",
-                    code="sm_rejected_by_chip",
+                    code="sm.rejected-by-chip",
                 )
             raise CardStatusError(
                 "unprotected status word inside a secure-messaging session",
                 resp.sw,
-                code="sm_unprotected_status",
+                code="sm.unprotected-status",
             )
         try:
             objs = list(tlv.iterate(resp.data))
         except ParseError as exc:
             raise SecureMessagingError(
-                f"protected response malformed: {exc}", code="sm_malformed"
+                f"protected response malformed: {exc}", code="sm.malformed"
             ) from exc
         tags = [o.tag for o in objs]
         if tags not in ([0x99, 0x8E], [0x87, 0x99, 0x8E]):
             raise SecureMessagingError(
                 f"protected response has data objects {[hex(t) for t in tags]}, "
                 "expected [87] 99 8E",
-                code="sm_malformed",
+                code="sm.malformed",
             )
         mac_end = objs[-2].end
         if not hmac.compare_digest(self._mac(ssc, resp.data[:mac_end]), objs[-1].value):
             raise SecureMessagingError(
                 "response MAC does not verify: the data was altered or a different chip answered",
-                code="sm_mac_invalid",
+                code="sm.mac-invalid",
             )
         inner_sw = objs[-2].value
         if len(inner_sw) != 2:
-            raise SecureMessagingError("DO'99' must hold two status bytes", code="sm_malformed")
+            raise SecureMessagingError("DO'99' must hold two status bytes", code="sm.malformed")
         sw = int.from_bytes(inner_sw, "big")
         if sw != resp.sw:
             raise SecureMessagingError(
                 f"protected status {sw:04X} differs from the outer status {resp.sw:04X}",
-                code="sm_status_mismatch",
+                code="sm.status-mismatch",
             )
         data = self._decrypt_do87(objs[0].value, ssc) if tags[0] == 0x87 else b""
         return ResponseApdu(data, sw)
@@ -117,15 +117,15 @@ class SecureMessaging:
         """The chip's check of a protected command; raises SecureMessagingError when bad."""
         ssc = self._next_ssc()
         if cmd.cla & 0x0C != 0x0C:
-            raise SecureMessagingError("command not protected", code="sm_missing")
+            raise SecureMessagingError("command not protected", code="sm.missing")
         objs = list(tlv.iterate(cmd.data))
         if not objs or objs[-1].tag != 0x8E:
-            raise SecureMessagingError("command lacks DO'8E'", code="sm_missing")
+            raise SecureMessagingError("command lacks DO'8E'", code="sm.missing")
         body_end = objs[-2].end if len(objs) > 1 else 0
         header = bytes([cmd.cla, cmd.ins, cmd.p1, cmd.p2])
         expected = self._mac(ssc, pad(header, self.keys.block) + cmd.data[:body_end])
         if not hmac.compare_digest(expected, objs[-1].value):
-            raise SecureMessagingError("command MAC does not verify", code="sm_mac_invalid")
+            raise SecureMessagingError("command MAC does not verify", code="sm.mac-invalid")
         data, le = b"", None
         for o in objs[:-1]:
             if o.tag == 0x87:
@@ -133,7 +133,7 @@ class SecureMessaging:
             elif o.tag == 0x97:
                 le = int.from_bytes(o.value, "big") or (256 if len(o.value) == 1 else 65536)
             else:
-                raise SecureMessagingError(f"unexpected DO {o.tag:X}", code="sm_malformed")
+                raise SecureMessagingError(f"unexpected DO {o.tag:X}", code="sm.malformed")
         return CommandApdu(
             cmd.cla & ~0x0C & 0xFF, cmd.ins, cmd.p1, cmd.p2, data, le, cmd.is_extended
         )

@@ -55,19 +55,19 @@ class Sod:
         try:
             info = cms.ContentInfo.load(body, strict=True)
             if info["content_type"].native != "signed_data":
-                raise ParseError("EF.SOD is not CMS SignedData", code="sod_invalid")
+                raise ParseError("EF.SOD is not CMS SignedData", code="sod.invalid")
             signed = info["content"]
             _ = signed.native  # parse everything now: a malformed field surfaces here, once
             if signed["version"].native != "v3":
                 # 9303-10 4.6.2.1: SignedData version 3 (eContentType is not id-data).
-                raise ParseError("EF.SOD SignedData version must be 3", code="sod_invalid")
+                raise ParseError("EF.SOD SignedData version must be 3", code="sod.invalid")
             encap = signed["encap_content_info"]
             if encap["content_type"].dotted != LDS_SECURITY_OBJECT_OID:
                 raise ParseError(
-                    "EF.SOD does not encapsulate an LDS security object", code="sod_invalid"
+                    "EF.SOD does not encapsulate an LDS security object", code="sod.invalid"
                 )
             if encap["content"].contents is None:
-                raise ParseError("EF.SOD has no encapsulated content", code="sod_invalid")
+                raise ParseError("EF.SOD has no encapsulated content", code="sod.invalid")
             encapsulated = bytes(encap["content"].contents)
             lso = LdsSecurityObject.load(encapsulated, strict=True)
             hashes: dict[int, bytes] = {}
@@ -76,12 +76,12 @@ class Sod:
                 if not 1 <= number <= 16 or number in hashes:
                     raise ParseError(
                         f"EF.SOD lists data group {number} twice or out of range",
-                        code="sod_invalid",
+                        code="sod.invalid",
                     )
                 hashes[number] = bytes(item["data_group_hash_value"].native)
             signers = signed["signer_infos"]
             if len(signers) != 1:
-                raise ParseError("EF.SOD must have exactly one signer", code="sod_invalid")
+                raise ParseError("EF.SOD must have exactly one signer", code="sod.invalid")
             certs = tuple(
                 c.chosen
                 for c in signed["certificates"] or []
@@ -93,15 +93,15 @@ class Sod:
             expected_version = "v1" if signer["sid"].name == "issuer_and_serial_number" else "v3"
             if signer["version"].native != expected_version:
                 raise ParseError(
-                    "EF.SOD SignerInfo version does not match its sid", code="sod_invalid"
+                    "EF.SOD SignerInfo version does not match its sid", code="sod.invalid"
                 )
             digests = {a["algorithm"].native for a in signed["digest_algorithms"]}
             if signers[0]["digest_algorithm"]["algorithm"].native not in digests:
                 raise ParseError(
-                    "signer digest algorithm not announced in SignedData", code="sod_invalid"
+                    "signer digest algorithm not announced in SignedData", code="sod.invalid"
                 )
             return cls(hash_name, hashes, encapsulated, signers[0], certs)
         except ParseError:
             raise
         except (ValueError, TypeError, KeyError, IndexError, OverflowError) as exc:
-            raise ParseError(f"EF.SOD does not decode: {exc}", code="sod_invalid") from exc
+            raise ParseError(f"EF.SOD does not decode: {exc}", code="sod.invalid") from exc

@@ -42,30 +42,30 @@ def read_header(buf: bytes, pos: int = 0) -> tuple[int, int, int]:
     """(tag, length, offset of value) of the object at `pos`; the value may be incomplete."""
     n = len(buf)
     if pos >= n:
-        raise ParseError("TLV truncated: no tag", code="tlv_truncated")
+        raise ParseError("TLV truncated: no tag", code="tlv.truncated")
     tag = buf[pos]
     pos += 1
     if tag & 0x1F == 0x1F:
         for _ in range(2):
             if pos >= n:
-                raise ParseError("TLV truncated inside a tag", code="tlv_truncated")
+                raise ParseError("TLV truncated inside a tag", code="tlv.truncated")
             tag = (tag << 8) | buf[pos]
             pos += 1
             if not buf[pos - 1] & 0x80:
                 break
         else:
-            raise ParseError("TLV tag longer than 3 bytes", code="tlv_malformed")
+            raise ParseError("TLV tag longer than 3 bytes", code="tlv.malformed")
     if pos >= n:
-        raise ParseError("TLV truncated: no length", code="tlv_truncated")
+        raise ParseError("TLV truncated: no length", code="tlv.truncated")
     first = buf[pos]
     pos += 1
     if first < 0x80:
         return tag, first, pos
     count = first & 0x7F
     if count == 0 or count > 3:
-        raise ParseError(f"TLV length form 0x{first:02X} not allowed", code="tlv_malformed")
+        raise ParseError(f"TLV length form 0x{first:02X} not allowed", code="tlv.malformed")
     if pos + count > n:
-        raise ParseError("TLV truncated inside a length", code="tlv_truncated")
+        raise ParseError("TLV truncated inside a length", code="tlv.truncated")
     length = int.from_bytes(buf[pos : pos + count], "big")
     return tag, length, pos + count
 
@@ -75,7 +75,7 @@ def read(buf: bytes, pos: int = 0) -> Tlv:
     if start + length > len(buf):
         raise ParseError(
             f"TLV 0x{tag:X} claims {length} bytes, only {len(buf) - start} present",
-            code="tlv_truncated",
+            code="tlv.truncated",
         )
     return Tlv(tag, buf[start : start + length], start + length)
 
@@ -94,7 +94,7 @@ def children(buf: bytes) -> dict[int, bytes]:
     out: dict[int, bytes] = {}
     for obj in iterate(buf):
         if obj.tag in out:
-            raise ParseError(f"TLV tag 0x{obj.tag:X} repeated", code="tlv_malformed")
+            raise ParseError(f"TLV tag 0x{obj.tag:X} repeated", code="tlv.malformed")
         out[obj.tag] = obj.value
     return out
 
@@ -104,8 +104,8 @@ def expect(buf: bytes, tag: int, what: str) -> bytes:
     obj = read(buf)
     if obj.tag != tag:
         raise ParseError(
-            f"{what}: expected tag 0x{tag:X}, found 0x{obj.tag:X}", code="tlv_malformed"
+            f"{what}: expected tag 0x{tag:X}, found 0x{obj.tag:X}", code="tlv.malformed"
         )
     if obj.end != len(buf):
-        raise ParseError(f"{what}: {len(buf) - obj.end} trailing bytes", code="tlv_malformed")
+        raise ParseError(f"{what}: {len(buf) - obj.end} trailing bytes", code="tlv.malformed")
     return obj.value

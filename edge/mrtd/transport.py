@@ -45,7 +45,7 @@ def list_readers() -> list[str]:
         return [str(r) for r in readers()]
     except Exception as exc:  # pyscard raises several unrelated classes for "no service"
         raise TransportError(
-            f"cannot reach the PC/SC daemon ({exc}); is pcscd running?", code="pcsc_unavailable"
+            f"cannot reach the PC/SC daemon ({exc}); is pcscd running?", code="pcsc.unavailable"
         ) from exc
 
 
@@ -66,10 +66,10 @@ class PcscTransport:
         except Exception as exc:
             raise TransportError(
                 f"cannot reach the PC/SC daemon ({exc}); is pcscd running?",
-                code="pcsc_unavailable",
+                code="pcsc.unavailable",
             ) from exc
         if not available:
-            raise TransportError("no smart-card reader is connected", code="reader_not_found")
+            raise TransportError("no smart-card reader is connected", code="pcsc.reader-not-found")
         chosen = _choose_reader(available, reader)
         self.reader_name = str(chosen)
         try:
@@ -81,11 +81,11 @@ class PcscTransport:
             raise TransportError(
                 f"no card on reader {self.reader_name!r} after {timeout:.0f} s; place the "
                 "passport on the reader",
-                code="no_card",
+                code="pcsc.no-card",
             ) from exc
         except CardConnectionException as exc:
             raise TransportError(
-                f"cannot connect to the card on {self.reader_name!r}: {exc}", code="no_card"
+                f"cannot connect to the card on {self.reader_name!r}: {exc}", code="pcsc.no-card"
             ) from exc
         self.atr = bytes(self._conn.getATR())
 
@@ -123,7 +123,7 @@ def _choose_reader(available: list[Any], wanted: str | int | None) -> Any:
         if not 0 <= index < len(available):
             raise TransportError(
                 f"reader index {index} out of range; readers: {[str(r) for r in available]}",
-                code="reader_not_found",
+                code="pcsc.reader-not-found",
             )
         return available[index]
     for r in available:
@@ -134,5 +134,5 @@ def _choose_reader(available: list[Any], wanted: str | int | None) -> Any:
         return matches[0]
     raise TransportError(
         f"no single reader matches {wanted!r}; readers: {[str(r) for r in available]}",
-        code="reader_not_found",
+        code="pcsc.reader-not-found",
     )

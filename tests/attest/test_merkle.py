@@ -22,8 +22,11 @@ from attest.merkle import (
     verify_consistency,
     verify_inclusion,
 )
+from tests.shared import VECTORS as SHARED_VECTORS
+from tests.shared import files
 
-VECTORS = Path(__file__).resolve().parent.parent / "vectors" / "merkle"
+pytestmark = pytest.mark.shared("vectors/merkle")
+VECTORS = SHARED_VECTORS / "merkle"
 
 
 def b(s: str | None) -> bytes:
@@ -31,7 +34,7 @@ def b(s: str | None) -> bytes:
 
 
 def cases(kind: str) -> list[Path]:
-    return sorted((VECTORS / kind).rglob("*.json"))
+    return files(VECTORS / kind, "**/*.json")
 
 
 def case_id(p: Path) -> str:

@@ -29,8 +29,9 @@ from attest import cbor, cose
 from attest.errors import AttestError, CoseError, DecodeError, PrivacyError, SignatureError
 from attest.evidence import Evidence
 from attest.keys import EDDSA, ES256, PublicKey, b64url_decode
+from tests.shared import VECTORS, files
 
-VECTORS = Path(__file__).resolve().parent.parent / "vectors"
+pytestmark = pytest.mark.shared("vectors/cose-wg", "vectors/go-cose")
 COSE_WG = VECTORS / "cose-wg"
 GO_COSE = VECTORS / "go-cose"
 
@@ -166,9 +167,7 @@ def test_sign_fail_03_and_04_name_an_unknown_alg() -> None:
 
 
 # -- cose-wg eddsa / ecdsa examples and CWT A.3 ------------------------------------------
-EXAMPLES = sorted((COSE_WG / "eddsa-examples").glob("*.json")) + sorted(
-    (COSE_WG / "ecdsa-examples").glob("*.json")
-)
+EXAMPLES = files(COSE_WG / "eddsa-examples", "*.json") + files(COSE_WG / "ecdsa-examples", "*.json")
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
@@ -218,7 +217,7 @@ def test_cwt_a3_verifies_structurally_and_is_refused_by_the_profile() -> None:
 
 
 # -- go-cose ---------------------------------------------------------------------------
-GO_VERIFY = sorted(GO_COSE.glob("sign1-verify-0*.json"))
+GO_VERIFY = files(GO_COSE, "sign1-verify-0*.json")
 GO_NEGATIVE = {
     # protected header kept as a map, not a byte string (RFC 9052 section 3)
     "sign1-verify-negative-0000": "cose.bad-header",
@@ -260,7 +259,7 @@ def test_go_cose_negative(name: str) -> None:
         cose.verify_sign1(token, lambda kid: our_key(v["key"], ES256))
 
 
-@pytest.mark.parametrize("path", sorted(GO_COSE.glob("sign1-sign-*.json")), ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", files(GO_COSE, "sign1-sign-*.json"), ids=lambda p: p.stem)
 def test_go_cose_sign_vectors_pin_our_sig_structure(path: Path) -> None:
     v = load(path)
     spec = v["sign1::sign"]

@@ -61,13 +61,13 @@ def main() -> int:
     from edge.face.imaging import read_image
     from edge.face.match import FaceMatcher
     from edge.liveness.engine import FaceModels, LivenessEngine
-    from tests.rig import REPO
+    from tests.shared import CLIP, STILL
 
-    clip = REPO / "data" / "video" / "short_hamilton_clip.mp4"
+    clip = CLIP
     # Everything is loaded before watching starts: reading model files is expected.
     models = FaceModels.load()
     matcher = FaceMatcher()
-    chip = read_image(REPO / "data" / "video" / "lin-manuel-miranda.png")  # "DG2 photo"
+    chip = read_image(STILL)  # "DG2 photo"
     if args.leak_native:
         import cv2
 

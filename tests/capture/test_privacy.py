@@ -22,6 +22,7 @@ import numpy as np
 import pytest
 
 from tests.rig import REPO, require, require_binary
+from tests.shared import CLIP
 
 MODELS = REPO / "firmware" / "models"
 # Syscalls that change the file system or talk to the network.
@@ -78,6 +79,7 @@ def _assert_clean_session(out: dict[str, Any]) -> None:
     assert out["verified_zero"] and out["candidates_zero"] and out["chip_zero"]
 
 
+@pytest.mark.shared("data/video")
 def test_audit_hooks_see_no_write_in_a_whole_session(tmp_path: Path) -> None:
     _require_models()
     out = _probe()
@@ -88,6 +90,7 @@ def test_audit_hooks_see_no_write_in_a_whole_session(tmp_path: Path) -> None:
     assert any("frame.npy" in v for v in leaked["violations"]), leaked["violations"]
 
 
+@pytest.mark.shared("data/video")
 def test_strace_sees_no_write_in_a_whole_session(tmp_path: Path) -> None:
     _require_models()
     strace = require_binary("strace")
@@ -107,14 +110,13 @@ def test_strace_sees_no_write_in_a_whole_session(tmp_path: Path) -> None:
     assert any("frame.png" in v for v in caught), caught  # ...strace is not
 
 
+@pytest.mark.shared("data/video")
 def test_buffers_are_zero_after_an_exception_in_a_real_session() -> None:
     from edge.capture import CaptureSession
     from edge.capture.replay import FileReplaySource
 
     views: list[np.ndarray] = []
-    session = CaptureSession(
-        FileReplaySource(REPO / "data" / "video" / "short_hamilton_clip.mp4"), buffer_frames=5
-    )
+    session = CaptureSession(FileReplaySource(CLIP), buffer_frames=5)
     with pytest.raises(RuntimeError, match="mid-session"), session:
         for frame in session.frames():
             views.append(frame.pixels)

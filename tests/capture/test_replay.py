@@ -1,4 +1,4 @@
-"""The file-replay adapter against the real recording in data/video (and frames made from it)."""
+"""The file-replay adapter against the real recording in the shared data, and frames from it."""
 
 from pathlib import Path
 
@@ -15,10 +15,9 @@ from edge.capture import (
     open_source,
 )
 from edge.capture.replay import FileReplaySource
-from tests.rig import REPO
+from tests.shared import CLIP, STILL
 
-CLIP = REPO / "data" / "video" / "short_hamilton_clip.mp4"
-STILL = REPO / "data" / "video" / "lin-manuel-miranda.png"
+pytestmark = pytest.mark.shared("data/video")
 
 
 def test_video_format_and_first_frame_match_opencv() -> None:

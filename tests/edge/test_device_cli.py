@@ -21,10 +21,9 @@ from edge.measure import measure
 from edge.mrtd.sim.card import EmulatedChip
 from edge.mrtd.sim.pcscd import missing_parts, pcsc_rig
 from edge.mrtd.sim.testdoc import DocOptions, generate
-from tests.rig import REPO, require
+from tests.rig import require
+from tests.shared import CLIP
 from tests.verifier.helpers import Release, VerifierServer
-
-CLIP = REPO / "data" / "video" / "short_hamilton_clip.mp4"
 
 
 def _read_until(fd: int, text: str, timeout: float) -> str:
@@ -49,6 +48,7 @@ def _read_until(fd: int, text: str, timeout: float) -> str:
 
 
 @pytest.mark.xdist_group("pcscd")
+@pytest.mark.shared("data/video")
 def test_operator_console_runs_a_session(tmp_path: Path) -> None:
     require(not missing_parts(), f"pcscd rig ({', '.join(missing_parts())})")
     from attest.keys import SigningKey

@@ -236,7 +236,7 @@ def test_chip_step_honours_its_deadline() -> None:
     )
     with pytest.raises(SessionError) as exc:
         step.read(time.time() - 1)
-    assert (exc.value.step, exc.value.code) == ("chip", "chip_timeout")
+    assert (exc.value.step, exc.value.code) == ("chip", "pcsc.chip-timeout")
     reading = step.read(time.time() + 30)
     try:
         assert reading.document.passive is Outcome.PASSED

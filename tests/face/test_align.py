@@ -13,6 +13,8 @@ from edge.face.detect import LEFT_EYE, MOUTH, NOSE_TIP, RIGHT_EYE, FaceDetector
 
 from .conftest import labelled, opencv_peer, read
 
+pytestmark = pytest.mark.shared("data/faces", "data/video")
+
 
 def test_similarity_recovers_a_known_transform() -> None:
     rng = np.random.default_rng(1)

@@ -22,6 +22,8 @@ from edge.face.embed import DEFAULT_EMBEDDER, EMBEDDERS
 from edge.face.errors import CalibrationError
 from edge.face.models import manifest
 
+pytestmark = pytest.mark.shared("data/faces", "data/video")
+
 
 def _raw() -> dict[str, Any]:
     raw: dict[str, Any] = json.loads(default_path(DEFAULT_EMBEDDER).read_text())

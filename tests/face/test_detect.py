@@ -22,6 +22,8 @@ from edge.face.errors import ImageError
 
 from .conftest import labelled, opencv_peer, read
 
+pytestmark = pytest.mark.shared("data/faces", "data/video")
+
 
 def test_anchor_counts_match_the_model_outputs() -> None:
     assert ssd_anchors(_OPTIONS["short"]).shape == (896, 2)

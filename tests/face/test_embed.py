@@ -11,6 +11,8 @@ from edge.face.errors import ImageError
 
 from .conftest import labelled, opencv_peer, read
 
+pytestmark = pytest.mark.shared("data/faces", "data/video")
+
 
 @pytest.fixture(scope="module")
 def crops(pipeline: object) -> list[np.ndarray]:

@@ -25,6 +25,8 @@ from edge.face.evaluate import (
 
 from .conftest import FACES
 
+pytestmark = pytest.mark.shared("data/faces", "data/video")
+
 
 def test_far_key() -> None:
     assert far_key(1e-2) == "1e-2" and far_key(1e-3) == "1e-3" and far_key(5e-4) == "5e-4"

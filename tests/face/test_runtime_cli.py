@@ -13,6 +13,8 @@ from edgeproof_cli import main
 
 from .conftest import FACES, STILL, _require_runtime
 
+pytestmark = pytest.mark.shared("data/faces", "data/video")
+
 
 def test_interpreters_are_cached_per_path_and_threads() -> None:
     _require_runtime()

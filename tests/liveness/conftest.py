@@ -10,9 +10,9 @@ import pytest
 
 from edge.liveness.engine import FaceModels
 from tests.rig import REPO, require
+from tests.shared import CLIP, STILL, require_shared
 
-CLIP = REPO / "data" / "video" / "short_hamilton_clip.mp4"
-STILL = REPO / "data" / "video" / "lin-manuel-miranda.png"
+__all__ = ["CLIP", "STILL"]
 MODELS = REPO / "firmware" / "models"
 
 
@@ -32,6 +32,7 @@ def write_photo_replay(path: Path, seconds: float = 8.0, fps: float = 30.0) -> P
     """A recording of the still photo held up to the camera: moved, tilted and turned in
     front of a plain background (each frame a perspective warp of the photo), as an
     attacker holding a print would produce. Encoded as MPEG-4 like a real recording."""
+    require_shared("data/video")
     photo = cv2.imread(str(STILL))
     assert photo is not None, STILL
     h, w = 360, 640

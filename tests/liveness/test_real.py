@@ -1,4 +1,4 @@
-"""Liveness on real footage with the real models (edge.face): data/video's clip and still."""
+"""Liveness on real footage with the real models (edge.face): the shared clip and still."""
 
 from __future__ import annotations
 
@@ -28,6 +28,8 @@ from edge.liveness.signals import face_signals
 from edge.liveness.tracker import ChallengeTracker, Observation
 from edgeproof_cli import main
 from tests.liveness.conftest import CLIP
+
+pytestmark = pytest.mark.shared("data/video")
 
 #: What `edgeproof liveness analyze` finds in the clip's close-up (docs/capture-liveness.md):
 #: the performer blinks and turns to his right, then turns to his right again. A fixed demo

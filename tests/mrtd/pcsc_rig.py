@@ -26,6 +26,6 @@ def open_rig(workdir: Path, *, with_server: bool = True) -> Iterator[PcscRig]:
         with pcsc_rig(workdir, with_server=with_server) as rig:
             yield rig
     except TransportError as exc:
-        if exc.code != "pcsc_busy":
+        if exc.code != "pcsc.busy":
             raise
         require(False, str(exc))

@@ -65,7 +65,7 @@ def test_d4_altered_response_fails_the_mac_check() -> None:
     raw[5] ^= 0x01  # inside the encrypted DO'87'
     with pytest.raises(SecureMessagingError) as err:
         sm.unwrap_response(ResponseApdu.parse(bytes(raw)))
-    assert err.value.code == "sm_mac_invalid"
+    assert err.value.code == "sm.mac-invalid"
 
 
 class _ScriptedChip:
@@ -106,5 +106,5 @@ def test_wrong_mrz_is_reported_as_such() -> None:
 
     with pytest.raises(AccessControlError) as err:
         perform_bac(Channel(Refusing()), KEY, lambda n: bytes(n))
-    assert err.value.code == "bac_wrong_key"
+    assert err.value.code == "bac.wrong-key"
     assert isinstance(err.value, PermissionError)

@@ -120,4 +120,4 @@ def test_wrong_mrz_exits_with_the_reason(emulated: tuple[PcscRig, Path], tmp_pat
         timeout=60,
     )
     assert out.returncode == 1
-    assert "[pace_wrong_key]" in out.stderr
+    assert "pace.wrong-key: " in out.stderr

@@ -72,7 +72,7 @@ def test_g1_wrong_chip_token_is_refused() -> None:
         perform_pace(
             Channel(_Scripted(script)), INFO, mrz=KEY, can=None, random=lambda n: randoms.pop(0)
         )
-    assert err.value.code == "pace_chip_token"
+    assert err.value.code == "pace.chip-token"
 
 
 @pytest.mark.parametrize("parameter_id", [12, 13, 15, 16])

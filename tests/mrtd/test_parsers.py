@@ -57,7 +57,7 @@ def test_every_check_digit_is_enforced(position: int) -> None:
     raw[44 + position] = ord("0") if raw[44 + position] != ord("0") else ord("1")
     with pytest.raises(ParseError) as err:
         Mrz(raw)
-    assert err.value.code == "mrz_check_digit"
+    assert err.value.code == "mrz.check-digit"
 
 
 def test_mrz_key_parsing() -> None:
@@ -131,7 +131,7 @@ def test_dg2_rejects_mislabelled_and_truncated_images() -> None:
     broken = parse_dg2(build_dg2(jpeg, "jpeg", 10, 10))
     with pytest.raises(ParseError) as err:
         broken.to_rgb()
-    assert err.value.code == "dg2_image_corrupt"
+    assert err.value.code == "dg2.image-corrupt"
 
 
 @given(st.integers(0, 1005), st.integers(1, 255))
@@ -160,7 +160,7 @@ def test_trust_store_from_folder(tmp_path) -> None:  # type: ignore[no-untyped-d
         TrustStore.from_path(tmp_path)
     with pytest.raises(TrustStoreError) as err:
         TrustStore.from_path(tmp_path / "empty") if (tmp_path / "empty").mkdir() is None else None
-    assert err.value.code == "trust_store_empty"
+    assert err.value.code == "trust.empty"
 
 
 def test_trust_store_from_master_list(tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -178,7 +178,7 @@ def test_trust_store_from_master_list(tmp_path) -> None:  # type: ignore[no-unty
     (tmp_path / "icao.ml").write_bytes(bytes(tampered))
     with pytest.raises(TrustStoreError) as err:
         TrustStore.from_path(tmp_path)
-    assert err.value.code == "master_list_invalid"
+    assert err.value.code == "trust.master-list-invalid"
 
 
 def test_dg11_is_read_only_when_asked() -> None:
@@ -216,7 +216,7 @@ def test_39794_5_rejects_a_mislabelled_image_and_broken_structure() -> None:
     raw = build_dg2(jpeg, "jpeg2000", 10, 10, "39794-5")
     with pytest.raises(ParseError) as err:
         parse_dg2(raw)
-    assert err.value.code == "dg2_invalid"
+    assert err.value.code == "dg2.invalid"
     good = build_dg2(jpeg, "jpeg", 10, 10, "39794-5")
     for cut in range(10, len(good) - 1, 7):
         with pytest.raises(ParseError):

@@ -85,11 +85,11 @@ def test_without_dg14_and_dg15_the_checks_are_not_supported_never_passed() -> No
 @pytest.mark.parametrize(
     ("options", "check", "code"),
     [
-        (DocOptions(expired_dsc=True), "passive", "pa_dsc_expired"),
-        (DocOptions(untrusted_csca=True), "passive", "pa_csca_untrusted"),
-        (DocOptions(wrong_dg_hash=True), "passive", "pa_dg_hash_mismatch"),
-        (DocOptions(mismatched_aa_key=True), "active", "aa_signature_invalid"),
-        (DocOptions(mismatched_ca_key=True), "chip", "ca_failed"),
+        (DocOptions(expired_dsc=True), "passive", "pa.dsc-expired"),
+        (DocOptions(untrusted_csca=True), "passive", "pa.csca-untrusted"),
+        (DocOptions(wrong_dg_hash=True), "passive", "pa.dg-hash-mismatch"),
+        (DocOptions(mismatched_aa_key=True), "active", "aa.signature-invalid"),
+        (DocOptions(mismatched_ca_key=True), "chip", "ca.failed"),
         (DocOptions(date_of_expiry="250101"), "not_expired", "document_expired"),
     ],
 )
@@ -106,22 +106,22 @@ def test_wrong_mrz_key_bac() -> None:
     bad = dataclasses.replace(document(BAC).mrz_key, date_of_birth="740813")
     with pytest.raises(AccessControlError) as err:
         _read(BAC, mrz=bad)
-    assert err.value.code == "bac_wrong_key"
+    assert err.value.code == "bac.wrong-key"
 
 
 def test_wrong_can_pace() -> None:
     with pytest.raises(AccessControlError) as err:
         _read(DocOptions(), mrz=None, can="000000")
-    assert err.value.code == "pace_wrong_key"
+    assert err.value.code == "pace.wrong-key"
 
 
 @pytest.mark.parametrize(
     ("kind", "error", "code"),
     [
-        ("bad_mac", SecureMessagingError, "sm_mac_invalid"),
-        ("truncated", SecureMessagingError, "sm_malformed"),
-        ("wrong_sw", CardStatusError, "unexpected_status"),
-        ("removed", CardRemovedError, "card_removed"),
+        ("bad_mac", SecureMessagingError, "sm.mac-invalid"),
+        ("truncated", SecureMessagingError, "sm.malformed"),
+        ("wrong_sw", CardStatusError, "chip.unexpected-status"),
+        ("removed", CardRemovedError, "pcsc.card-removed"),
     ],
 )
 @pytest.mark.parametrize("options", [BAC, DocOptions()], ids=["bac", "pace"])
@@ -154,4 +154,4 @@ def test_wipe_overwrites_every_buffer() -> None:
 def test_no_access_key() -> None:
     with pytest.raises(AccessControlError) as err:
         _read(BAC, mrz=None)
-    assert err.value.code == "no_access_key"
+    assert err.value.code == "access.no-key"

@@ -52,7 +52,7 @@ def test_reader_by_index_and_missing_reader(rig) -> None:  # type: ignore[no-unt
         assert t.reader_name == rig.reader
     with pytest.raises(MrtdError) as err:
         PcscTransport("no such reader")
-    assert err.value.code == "reader_not_found"
+    assert err.value.code == "pcsc.reader-not-found"
 
 
 def test_card_removed_mid_read(rig) -> None:  # type: ignore[no-untyped-def]
@@ -60,7 +60,7 @@ def test_card_removed_mid_read(rig) -> None:  # type: ignore[no-untyped-def]
     rig.insert(EmulatedChip(doc, fault=Fault("removed", after=4)))
     with PcscTransport(rig.reader) as transport, pytest.raises(CardRemovedError) as err:
         read_passport(transport, mrz=doc.mrz_key, trust=trust_of(doc), now=NOW)
-    assert err.value.code == "card_removed"
+    assert err.value.code == "pcsc.card-removed"
 
 
 @pytest.mark.parametrize(
@@ -84,9 +84,9 @@ def test_pace_read_authenticate_and_decode_photo(rig, options: DocOptions) -> No
 @pytest.mark.parametrize(
     ("kind", "code"),
     [
-        ("bad_mac", "sm_mac_invalid"),
-        ("truncated", "sm_malformed"),
-        ("wrong_sw", "unexpected_status"),
+        ("bad_mac", "sm.mac-invalid"),
+        ("truncated", "sm.malformed"),
+        ("wrong_sw", "chip.unexpected-status"),
     ],
 )
 def test_faults_through_pcscd(rig, kind: str, code: str) -> None:  # type: ignore[no-untyped-def]
@@ -114,5 +114,5 @@ def test_forged_document_through_pcscd_is_not_authenticated(rig) -> None:  # typ
         PcscTransport(rig.reader) as transport,
         read_passport(transport, mrz=doc.mrz_key, trust=trust_of(doc), now=NOW) as reading,
     ):
-        assert reading.authentication.passive.code == "pa_dg_hash_mismatch"
+        assert reading.authentication.passive.code == "pa.dg-hash-mismatch"
         assert not reading.authentication.authenticated

@@ -59,7 +59,7 @@ class Fault:
 class ChipRemovedError(MrtdError):
     """Raised by the chip model when a 'removed' fault fires; transports turn it into silence."""
 
-    code = "card_removed"
+    code = "pcsc.card-removed"
 
 
 @dataclass(frozen=True)

@@ -97,7 +97,7 @@ class PcscRig:
     def __init__(self, workdir: Path, server: VpcdServer | None) -> None:
         pcscd = find_pcscd()
         if pcscd is None:
-            raise TransportError("pcscd is not installed", code="pcsc_unavailable")
+            raise TransportError("pcscd is not installed", code="pcsc.unavailable")
         self.pcscd = pcscd
         self.workdir = workdir
         self.conf = write_reader_conf(workdir)
@@ -117,7 +117,7 @@ class PcscRig:
             if proc.poll() is not None:
                 raise TransportError(
                     f"pcscd exited: {(self.workdir / 'pcscd.log').read_text()[-500:]}",
-                    code="pcsc_unavailable",
+                    code="pcsc.unavailable",
                 )
             try:
                 return any(str(r).startswith(READER_NAME) for r in readers())
@@ -157,7 +157,7 @@ def rig_lock() -> Iterator[None]:
             if not pcscd_socket_free():
                 raise TransportError(
                     "another pcscd already serves /run/pcscd; stop it to use the rig",
-                    code="pcsc_busy",
+                    code="pcsc.busy",
                 )
             yield
         finally:
