@@ -25,7 +25,7 @@ from attest.merkle import (
 from tests.shared import VECTORS as SHARED_VECTORS
 from tests.shared import files
 
-pytestmark = pytest.mark.shared("vectors/merkle")
+SHARED = pytest.mark.shared("vectors/merkle")
 VECTORS = SHARED_VECTORS / "merkle"
 
 
@@ -41,6 +41,7 @@ def case_id(p: Path) -> str:
     return str(p.relative_to(VECTORS))
 
 
+@SHARED
 @pytest.mark.parametrize("path", cases("inclusion"), ids=case_id)
 def test_inclusion_vectors(path: Path) -> None:
     v: dict[str, Any] = json.loads(path.read_text())
@@ -66,6 +67,7 @@ def test_inclusion_vectors(path: Path) -> None:
 PLACEHOLDER_ROOTS = {"consistency/additional/sizes-are-equal-one-and-proof-is-empty.json"}
 
 
+@SHARED
 @pytest.mark.parametrize("path", cases("consistency"), ids=case_id)
 def test_consistency_vectors(path: Path) -> None:
     v: dict[str, Any] = json.loads(path.read_text())
@@ -86,6 +88,7 @@ def test_consistency_vectors(path: Path) -> None:
         verify_consistency(*args)
 
 
+@SHARED
 def test_vectors_are_present() -> None:
     # Both kinds, with positive and negative cases (a vanished folder must not pass quietly).
     for kind in ("inclusion", "consistency"):
