@@ -8,8 +8,10 @@ stored). `serve` runs the app under gunicorn with defaults sized to the machine.
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import shutil
+import socket
 import sys
 from pathlib import Path
 from typing import Any
@@ -154,6 +156,34 @@ def _purge(args: argparse.Namespace) -> int:
     return 0
 
 
+def _address_in_use(bind: str) -> str | None:
+    """Why `bind` cannot be served, or None.
+
+    gunicorn is started with SO_REUSEPORT (one socket per worker), and the kernel lets a
+    second process of the same user bind the same port that way: a second `serve` would start
+    silently and the two verifiers would answer in turn, each with its own log root. A plain
+    bind, without SO_REUSEPORT, fails on a port that anyone holds, so it tells the two apart.
+    A Unix socket path (`unix:...`) is left to gunicorn.
+    """
+    if bind.startswith(("unix:", "fd://")):
+        return None
+    host, sep, port_text = bind.rpartition(":")
+    if not sep or not port_text.isdigit():
+        return f"--bind {bind!r} is not HOST:PORT"
+    host = host.strip("[]") or "0.0.0.0"  # noqa: S104 - gunicorn's own meaning of ":PORT"
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        # As gunicorn does: a port whose last server just stopped (TIME_WAIT) is free.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, int(port_text)))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                return f"{bind} is already in use (another verifier?); stop it or pick --bind"
+            return f"cannot bind {bind}: {exc.strerror}"
+    return None
+
+
 def _serve(args: argparse.Namespace) -> int:
     from verifier.errors import VerifierError
     from verifier.storage import make_engine, schema_is_current
@@ -167,6 +197,9 @@ def _serve(args: argparse.Namespace) -> int:
     engine.dispose()
     if not current:
         return _fail("the database schema is not current: run `edgeproof verifier migrate`")
+    taken = _address_in_use(args.bind)
+    if taken:
+        return _fail(taken)
     workers = args.workers or os.cpu_count() or 1
     prom = Path(config.instance_path) / "prometheus" / str(os.getpid())
     shutil.rmtree(prom, ignore_errors=True)
