@@ -119,8 +119,40 @@ def verify(
         return False
 
 
-def verify_asn1(spki_der: bytes, algo: Any, signature: bytes, data: bytes) -> bool:
-    """Verify with an asn1crypto SignedDigestAlgorithm (X.509 and CMS signer infos)."""
+# Signature algorithm identifiers that name only the key type and leave the hash to the
+# CMS SignerInfo's digestAlgorithm. rsaEncryption is explicitly allowed there by RFC 3370
+# section 3.2 ("the digest algorithm is identified by digestAlgorithm"); id-ecPublicKey
+# and the bare ecdsa arc stretch RFC 5753 section 7.1.3 / RFC 5754 section 3.3 (which want
+# ecdsa-with-SHAxxx) and are accepted because issuers' SODs carry them.
+_KEY_ONLY_ALGORITHMS = {
+    "1.2.840.113549.1.1.1": "rsassa_pkcs1v15",  # rsaEncryption
+    "1.2.840.10045.2.1": "ecdsa",  # id-ecPublicKey
+    "1.2.840.10045.4": "ecdsa",  # ecdsa-with-Sha arc without a hash
+}
+
+
+def verify_asn1(
+    spki_der: bytes,
+    algo: Any,
+    signature: bytes,
+    data: bytes,
+    *,
+    digest_algorithm: str | None = None,
+) -> bool:
+    """Verify with an asn1crypto SignedDigestAlgorithm (X.509 and CMS signer infos).
+
+    `digest_algorithm` is the CMS SignerInfo.digestAlgorithm (RFC 5652 section 5.3): the
+    hash when the signature algorithm names only the key type (rsaEncryption, RFC 3370
+    section 3.2). X.509 signatures have no such field and pass None.
+    """
+    try:
+        dotted = algo["algorithm"].dotted
+    except (KeyError, ValueError, TypeError) as exc:
+        raise VerificationError(
+            f"signature algorithm unreadable: {exc}", code="crypto.unsupported-algorithm"
+        ) from exc
+    if dotted in _KEY_ONLY_ALGORITHMS and digest_algorithm is not None:
+        return verify(spki_der, _KEY_ONLY_ALGORITHMS[dotted], digest_algorithm, signature, data)
     try:
         sig_algo = algo.signature_algo
         hash_name = algo.hash_algo
@@ -130,5 +162,14 @@ def verify_asn1(spki_der: bytes, algo: Any, signature: bytes, data: bytes) -> bo
         ) from exc
     salt = None
     if sig_algo == "rsassa_pss":
-        salt = int(algo["parameters"]["salt_length"].native)
+        try:
+            salt = int(algo["parameters"]["salt_length"].native)  # RFC 4055 3.1: default 20
+        except (KeyError, ValueError, TypeError) as exc:
+            raise VerificationError(
+                f"RSA-PSS parameters unreadable: {exc}", code="crypto.unsupported-algorithm"
+            ) from exc
+        if not 0 <= salt <= 1024:
+            raise VerificationError(
+                f"RSA-PSS salt length {salt} out of range", code="crypto.unsupported-algorithm"
+            )
     return verify(spki_der, sig_algo, hash_name, signature, data, pss_salt=salt)
