@@ -278,7 +278,9 @@ def _cms_signed(
             "digest_algorithms": [{"algorithm": "sha256"}],
             "encap_content_info": {
                 "content_type": label,
-                "content": core.ParsableOctetString(content),
+                "content": core.OctetString(content)
+                if label == "1.2.840.113549.1.7.1"
+                else core.ParsableOctetString(content),
             },
             "certificates": [cert_a],
             "signer_infos": [signer],
