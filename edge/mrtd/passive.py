@@ -186,7 +186,12 @@ class TrustStore:
                 kind = _kind_of(f)
                 if kind is None:
                     continue
-                data = f.read_bytes()
+                try:
+                    data = f.read_bytes()
+                except OSError as exc:
+                    raise TrustStoreError(
+                        f"{f} cannot be read: {exc.strerror}", code="trust.unreadable"
+                    ) from exc
                 if kind == "ml":
                     certs.extend(load_master_list(data))
                 elif kind == "crl":

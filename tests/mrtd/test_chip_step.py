@@ -88,7 +88,7 @@ def test_a_foreign_exception_from_the_chip_is_still_a_coded_stop(
 
     doc = document()
     step = PassportChipStep(
-        lambda: Transport(),  # type: ignore[arg-type,return-value]
+        lambda: Transport(),
         TrustStore([x509.Certificate.load(doc.csca_der)]),
         mrz=doc.mrz_key,
     )
