@@ -134,10 +134,11 @@ class TrustStore:
             unique.setdefault(hashlib.sha256(c.dump()).digest(), c)
         self.cscas = tuple(unique.values())
         self._by_name: dict[NameKey, list[x509.Certificate]] = {}
-        self._by_prepared_name: dict[NameKey, list[x509.Certificate]] = {}
+        # Built on the first lookup the DER index misses (a name spelt with another string
+        # type or case): preparing 1,500 names costs about half a second.
+        self._by_prepared_name: dict[NameKey, list[x509.Certificate]] | None = None
         for c in self.cscas:
             self._by_name.setdefault(fast_name_key(c.subject), []).append(c)
-            self._by_prepared_name.setdefault(name_key(c.subject), []).append(c)
         self.crls: tuple[crl.CertificateList, ...] = ()
         self._revoked: dict[NameKey, set[int]] = {}
         for item in crls:
@@ -212,6 +213,10 @@ class TrustStore:
         found = self._by_name.get(fast_name_key(name))
         if found:
             return list(found)
+        if self._by_prepared_name is None:
+            self._by_prepared_name = {}
+            for c in self.cscas:
+                self._by_prepared_name.setdefault(name_key(c.subject), []).append(c)
         return list(self._by_prepared_name.get(name_key(name), []))
 
     def issuers_of(self, cert: x509.Certificate) -> list[x509.Certificate]:
@@ -251,7 +256,9 @@ def _load_certificate(data: bytes, name: str) -> x509.Certificate:
         if pem.detect(data):
             _, _, data = pem.unarmor(data)
         cert = x509.Certificate.load(data, strict=True)
-        _ = cert.native
+        # Decode what the store indexes now; the rest is decoded when used, under the
+        # DECODE_ERRORS guards (a full `.native` costs more than the whole index).
+        _ = (cert.subject.chosen, cert.public_key["algorithm"], cert.serial_number)
         return cert
     except DECODE_ERRORS as exc:
         raise TrustStoreError(f"{name} is not an X.509 certificate: {exc}") from exc
