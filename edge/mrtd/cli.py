@@ -103,8 +103,19 @@ def register(subparsers: Any) -> None:
         "wrong-dg-hash",
         "mismatched-aa-key",
         "mismatched-ca-key",
+        "revoked-dsc",
     ):
         m.add_argument(f"--{flag}", action="store_true", help="negative test document")
+    for flag in (
+        "sod-rsa-encryption",
+        "sid-issuer-reordered",
+        "econtent-id-data",
+        "dg15-negative-modulus",
+        "crl",
+    ):
+        m.add_argument(f"--{flag}", action="store_true", help="as some real issuers do")
+    m.add_argument("--issuing-state", default="UTO", help="DG1 issuing state (MRZ code)")
+    m.add_argument("--country", default="UT", help="C= of the CSCA and DSC")
     m.set_defaults(func=_make_doc)
 
 
@@ -172,7 +183,7 @@ def _check(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from edge.mrtd.errors import MrtdError
-    from edge.mrtd.passive import TrustStore, passive_checks
+    from edge.mrtd.passive import TrustStore, passive_checks, signed_data_checks
     from edge.mrtd.results import CheckResult
     from edge.mrtd.sod import Sod
     from edge.mrtd.trust import data_groups_of, read_dump
@@ -209,6 +220,10 @@ def _check(args: argparse.Namespace) -> int:
         rows = [("sod-decode", CheckResult.passed())]
         rows += [(c.name, c.result) for c in report.checks]
         authenticated = report.authenticated
+    if "EF.CardSecurity" in files:  # PACE-CAM chips: signed like EF.SOD (9303-11 9.2)
+        card = signed_data_checks(files["EF.CardSecurity"], trust, now)
+        rows += [(c.name, c.result) for c in card.checks]
+        authenticated = authenticated and card.authenticated
     code = next((r.code for _, r in rows if r.status.value == "failed"), None)
     if args.json:
         out = {
@@ -329,6 +344,14 @@ def _make_doc(args: argparse.Namespace) -> int:
         wrong_dg_hash=args.wrong_dg_hash,
         mismatched_aa_key=args.mismatched_aa_key,
         mismatched_ca_key=args.mismatched_ca_key,
+        revoked_dsc=args.revoked_dsc,
+        sod_rsa_encryption=args.sod_rsa_encryption,
+        sid_issuer_reordered=args.sid_issuer_reordered,
+        econtent_id_data=args.econtent_id_data,
+        dg15_negative_modulus=args.dg15_negative_modulus,
+        crl=args.crl,
+        issuing_state=args.issuing_state,
+        country=args.country,
     )
     doc = generate(options)
     out = doc.write(args.out)

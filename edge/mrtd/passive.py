@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -478,16 +478,123 @@ class PassiveReport:
     def authenticated(self) -> bool:
         """The SOD signature and its chain passed and no check failed; data groups absent
         from the dump are reported "not checked" and do not fail it."""
-        by_name = {c.name: c.result.status for c in self.checks}
+        signature = next((c for c in self.checks if c.name.endswith("signature")), None)
+        chain = next((c for c in self.checks if c.name.endswith("dsc-chain")), None)
         return (
             self.error is None
-            and by_name.get("sod-signature") is CheckStatus.PASSED
-            and by_name.get("dsc-chain") is CheckStatus.PASSED
+            and signature is not None
+            and signature.result.status is CheckStatus.PASSED
+            and chain is not None
+            and chain.result.status is CheckStatus.PASSED
         )
 
 
 def _not_checked(why: str) -> CheckResult:
     return CheckResult(CheckStatus.NOT_CHECKED, None, why)
+
+
+def _signer_and_chain(
+    add: Callable[[str, CheckResult | VerificationError], None],
+    signer: cms.SignerInfo,
+    certs: Sequence[x509.Certificate],
+    content: bytes,
+    content_type: str,
+    trust: TrustStore,
+    now: dt.datetime,
+    *,
+    what: str = "EF.SOD",
+    prefix: str = "",
+) -> tuple[x509.Certificate | None, x509.Certificate | None]:
+    """Steps 1 and 2 of 9303-11 5.1.1 for any CMS SignedData of the chip (EF.SOD, and
+    EF.CardSecurity, TR-03110-3 / 9303-11 section 9.2): signature with the embedded signer
+    certificate, then that certificate's CSCA, validity and revocation. Returns (DSC, CSCA).
+    """
+    sig_name = f"{prefix}signature" if prefix else "sod-signature"
+    # Step 1 (5.1.1, RFC 5652 5.4): the SOD signature, with the DSC the SOD carries.
+    dsc = find_signer_certificate(signer, certs)
+    if dsc is None:
+        if certs:
+            add(
+                sig_name,
+                VerificationError(
+                    f"no certificate in {what} matches its SignerIdentifier (issuer and serial "
+                    "number, or key identifier)",
+                    code="pa.signer-not-found",
+                ),
+            )
+        else:
+            add(
+                sig_name,
+                VerificationError(
+                    f"{what} carries no document signer certificate", code="pa.no-dsc"
+                ),
+            )
+    else:
+        try:
+            verify_signer(signer, dsc, content, content_type)
+            add(sig_name, CheckResult.passed())
+        except VerificationError as exc:
+            add(sig_name, exc)
+
+    # Step 2 (5.1.1, 9303-12 section 7): a trusted CSCA issued the DSC, both valid now.
+    csca = None
+    if dsc is None:
+        for name in ("dsc-chain", "csca-validity", "dsc-validity", "dsc-revocation"):
+            add(prefix + name, _not_checked("no document signer certificate"))
+    else:
+        issuers = trust.issuers_of(dsc)
+        if not issuers:
+            add(
+                prefix + "dsc-chain",
+                VerificationError(
+                    f"no trusted CSCA issued the DSC ({_friendly(dsc.issuer)}); add the "
+                    "issuing state's CSCA to the trust store",
+                    code="pa.csca-untrusted",
+                ),
+            )
+        else:
+            csca = next((c for c in issuers if _cert_signed_by(dsc, c)), None)
+            if csca is None:
+                add(
+                    prefix + "dsc-chain",
+                    VerificationError(
+                        "DSC signature does not verify with the CSCA", code="pa.dsc-signature"
+                    ),
+                )
+            else:
+                add(prefix + "dsc-chain", CheckResult.passed())
+        if csca is None:
+            add(prefix + "csca-validity", _not_checked("no CSCA found"))
+        elif _valid_at(csca, now):
+            add(prefix + "csca-validity", CheckResult.passed())
+        else:
+            add(
+                prefix + "csca-validity",
+                VerificationError("CSCA certificate is not valid now", code="pa.csca-expired"),
+            )
+        if _valid_at(dsc, now):
+            add(prefix + "dsc-validity", CheckResult.passed())
+        else:
+            add(
+                prefix + "dsc-validity",
+                VerificationError(
+                    "document signer certificate is not valid now", code="pa.dsc-expired"
+                ),
+            )
+        if csca is None:
+            add(prefix + "dsc-revocation", _not_checked("no CSCA found"))
+        elif trust.is_revoked(dsc):
+            add(
+                prefix + "dsc-revocation",
+                VerificationError(
+                    "the CSCA has revoked this document signer certificate (CRL)",
+                    code="pa.dsc-revoked",
+                ),
+            )
+        else:
+            add(prefix + "dsc-revocation", CheckResult.passed())
+
+    return dsc, csca
 
 
 def passive_checks(
@@ -512,89 +619,12 @@ def passive_checks(
             outcome = CheckResult.failed(outcome)
         checks.append(NamedCheck(name, outcome))
 
-    # Step 1 (5.1.1, RFC 5652 5.4): the SOD signature, with the DSC the SOD carries.
-    dsc = find_signer_certificate(sod.signer, sod.certificates)
+    # Steps 1 and 2 (5.1.1): the SOD signature with the DSC it carries; the DSC's chain.
+    dsc, csca = _signer_and_chain(
+        add, sod.signer, sod.certificates, sod.encapsulated, sod.content_type, trust, now
+    )
     if dsc is None:
-        if sod.certificates:
-            add(
-                "sod-signature",
-                VerificationError(
-                    "no certificate in EF.SOD matches its SignerIdentifier (issuer and serial "
-                    "number, or key identifier)",
-                    code="pa.signer-not-found",
-                ),
-            )
-        else:
-            add(
-                "sod-signature",
-                VerificationError(
-                    "EF.SOD carries no document signer certificate", code="pa.no-dsc"
-                ),
-            )
-    else:
-        try:
-            verify_signer(sod.signer, dsc, sod.encapsulated, sod.content_type)
-            add("sod-signature", CheckResult.passed())
-        except VerificationError as exc:
-            add("sod-signature", exc)
-
-    # Step 2 (5.1.1, 9303-12 section 7): a trusted CSCA issued the DSC, both valid now.
-    csca = None
-    if dsc is None:
-        for name in ("dsc-chain", "csca-validity", "dsc-validity", "dsc-revocation", "country"):
-            add(name, _not_checked("no document signer certificate"))
-    else:
-        issuers = trust.issuers_of(dsc)
-        if not issuers:
-            add(
-                "dsc-chain",
-                VerificationError(
-                    f"no trusted CSCA issued the DSC ({_friendly(dsc.issuer)}); add the "
-                    "issuing state's CSCA to the trust store",
-                    code="pa.csca-untrusted",
-                ),
-            )
-        else:
-            csca = next((c for c in issuers if _cert_signed_by(dsc, c)), None)
-            if csca is None:
-                add(
-                    "dsc-chain",
-                    VerificationError(
-                        "DSC signature does not verify with the CSCA", code="pa.dsc-signature"
-                    ),
-                )
-            else:
-                add("dsc-chain", CheckResult.passed())
-        if csca is None:
-            add("csca-validity", _not_checked("no CSCA found"))
-        elif _valid_at(csca, now):
-            add("csca-validity", CheckResult.passed())
-        else:
-            add(
-                "csca-validity",
-                VerificationError("CSCA certificate is not valid now", code="pa.csca-expired"),
-            )
-        if _valid_at(dsc, now):
-            add("dsc-validity", CheckResult.passed())
-        else:
-            add(
-                "dsc-validity",
-                VerificationError(
-                    "document signer certificate is not valid now", code="pa.dsc-expired"
-                ),
-            )
-        if csca is None:
-            add("dsc-revocation", _not_checked("no CSCA found"))
-        elif trust.is_revoked(dsc):
-            add(
-                "dsc-revocation",
-                VerificationError(
-                    "the CSCA has revoked this document signer certificate (CRL)",
-                    code="pa.dsc-revoked",
-                ),
-            )
-        else:
-            add("dsc-revocation", CheckResult.passed())
+        add("country", _not_checked("no document signer certificate"))
 
     # Step 3 (5.1.1): each data group read hashes to its value in the SOD.
     hash_ok: set[int] = set()
@@ -638,6 +668,54 @@ def passive_checks(
         "dsc-revocation",
     ]
     checks.sort(key=lambda c: order.index(c.name) if c.name in order else len(order))
+    first = next((errors[c.name] for c in checks if c.name in errors), None)
+    return PassiveReport(tuple(checks), first)
+
+
+def signed_data_checks(
+    raw: bytes,
+    trust: TrustStore,
+    now: dt.datetime,
+    *,
+    what: str = "EF.CardSecurity",
+    prefix: str = "card-security-",
+) -> PassiveReport:
+    """Signature, chain, validity and revocation of a chip's CMS SignedData other than EF.SOD
+    (EF.CardSecurity: 9303-11 section 9.2, BSI TR-03110-3 appendix A.1.2), checked exactly
+    as the SOD's signer is: the same tolerances, the same trust store. The content is not
+    interpreted here (SecurityInfos are the chip-protocol side's)."""
+    checks: list[NamedCheck] = []
+    errors: dict[str, VerificationError] = {}
+
+    def add(name: str, outcome: CheckResult | VerificationError) -> None:
+        if isinstance(outcome, VerificationError):
+            errors[name] = outcome
+            outcome = CheckResult.failed(outcome)
+        checks.append(NamedCheck(name, outcome))
+
+    try:
+        if len(raw) > 1 << 20:
+            raise ValueError("implausibly large")
+        info = cms.ContentInfo.load(raw, strict=True)
+        if info["content_type"].native != "signed_data":
+            raise ValueError("not CMS SignedData")
+        signed = info["content"]
+        _ = signed.native
+        signers = signed["signer_infos"]
+        if len(signers) != 1:
+            raise ValueError("not exactly one signer")
+        encap = signed["encap_content_info"]
+        content = bytes(encap["content"].contents)
+        content_type = encap["content_type"].dotted
+        certs = [
+            c.chosen for c in signed["certificates"] or [] if isinstance(c.chosen, x509.Certificate)
+        ]
+    except DECODE_ERRORS as exc:
+        error = VerificationError(f"{what} does not decode: {exc}", code="pa.signed-data-invalid")
+        return PassiveReport((NamedCheck(f"{prefix}signature", CheckResult.failed(error)),), error)
+    _signer_and_chain(
+        add, signers[0], certs, content, content_type, trust, now, what=what, prefix=prefix
+    )
     first = next((errors[c.name] for c in checks if c.name in errors), None)
     return PassiveReport(tuple(checks), first)
 

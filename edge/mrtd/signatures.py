@@ -70,6 +70,8 @@ def verify(
     key = load_public_key(spki_der)
     h = hash_algorithm(hash_name)
     if algorithm == "ecdsa":
+        if not ecdsa_plain:
+            signature = canonical_ecdsa_der(signature)
         if isinstance(key, ec.EllipticCurvePublicKey):
             if ecdsa_plain:
                 from cryptography.hazmat.primitives.asymmetric.utils import (
@@ -112,11 +114,44 @@ def verify(
         raise VerificationError(
             f"signature algorithm {algorithm!r} unsupported", code="crypto.unsupported-algorithm"
         )
+    k = (key.key_size + 7) // 8
+    if len(signature) < k:
+        # Tolerance: RFC 8017 section 8.2.2 step 1 wants the signature exactly k octets;
+        # some signers drop leading zero octets (the integer is the same). Left-pad.
+        signature = bytes(k - len(signature)) + signature
     try:
         key.verify(signature, data, pad, h)
         return True
-    except InvalidSignature:
+    except (InvalidSignature, ValueError):
         return False
+
+
+def canonical_ecdsa_der(signature: bytes) -> bytes:
+    """ECDSA-Sig-Value (RFC 5480 section 2.2 / X9.62) re-encoded in DER, r and s unsigned.
+
+    Tolerance: the same old encoders that write a negative RSA modulus write r or s without
+    the leading zero octet X.690 section 8.3 requires (so they read as negative), or with
+    superfluous zero octets; OpenSSL then refuses the signature outright. Reading both
+    integers as the unsigned octets they are and re-encoding changes no value, so a forged
+    signature gains nothing; the verification itself decides. Anything that is not a
+    SEQUENCE of exactly two INTEGERs is returned unchanged (and fails verification).
+    """
+    from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+
+    from edge.mrtd import tlv
+    from edge.mrtd.errors import ParseError
+
+    try:
+        body = tlv.expect(signature, 0x30, "ECDSA signature")
+        parts = list(tlv.iterate(body))
+    except ParseError:
+        return signature
+    if len(parts) != 2 or any(p.tag != 0x02 or not p.value for p in parts):
+        return signature
+    r, s = (int.from_bytes(p.value, "big") for p in parts)
+    if r == 0 or s == 0:
+        return signature
+    return bytes(encode_dss_signature(r, s))
 
 
 # Signature algorithm identifiers that name only the key type and leave the hash to the

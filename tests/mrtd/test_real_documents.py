@@ -327,3 +327,69 @@ def test_forged_data_groups_make_the_chip_proof_inconclusive_end_to_end() -> Non
         claim = to_document_auth(auth)
         assert claim.passive is Outcome.FAILED
         assert claim.anticlone is Outcome.INCONCLUSIVE
+
+
+# -- integer encodings of old signers in signatures themselves ------------------------------
+
+
+def test_ecdsa_signature_with_a_negative_r_still_verifies() -> None:
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from edge.mrtd.signatures import verify
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    spki = key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    for i in range(200):  # half of all signatures have r >= 2^255 (DER: 02 21 00 ...)
+        data = b"message %d" % i
+        sig = key.sign(data, ec.ECDSA(hashes.SHA256()))
+        if sig[2:5] == b"\x02\x21\x00":
+            break
+    else:
+        pytest.fail("no signature with a high r")
+    r_len = sig[3]
+    bad = bytes([0x30, sig[1] - 1, 0x02, r_len - 1]) + sig[5:]  # r without its zero octet
+    assert verify(spki, "ecdsa", "sha256", bad, data)
+    assert not verify(spki, "ecdsa", "sha256", bad, data + b"!")
+
+
+def test_rsa_signature_missing_its_leading_zero_octet_still_verifies() -> None:
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+    from edge.mrtd.signatures import verify
+
+    key = rsa.generate_private_key(65537, 1024)
+    spki = key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    for i in range(3000):  # about one signature in 256 starts with a zero octet
+        data = b"message %d" % i
+        sig = key.sign(data, padding.PKCS1v15(), hashes.SHA256())
+        if sig[0] == 0:
+            break
+    else:
+        pytest.fail("no signature with a leading zero octet")
+    assert verify(spki, "rsassa_pkcs1v15", "sha256", sig[1:], data)
+    assert not verify(spki, "rsassa_pkcs1v15", "sha256", sig[1:], data + b"!")
+
+
+# -- EF.CardSecurity is checked like EF.SOD's signer ---------------------------------------
+
+
+@real
+@pytest.mark.parametrize("name", ["gmrtd_DE_EF.CardSecurity.bin", "gmrtd_FI_EF.CardSecurity.bin"])
+def test_real_card_security_signature_and_chain(name: str) -> None:
+    from edge.mrtd.passive import signed_data_checks
+
+    raw = (MRTD_REAL / "cardsecurity" / name).read_bytes()
+    report = signed_data_checks(raw, _master_lists(), _at("2024-01-01"))
+    status = _statuses(report)
+    assert status["card-security-signature"] == ("passed", None)
+    assert status["card-security-dsc-chain"] == ("passed", None)
+    tampered = bytearray(raw)
+    tampered[-10] ^= 0x01  # inside the signature
+    bad = signed_data_checks(bytes(tampered), _master_lists(), _at("2024-01-01"))
+    assert not bad.authenticated and bad.error is not None
