@@ -269,15 +269,23 @@ ALPHA3_TO_ALPHA2.update(
         "GBO": "GB",  # British Overseas citizen
         "GBP": "GB",  # British protected person
         "GBS": "GB",  # British subject
-        "UNO": "UN",  # United Nations Organization official
-        "UNA": "UN",  # specialized agency of the United Nations
-        "UNK": "XK",  # Kosovo, UNMIK-issued documents
-        "RKS": "XK",  # Kosovo
         "EUE": "EU",  # European Union
     }
 )
+# Issuers whose CSCA country is not (only) an ISO 3166-1 code; seen in the German, Dutch and
+# ICAO master lists: Kosovo's CSCA says C=KS, one United Nations CSCA C=ZZ.
+_SEVERAL: dict[str, frozenset[str]] = {
+    "RKS": frozenset({"XK", "KS"}),  # Kosovo
+    "UNK": frozenset({"XK", "KS"}),  # Kosovo, UNMIK-issued documents
+    "UNO": frozenset({"UN", "ZZ"}),  # United Nations Organization official
+    "UNA": frozenset({"UN", "ZZ"}),  # specialized agency of the United Nations
+}
 
 
-def alpha2_of(issuing_state: str) -> str | None:
-    """The C= value a CSCA of this MRZ issuing state carries, or None when we do not know."""
-    return ALPHA3_TO_ALPHA2.get(issuing_state.strip("<").upper())
+def alpha2_of(issuing_state: str) -> frozenset[str] | None:
+    """The C= values a CSCA of this MRZ issuing state may carry, or None when unknown."""
+    code = issuing_state.strip("<").upper()
+    if code in _SEVERAL:
+        return _SEVERAL[code]
+    one = ALPHA3_TO_ALPHA2.get(code)
+    return frozenset({one}) if one else None

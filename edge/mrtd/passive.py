@@ -746,9 +746,11 @@ def _country_check(
     a country (9303-3 special codes without a CSCA country) are reported "not checked".
     """
     dsc_country = country_of(dsc.subject)
+    if dsc_country is None:
+        return _not_checked("the DSC names no country (C=)")
     if csca is not None:
         csca_country = country_of(csca.subject)
-        if dsc_country is None or csca_country is None or dsc_country != csca_country:
+        if csca_country is not None and dsc_country != csca_country:
             return VerificationError(
                 f"DSC country {dsc_country} differs from its CSCA's country {csca_country}",
                 code="pa.country-mismatch",
@@ -758,10 +760,10 @@ def _country_check(
     expected = alpha2_of(issuing_state)
     if expected is None:
         return _not_checked(f"issuing state {issuing_state!r} has no known country code")
-    if dsc_country != expected:
+    if dsc_country not in expected:
         return VerificationError(
-            f"issuing state {issuing_state} ({expected}) differs from the DSC country "
-            f"{dsc_country}",
+            f"issuing state {issuing_state} ({'/'.join(sorted(expected))}) differs from the "
+            f"DSC country {dsc_country}",
             code="pa.country-mismatch",
         )
     return CheckResult.passed()
