@@ -544,6 +544,14 @@ def _signer_and_chain(
     else:
         issuers = trust.issuers_of(dsc)
         if not issuers:
+            # Tolerance (RFC 5280 4.2.1.1): a DSC whose authorityKeyIdentifier matches no
+            # CSCA key identifier of that name (issuers computing key identifiers
+            # differently) is still accepted when a CSCA of that name verifies its
+            # signature; with none, the CSCA is untrusted, as before.
+            csca = next((c for c in trust.by_subject(dsc.issuer) if _cert_signed_by(dsc, c)), None)
+        if csca is not None:
+            add(prefix + "dsc-chain", CheckResult.passed())
+        elif not issuers:
             add(
                 prefix + "dsc-chain",
                 VerificationError(

@@ -393,3 +393,12 @@ def test_real_card_security_signature_and_chain(name: str) -> None:
     tampered[-10] ^= 0x01  # inside the signature
     bad = signed_data_checks(bytes(tampered), _master_lists(), _at("2024-01-01"))
     assert not bad.authenticated and bad.error is not None
+
+
+def test_dsc_whose_authority_key_id_matches_no_csca_is_chained_by_name_and_signature() -> None:
+    doc = document(DocOptions(dsc_aki_mismatch=True))
+    with _read(doc) as reading:
+        assert reading.authentication.authenticated
+    # The same name under another key is still untrusted (not merely a signature failure).
+    with _read(document(DocOptions(untrusted_csca=True))) as reading:
+        assert reading.authentication.passive.code == "pa.csca-untrusted"

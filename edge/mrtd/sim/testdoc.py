@@ -66,6 +66,7 @@ class DocOptions:
     csca_country: str | None = None  # C= of the CSCA when it differs from `country`
     crl: bool = False  # the CSCA publishes a CRL (TestDocument.crl_der) not listing the DSC
     revoked_dsc: bool = False  # the CSCA's CRL lists the DSC
+    dsc_aki_mismatch: bool = False  # DSC authorityKeyIdentifier names no CSCA key identifier
     document_number: str = "C01X00T47"
     date_of_birth: str = "740812"
     date_of_expiry: str = "341031"
@@ -149,6 +150,7 @@ def _cert(
     *,
     country: str = "UT",
     issuer_country: str | None = None,
+    aki_key: ec.EllipticCurvePrivateKey | None = None,
 ) -> x509.Certificate:
     b = (
         x509.CertificateBuilder()
@@ -160,7 +162,10 @@ def _cert(
         .not_valid_after(start + dt.timedelta(days=days))
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)
         .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()), False
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(
+                (aki_key or issuer_key).public_key()
+            ),
+            False,
         )
     )
     if ca:
@@ -373,6 +378,7 @@ def generate(options: DocOptions | None = None, *, now: dt.datetime | None = Non
         False,
         country=o.country,
         issuer_country=csca_country,
+        aki_key=ec.generate_private_key(curve) if o.dsc_aki_mismatch else None,
     )
     trusted = csca
     if o.untrusted_csca:
