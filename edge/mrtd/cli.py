@@ -213,10 +213,10 @@ def _check(args: argparse.Namespace) -> int:
     rows: list[tuple[str, CheckResult]]
     try:
         sod = Sod.parse(files["EF.SOD"])
+        report = passive_checks(sod, data_groups_of(files), trust, now)
     except MrtdError as exc:
         rows, authenticated = [("sod-decode", CheckResult.failed(exc))], False
     else:
-        report = passive_checks(sod, data_groups_of(files), trust, now)
         rows = [("sod-decode", CheckResult.passed())]
         rows += [(c.name, c.result) for c in report.checks]
         authenticated = report.authenticated

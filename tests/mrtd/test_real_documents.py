@@ -402,3 +402,11 @@ def test_dsc_whose_authority_key_id_matches_no_csca_is_chained_by_name_and_signa
     # The same name under another key is still untrusted (not merely a signature failure).
     with _read(document(DocOptions(untrusted_csca=True))) as reading:
         assert reading.authentication.passive.code == "pa.csca-untrusted"
+
+
+def test_sod_with_a_hash_9303_does_not_allow_fails_with_a_code() -> None:
+    doc = document()
+    sod = dataclasses.replace(Sod.parse(doc.files["EF.SOD"]), hash_algorithm="md5")
+    report = passive_checks(sod, {1: doc.files["DG1"]}, trust_of(doc), NOW)
+    assert _statuses(report)["dg1-hash"] == ("failed", "crypto.unsupported-algorithm")
+    assert not report.authenticated
