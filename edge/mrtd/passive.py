@@ -198,7 +198,7 @@ class TrustStore:
                 elif kind == "crl":
                     crls.append(load_crl(data, f.name))
                 else:
-                    certs.append(_load_certificate(data, f.name))
+                    certs.extend(load_certificates(data, f.name))
         if not certs:
             raise TrustStoreError(
                 "no CSCA certificate found in "
@@ -249,6 +249,19 @@ def _kind_of(f: Path) -> str | None:
     if suffix in (".der", ".cer", ".crt", ".pem"):
         return "cert"
     return None
+
+
+def load_certificates(data: bytes, name: str) -> list[x509.Certificate]:
+    """One DER certificate, or every certificate of a PEM file (CSCA bundles are common)."""
+    if not pem.detect(data):
+        return [_load_certificate(data, name)]
+    try:
+        blocks = [der for kind, _, der in pem.unarmor(data, multiple=True) if kind == "CERTIFICATE"]
+    except DECODE_ERRORS as exc:
+        raise TrustStoreError(f"{name} is not PEM: {exc}") from exc
+    if not blocks:
+        raise TrustStoreError(f"{name} holds no PEM CERTIFICATE block")
+    return [_load_certificate(der, name) for der in blocks]
 
 
 def _load_certificate(data: bytes, name: str) -> x509.Certificate:

@@ -31,9 +31,9 @@ from asn1crypto import x509
 from edge.mrtd.errors import TrustStoreError
 from edge.mrtd.passive import (
     TrustStore,
-    _load_certificate,
     country_of,
     key_id_of,
+    load_certificates,
     load_crl,
     load_master_list,
 )
@@ -91,9 +91,10 @@ def build(
             code="trust.master-list-untrusted",
         )
     signers = [
-        _load_certificate(read_input(f), f.name)
+        cert
         for p in master_list_signers
         for f in _files(p, (".der", ".cer", ".crt", ".pem"))
+        for cert in load_certificates(read_input(f), f.name)
     ]
     certs: list[x509.Certificate] = []
     sources: list[dict[str, object]] = []
@@ -106,8 +107,9 @@ def build(
     for p in cscas:
         for f in _files(p, (".der", ".cer", ".crt", ".pem")):
             data = read_input(f)
-            certs.append(_load_certificate(data, f.name))
-            sources.append(_source(f, data, "csca", certificates=1))
+            loaded = load_certificates(data, f.name)
+            certs.extend(loaded)
+            sources.append(_source(f, data, "csca", certificates=len(loaded)))
     store = TrustStore(certs)
     for p in crls:
         for f in _files(p, (".crl", ".der", ".pem")):

@@ -244,6 +244,13 @@ def test_loose_csca_plus_master_list_and_pem(tmp_path: Path) -> None:
     with pytest.raises(TrustStoreError) as err:
         TrustStore.from_paths([tmp_path / "nonexistent"])
     assert err.value.code == "trust.not-found"
+    # A PEM bundle of several CSCAs (as operators often keep them) loads every one.
+    other = document(DocOptions(curve="secp256r1"))
+    other_pem = cx509.load_der_x509_certificate(other.csca_der).public_bytes(
+        serialization.Encoding.PEM
+    )
+    (tmp_path / "csca.pem").write_bytes(pem + other_pem)
+    assert len(TrustStore.from_paths([tmp_path / "csca.pem"]).cscas) == 2
 
 
 def test_revoked_dsc_fails_with_its_own_code() -> None:
