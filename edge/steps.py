@@ -173,6 +173,9 @@ def to_document_auth(auth: DocumentAuthentication) -> DocumentAuth:
         CheckStatus.PASSED: Outcome.PASSED,
         CheckStatus.FAILED: Outcome.FAILED,
         CheckStatus.NOT_SUPPORTED: Outcome.NOT_SUPPORTED,
+        CheckStatus.NOT_CHECKED: Outcome.INCONCLUSIVE,
+        # CA/AA against a key passive authentication did not authenticate (results.py)
+        CheckStatus.INCONCLUSIVE: Outcome.INCONCLUSIVE,
     }
     if auth.chip.status is not CheckStatus.NOT_SUPPORTED:
         method, result = AntiClone.CHIP_AUTHENTICATION, status[auth.chip.status]
@@ -195,8 +198,17 @@ class _ChipReading:
         self._rgb: np.ndarray | None = None
 
     def face_rgb(self) -> np.ndarray:
+        """The photo is chip data: a photo that does not decode stops the session with the
+        chip step's coded error (the session's `finally` still wipes everything)."""
         if self._rgb is None:
-            self._rgb = self._reading.face.to_rgb()
+            try:
+                self._rgb = self._reading.face.to_rgb()
+            except MrtdError as exc:
+                raise SessionError("chip", exc.code, str(exc)) from None
+            except Exception as exc:  # chip data never ends the session with a traceback
+                raise SessionError(
+                    "chip", "chip.data-unreadable", f"chip photo unreadable: {type(exc).__name__}"
+                ) from None
         return self._rgb
 
     def document_number(self) -> bytearray:
@@ -248,6 +260,17 @@ class PassportChipStep:
             )
         except MrtdError as exc:
             raise SessionError("chip", exc.code, str(exc)) from None
+        except SessionError:
+            raise
+        except Exception as exc:
+            # Every chip parser answers bad bytes with an MrtdError (fuzzed in
+            # tests/mrtd/test_fuzz_documents.py); should one still slip through, the chip is
+            # untrusted input and the session ends with a coded stop, never a traceback.
+            raise SessionError(
+                "chip",
+                "chip.data-unreadable",
+                f"the chip sent data the reader could not process ({type(exc).__name__})",
+            ) from None
         finally:
             close = getattr(transport, "close", None)
             if close is not None:

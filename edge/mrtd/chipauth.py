@@ -7,6 +7,7 @@ response after the switch verifies only if the chip is genuine.
 
 from __future__ import annotations
 
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -20,6 +21,7 @@ from edge.mrtd.pace import oid_bytes
 from edge.mrtd.results import CheckResult
 from edge.mrtd.securityinfo import ChipAuthInfo, parse_dg14
 from edge.mrtd.sm import SecureMessaging
+from edge.mrtd.sod import DECODE_ERRORS
 from edge.mrtd.transport import Channel
 
 
@@ -29,17 +31,44 @@ def new_session(cipher: CipherName, key_len: int, shared_x: bytes) -> SecureMess
     return SecureMessaging(keys, 0)
 
 
-def chip_authentication(channel: Channel, dg14: bytes, random: RandomBytes) -> CheckResult:
-    """Run CA with the first usable DG14 key and report the outcome."""
+def chip_auth_keys(dg14: bytes) -> list[tuple[ChipAuthInfo, ec.EllipticCurvePublicKey]]:
+    """DG14's ECDH chip-authentication keys (9303-11 sections 6.2 and 9.2.5), each loaded.
+
+    DG14 is chip data, authenticated only by passive authentication: every malformation
+    (SecurityInfos that do not decode, a key `cryptography` calls invalid or unsupported, a
+    point not on its curve) is a ParseError `dg14.invalid`, never a foreign exception.
+    """
     try:
         infos = parse_dg14(tlv.expect(dg14, 0x6E, "DG14"))
     except ParseError as exc:
-        return CheckResult.failed(exc)
-    if not infos:
-        return CheckResult.not_supported("DG14 offers no ECDH chip-authentication key we support")
-    info = infos[0]
+        raise ParseError(f"DG14 unreadable: {exc}", code="dg14.invalid") from exc
+    except DECODE_ERRORS as exc:
+        raise ParseError(f"DG14 does not decode: {exc}", code="dg14.invalid") from exc
+    out = []
+    for info in infos:
+        try:
+            public = serialization.load_der_public_key(info.public_key)
+        except (*DECODE_ERRORS, UnsupportedAlgorithm) as exc:
+            raise ParseError(
+                f"DG14 chip-authentication key unusable: {exc}", code="dg14.invalid"
+            ) from exc
+        if not isinstance(public, ec.EllipticCurvePublicKey):
+            raise ParseError("DG14 ECDH key is not an EC key", code="dg14.invalid")
+        out.append((info, public))
+    return out
+
+
+def chip_authentication(channel: Channel, dg14: bytes, random: RandomBytes) -> CheckResult:
+    """Run CA with the first usable DG14 key and report the outcome."""
     try:
-        _agree(channel, info)
+        keys = chip_auth_keys(dg14)
+    except ParseError as exc:
+        return CheckResult.failed(exc)
+    if not keys:
+        return CheckResult.not_supported("DG14 offers no ECDH chip-authentication key we support")
+    info, public = keys[0]
+    try:
+        _agree(channel, info, public)
         # Any protected exchange under the new keys proves the chip derived them too.
         channel.send(CommandApdu(0x00, 0xA4, 0x02, 0x0C, EF_COM.fid.to_bytes(2, "big"))).check(
             "SELECT after chip authentication"
@@ -56,10 +85,7 @@ def chip_authentication(channel: Channel, dg14: bytes, random: RandomBytes) -> C
     return CheckResult.passed()
 
 
-def _agree(channel: Channel, info: ChipAuthInfo) -> None:
-    public = serialization.load_der_public_key(info.public_key)
-    if not isinstance(public, ec.EllipticCurvePublicKey):
-        raise VerificationError("DG14 key is not an EC key", code="ca.unsupported")
+def _agree(channel: Channel, info: ChipAuthInfo, public: ec.EllipticCurvePublicKey) -> None:
     ephemeral = ec.generate_private_key(public.curve)
     point = ephemeral.public_key().public_bytes(
         serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint

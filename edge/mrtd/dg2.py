@@ -23,6 +23,7 @@ ImageFormat = Literal["jpeg", "jpeg2000"]
 MAX_PIXELS = 4096 * 4096  # far above any ICAO portrait; stops decompression bombs
 _JPEG_MAGIC = b"\xff\xd8\xff"
 _JP2_MAGICS = (b"\x00\x00\x00\x0cjP  \r\n\x87\n", b"\xff\x4f\xff\x51")
+_PIL_FORMATS = {"jpeg": ("JPEG",), "jpeg2000": ("JPEG2000",)}
 _FAC = b"FAC\x00"
 _VERSION_010 = b"010\x00"
 
@@ -35,22 +36,41 @@ class FaceImage:
     height: int
 
     def to_rgb(self) -> npt.NDArray[np.uint8]:
-        """Decode with Pillow (JPEG or JPEG 2000) into an RGB uint8 array (height, width, 3)."""
+        """Decode with Pillow (JPEG or JPEG 2000) into an RGB uint8 array (height, width, 3).
+
+        The image is chip data: its header is read first and the pixel count bounded before
+        any decoding (a header may claim 65535 x 65535), and whatever Pillow's decoders
+        raise on bad bytes (OSError, SyntaxError, DecompressionBombError, EOFError, struct
+        errors...) becomes `dg2.image-corrupt` or `dg2.image-too-large`.
+        """
+        import warnings
+
         import numpy as np
         from PIL import Image
 
         if self.width * self.height > MAX_PIXELS:
             raise ParseError("face image is implausibly large", code="dg2.image-too-large")
         try:
-            with Image.open(io.BytesIO(self.data)) as img:
-                if img.width * img.height > MAX_PIXELS:
-                    raise ParseError("face image is implausibly large", code="dg2.image-too-large")
-                return np.asarray(img.convert("RGB"), dtype=np.uint8).copy()
-        except (OSError, SyntaxError, ValueError) as exc:
-            if isinstance(exc, ParseError):
-                raise
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                with Image.open(io.BytesIO(self.data), formats=_PIL_FORMATS[self.format]) as img:
+                    if img.width * img.height > MAX_PIXELS:
+                        raise ParseError(
+                            "face image is implausibly large", code="dg2.image-too-large"
+                        )
+                    return np.asarray(img.convert("RGB"), dtype=np.uint8).copy()
+        except ParseError:
+            raise
+        except Image.DecompressionBombError as exc:
             raise ParseError(
-                f"face image does not decode: {exc}", code="dg2.image-corrupt"
+                f"face image is implausibly large: {exc}", code="dg2.image-too-large"
+            ) from exc
+        except MemoryError as exc:
+            raise ParseError("face image too large to decode", code="dg2.image-too-large") from exc
+        except Exception as exc:  # Pillow's C decoders raise many types
+            raise ParseError(
+                f"face image does not decode: {type(exc).__name__}: {exc}",
+                code="dg2.image-corrupt",
             ) from exc
 
     def wipe(self) -> None:

@@ -5,7 +5,7 @@ module (the session turns it into attestation claims). Nothing personal in here.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from edge.mrtd.errors import MrtdError
@@ -15,6 +15,10 @@ class CheckStatus(enum.StrEnum):
     PASSED = "passed"
     FAILED = "failed"
     NOT_SUPPORTED = "not_supported"
+    NOT_CHECKED = "not_checked"  # the input needed was absent (e.g. a data group not dumped)
+    # The check ran but proves nothing: chip or active authentication against a DG14/DG15
+    # key that passive authentication did not authenticate (see DocumentAuthentication).
+    INCONCLUSIVE = "inconclusive"
 
 
 @dataclass(frozen=True)
@@ -38,13 +42,36 @@ class CheckResult:
 
 @dataclass(frozen=True)
 class DocumentAuthentication:
-    """What the session turns into attestation claims: one entry per check, nothing personal."""
+    """What the session turns into attestation claims: one entry per check, nothing personal.
+
+    Chip authentication (9303-11 section 6.2) and active authentication (6.1) prove only
+    that the chip holds the private key of DG14 or DG15; those keys are the issuer's only if
+    passive authentication (5.1) verified the data groups. A cloned chip with its own keys
+    in forged DG14/DG15 "passes" CA and AA. So, by construction, a chip or active result of
+    "passed" is turned into "inconclusive" here whenever passive authentication did not
+    pass: no caller can build a summary that says otherwise.
+    """
 
     access_control: Literal["BAC", "PACE"]
     passive: CheckResult
     chip: CheckResult
     active: CheckResult
     not_expired: CheckResult
+
+    def __post_init__(self) -> None:
+        if self.passive.status is CheckStatus.PASSED:
+            return
+        for name, what in (("chip", "DG14"), ("active", "DG15")):
+            result: CheckResult = getattr(self, name)
+            if result.status is CheckStatus.PASSED:
+                downgraded = replace(
+                    result,
+                    status=CheckStatus.INCONCLUSIVE,
+                    code=f"{'ca' if name == 'chip' else 'aa'}.key-unauthenticated",
+                    message=f"the {what} key is not authenticated: passive authentication "
+                    "did not pass, so this proves nothing about the chip",
+                )
+                object.__setattr__(self, name, downgraded)
 
     @property
     def authenticated(self) -> bool:
@@ -54,8 +81,8 @@ class DocumentAuthentication:
         passports lack both), but the claims report it as such.
         """
         checks = (self.passive, self.chip, self.active, self.not_expired)
-        return self.passive.status is CheckStatus.PASSED and not any(
-            c.status is CheckStatus.FAILED for c in checks
+        return self.passive.status is CheckStatus.PASSED and all(
+            c.status in (CheckStatus.PASSED, CheckStatus.NOT_SUPPORTED) for c in checks
         )
 
     def rows(self) -> list[tuple[str, CheckResult]]:

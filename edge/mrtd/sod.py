@@ -14,6 +14,20 @@ from edge.mrtd import tlv
 from edge.mrtd.errors import ParseError
 
 LDS_SECURITY_OBJECT_OID = "2.23.136.1.1.1"
+ID_DATA_OID = "1.2.840.113549.1.7.1"  # RFC 5652 section 4
+MAX_SOD_BYTES = 1 << 20  # a real EF.SOD is a few KiB; READ BINARY addresses at most 32 KiB
+# asn1crypto parses lazily: a malformed nested field surfaces at first access as one of
+# these, not as a decode error. Every caller that walks a parsed structure maps them to its
+# own coded error (fuzzing found AttributeError and RecursionError among them).
+DECODE_ERRORS = (
+    ValueError,
+    TypeError,
+    KeyError,
+    IndexError,
+    OverflowError,
+    AttributeError,
+    RecursionError,
+)
 
 
 class DataGroupHash(core.Sequence):  # type: ignore[misc]
@@ -48,9 +62,14 @@ class Sod:
     encapsulated: bytes  # eContent: the DER LDSSecurityObject the signer hashed
     signer: Any  # cms.SignerInfo
     certificates: tuple[x509.Certificate, ...]
+    # eContentType as the SOD states it: the LDS security object OID, or id-data (tolerated,
+    # see `parse`); the signed contentType attribute must repeat it (RFC 5652 section 11.1).
+    content_type: str = LDS_SECURITY_OBJECT_OID
 
     @classmethod
     def parse(cls, raw: bytes) -> Sod:
+        if len(raw) > MAX_SOD_BYTES:
+            raise ParseError("EF.SOD is implausibly large", code="sod.invalid")
         body = tlv.expect(raw, 0x77, "EF.SOD")
         try:
             info = cms.ContentInfo.load(body, strict=True)
@@ -58,14 +77,21 @@ class Sod:
                 raise ParseError("EF.SOD is not CMS SignedData", code="sod.invalid")
             signed = info["content"]
             _ = signed.native  # parse everything now: a malformed field surfaces here, once
-            if signed["version"].native != "v3":
-                # 9303-10 4.6.2.1: SignedData version 3 (eContentType is not id-data).
-                raise ParseError("EF.SOD SignedData version must be 3", code="sod.invalid")
             encap = signed["encap_content_info"]
-            if encap["content_type"].dotted != LDS_SECURITY_OBJECT_OID:
+            content_type = encap["content_type"].dotted
+            # 9303-10 4.6.2.1 wants eContentType id-icao-mrtd-security-ldsSecurityObject and
+            # SignedData version 3. Tolerance: some issuers label the same LDS security
+            # object id-data (RFC 5652 section 4), with version 1 as RFC 5652 section 5.1
+            # computes it for id-data. The content must still decode as an
+            # LDSSecurityObject below, and the signed contentType attribute must name the
+            # same type (RFC 5652 section 11.1), so nothing else can pass as one.
+            if content_type not in (LDS_SECURITY_OBJECT_OID, ID_DATA_OID):
                 raise ParseError(
                     "EF.SOD does not encapsulate an LDS security object", code="sod.invalid"
                 )
+            allowed = ("v3", "v1") if content_type == ID_DATA_OID else ("v3",)
+            if signed["version"].native not in allowed:
+                raise ParseError("EF.SOD SignedData version must be 3", code="sod.invalid")
             if encap["content"].contents is None:
                 raise ParseError("EF.SOD has no encapsulated content", code="sod.invalid")
             encapsulated = bytes(encap["content"].contents)
@@ -100,8 +126,8 @@ class Sod:
                 raise ParseError(
                     "signer digest algorithm not announced in SignedData", code="sod.invalid"
                 )
-            return cls(hash_name, hashes, encapsulated, signers[0], certs)
+            return cls(hash_name, hashes, encapsulated, signers[0], certs, content_type)
         except ParseError:
             raise
-        except (ValueError, TypeError, KeyError, IndexError, OverflowError) as exc:
+        except DECODE_ERRORS as exc:
             raise ParseError(f"EF.SOD does not decode: {exc}", code="sod.invalid") from exc

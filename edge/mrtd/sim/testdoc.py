@@ -20,7 +20,7 @@ from asn1crypto import algos, cms, core, keys
 from asn1crypto import x509 as ax509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import NameOID
 
 from edge.mrtd import lds, tlv
@@ -56,6 +56,17 @@ class DocOptions:
     wrong_dg_hash: bool = False  # EF.SOD lists a wrong hash for DG2
     mismatched_aa_key: bool = False  # the chip's AA private key differs from DG15
     mismatched_ca_key: bool = False  # the chip's CA private key differs from DG14
+    # What real issuers produce (docs/passport.md, "Tolerances"):
+    sod_rsa_encryption: bool = False  # RSA DSC; SignerInfo.signatureAlgorithm rsaEncryption
+    sid_issuer_reordered: bool = False  # SignerIdentifier issuer RDNs in reverse order
+    econtent_id_data: bool = False  # eContentType id-data (SignedData version 1)
+    dg15_negative_modulus: bool = False  # RSA DG15 modulus without its leading zero octet
+    issuing_state: str = "UTO"  # DG1 issuing state (9303-3 specimen state by default)
+    country: str = "UT"  # C= of the CSCA and DSC
+    csca_country: str | None = None  # C= of the CSCA when it differs from `country`
+    crl: bool = False  # the CSCA publishes a CRL (TestDocument.crl_der) not listing the DSC
+    revoked_dsc: bool = False  # the CSCA's CRL lists the DSC
+    dsc_aki_mismatch: bool = False  # DSC authorityKeyIdentifier names no CSCA key identifier
     document_number: str = "C01X00T47"
     date_of_birth: str = "740812"
     date_of_expiry: str = "341031"
@@ -73,6 +84,7 @@ class TestDocument:
     aa_key_pem: bytes | None = None
     ca_key_pem: bytes | None = None
     options: dict[str, object] = field(default_factory=dict)
+    crl_der: bytes | None = None  # the CSCA's CRL, when the options ask for one
 
     def write(self, folder: str | Path) -> Path:
         d = Path(folder)
@@ -81,6 +93,8 @@ class TestDocument:
         for name, data in self.files.items():
             (d / "chip" / f"{name}.bin").write_bytes(data)
         (d / "trust" / "csca.der").write_bytes(self.csca_der)
+        if self.crl_der:
+            (d / "trust" / "csca.crl").write_bytes(self.crl_der)
         if self.aa_key_pem:
             (d / "chip" / "aa_key.pem").write_bytes(self.aa_key_pem)
         if self.ca_key_pem:
@@ -112,36 +126,46 @@ class TestDocument:
         )
 
 
-def _name(cn: str) -> x509.Name:
+def _name(cn: str, country: str = "UT") -> x509.Name:
     return x509.Name(
         [
-            x509.NameAttribute(NameOID.COUNTRY_NAME, "UT"),
+            x509.NameAttribute(NameOID.COUNTRY_NAME, country),
             x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Edgeproof Test Authority"),
             x509.NameAttribute(NameOID.COMMON_NAME, cn),
         ]
     )
 
 
+PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
+
+
 def _cert(
     subject: str,
-    key: ec.EllipticCurvePrivateKey,
+    key: PrivateKey,
     issuer: str,
     issuer_key: ec.EllipticCurvePrivateKey,
     start: dt.datetime,
     days: int,
     ca: bool,
+    *,
+    country: str = "UT",
+    issuer_country: str | None = None,
+    aki_key: ec.EllipticCurvePrivateKey | None = None,
 ) -> x509.Certificate:
     b = (
         x509.CertificateBuilder()
-        .subject_name(_name(subject))
-        .issuer_name(_name(issuer))
+        .subject_name(_name(subject, country))
+        .issuer_name(_name(issuer, issuer_country or country))
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(start)
         .not_valid_after(start + dt.timedelta(days=days))
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)
         .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()), False
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(
+                (aki_key or issuer_key).public_key()
+            ),
+            False,
         )
     )
     if ca:
@@ -182,6 +206,18 @@ def _spki(public_key: ec.EllipticCurvePublicKey | rsa.RSAPublicKey) -> bytes:
     )
 
 
+def _negative_modulus_spki(public_key: rsa.RSAPublicKey) -> bytes:
+    """An RSA SubjectPublicKeyInfo whose modulus lacks the leading zero octet X.690 8.3
+    requires, so it reads as a negative INTEGER: the old encoder bug seen in a real DG15."""
+    numbers = public_key.public_numbers()
+    n = numbers.n.to_bytes((numbers.n.bit_length() + 7) // 8, "big")  # top bit set: "negative"
+    e = numbers.e.to_bytes((numbers.e.bit_length() + 8) // 8, "big")
+    rsa_key = tlv.encode(0x30, tlv.encode(0x02, n) + tlv.encode(0x02, e))
+    rsa_encryption = tlv.encode(0x06, bytes.fromhex("2a864886f70d010101"))
+    algorithm = tlv.encode(0x30, rsa_encryption + b"\x05\x00")
+    return tlv.encode(0x30, algorithm + tlv.encode(0x03, b"\x00" + rsa_key))
+
+
 def _pem(key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey) -> bytes:
     return key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
@@ -189,41 +225,67 @@ def _pem(key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey) -> bytes:
 
 
 def _cms_signed(
-    content_type: str, content: bytes, cert: x509.Certificate, key: ec.EllipticCurvePrivateKey
+    content_type: str,
+    content: bytes,
+    cert: x509.Certificate,
+    key: PrivateKey,
+    *,
+    econtent_type: str | None = None,
+    rsa_encryption: bool = False,
+    reorder_issuer: bool = False,
 ) -> bytes:
     """CMS SignedData (RFC 5652 section 5) with signed attributes, as ContentInfo DER: the
-    wrapping of both EF.SOD (9303-10 section 4.6.2) and a master list (9303-12 section 8)."""
+    wrapping of both EF.SOD (9303-10 section 4.6.2) and a master list (9303-12 section 8).
+
+    `econtent_type` labels the content differently (id-data, as some issuers do; version
+    1 then, RFC 5652 5.1); `rsa_encryption` names the signature algorithm rsaEncryption
+    (RFC 3370 3.2); `reorder_issuer` lists the SignerIdentifier issuer's RDNs reversed."""
+    label = econtent_type or content_type
     attrs = cms.CMSAttributes(
         [
-            {"type": "content_type", "values": [content_type]},
+            {"type": "content_type", "values": [label]},
             {"type": "message_digest", "values": [hashlib.sha256(content).digest()]},
         ]
     )
     # RFC 5652 section 5.4: the signature covers the attributes re-tagged as a SET (0x31).
-    signature = key.sign(b"\x31" + attrs.dump()[1:], ec.ECDSA(hashes.SHA256()))
+    to_sign = b"\x31" + attrs.dump()[1:]
+    algorithm: str
+    if isinstance(key, rsa.RSAPrivateKey):
+        signature = key.sign(to_sign, padding.PKCS1v15(), hashes.SHA256())
+        algorithm = "rsassa_pkcs1v15" if rsa_encryption else "sha256_rsa"
+    else:
+        signature = key.sign(to_sign, ec.ECDSA(hashes.SHA256()))
+        algorithm = "sha256_ecdsa"
     cert_a = ax509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
+    issuer = cert_a.issuer
+    if reorder_issuer:
+        issuer = ax509.Name.load(
+            tlv.encode(0x30, b"".join(rdn.dump() for rdn in reversed(list(issuer.chosen))))
+        )
     signer = {
         "version": "v1",
         "sid": cms.SignerIdentifier(
             {
                 "issuer_and_serial_number": {
-                    "issuer": cert_a.issuer,
+                    "issuer": issuer,
                     "serial_number": cert_a.serial_number,
                 }
             }
         ),
         "digest_algorithm": {"algorithm": "sha256"},
         "signed_attrs": attrs,
-        "signature_algorithm": algos.SignedDigestAlgorithm({"algorithm": "sha256_ecdsa"}),
+        "signature_algorithm": algos.SignedDigestAlgorithm({"algorithm": algorithm}),
         "signature": signature,
     }
     signed = cms.SignedData(
         {
-            "version": "v3",
+            "version": "v1" if label == "1.2.840.113549.1.7.1" else "v3",
             "digest_algorithms": [{"algorithm": "sha256"}],
             "encap_content_info": {
-                "content_type": content_type,
-                "content": core.ParsableOctetString(content),
+                "content_type": label,
+                "content": core.OctetString(content)
+                if label == "1.2.840.113549.1.7.1"
+                else core.ParsableOctetString(content),
             },
             "certificates": [cert_a],
             "signer_infos": [signer],
@@ -233,9 +295,13 @@ def _cms_signed(
 
 
 def _sign_sod(
-    hashes_by_dg: dict[int, bytes], dsc: x509.Certificate, dsc_key: ec.EllipticCurvePrivateKey
+    hashes_by_dg: dict[int, bytes],
+    dsc: x509.Certificate,
+    dsc_key: PrivateKey,
+    o: DocOptions | None = None,
 ) -> bytes:
     """EF.SOD as CMS SignedData with signed attributes (9303-10 section 4.6.2, RFC 5652)."""
+    o = o or DocOptions()
     lso = LdsSecurityObject(
         {
             "version": 0,
@@ -246,7 +312,38 @@ def _sign_sod(
             ],
         }
     ).dump()
-    return tlv.encode(0x77, _cms_signed(LDS_SECURITY_OBJECT_OID, lso, dsc, dsc_key))
+    return tlv.encode(
+        0x77,
+        _cms_signed(
+            LDS_SECURITY_OBJECT_OID,
+            lso,
+            dsc,
+            dsc_key,
+            econtent_type="1.2.840.113549.1.7.1" if o.econtent_id_data else None,
+            rsa_encryption=o.sod_rsa_encryption,
+            reorder_issuer=o.sid_issuer_reordered,
+        ),
+    )
+
+
+def _crl(
+    issuer: x509.Certificate, key: ec.EllipticCurvePrivateKey, revoked: list[int], now: dt.datetime
+) -> bytes:
+    """An X.509 CRL of the CSCA (RFC 5280 section 5; 9303-12 section 7.1.4)."""
+    b = (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(issuer.subject)
+        .last_update(now - dt.timedelta(days=1))
+        .next_update(now + dt.timedelta(days=90))
+    )
+    for serial in revoked:
+        b = b.add_revoked_certificate(
+            x509.RevokedCertificateBuilder()
+            .serial_number(serial)
+            .revocation_date(now - dt.timedelta(days=1))
+            .build()
+        )
+    return b.sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
 
 
 def generate(options: DocOptions | None = None, *, now: dt.datetime | None = None) -> TestDocument:
@@ -254,13 +351,34 @@ def generate(options: DocOptions | None = None, *, now: dt.datetime | None = Non
     now = now or dt.datetime.now(dt.UTC)
     curve = _CURVES[o.curve]
     csca_key = ec.generate_private_key(curve)
+    csca_country = o.csca_country or o.country
     csca = _cert(
-        "Test CSCA", csca_key, "Test CSCA", csca_key, now - dt.timedelta(days=365), 3650, True
+        "Test CSCA",
+        csca_key,
+        "Test CSCA",
+        csca_key,
+        now - dt.timedelta(days=365),
+        3650,
+        True,
+        country=csca_country,
     )
-    dsc_key = ec.generate_private_key(curve)
+    dsc_key: PrivateKey = (
+        rsa.generate_private_key(65537, 2048)
+        if o.sod_rsa_encryption
+        else ec.generate_private_key(curve)
+    )
     dsc_start = now - dt.timedelta(days=400 if o.expired_dsc else 30)
     dsc = _cert(
-        "Test DSC", dsc_key, "Test CSCA", csca_key, dsc_start, 90 if o.expired_dsc else 3650, False
+        "Test DSC",
+        dsc_key,
+        "Test CSCA",
+        csca_key,
+        dsc_start,
+        90 if o.expired_dsc else 3650,
+        False,
+        country=o.country,
+        issuer_country=csca_country,
+        aki_key=ec.generate_private_key(curve) if o.dsc_aki_mismatch else None,
     )
     trusted = csca
     if o.untrusted_csca:
@@ -271,7 +389,7 @@ def generate(options: DocOptions | None = None, *, now: dt.datetime | None = Non
 
     mrz = compose_td3(
         document_code="P",
-        issuing_state="UTO",
+        issuing_state=o.issuing_state,
         primary="ERIKSSON",
         secondary="ANNA MARIA",
         document_number=o.document_number,
@@ -312,14 +430,21 @@ def generate(options: DocOptions | None = None, *, now: dt.datetime | None = Non
             return ec.generate_private_key(curve)
 
         aa_key = new_aa()
-        files["DG15"] = tlv.encode(0x6F, _spki(aa_key.public_key()))
+        aa_public = aa_key.public_key()
+        if o.dg15_negative_modulus and isinstance(aa_public, rsa.RSAPublicKey):
+            files["DG15"] = tlv.encode(0x6F, _negative_modulus_spki(aa_public))
+        else:
+            files["DG15"] = tlv.encode(0x6F, _spki(aa_public))
         groups.append(15)
         aa_pem = _pem(new_aa() if o.mismatched_aa_key else aa_key)
     files["EF.COM"] = lds.EfCom.build(sorted(groups))
     digests = {n: hashlib.sha256(files[f"DG{n}"]).digest() for n in groups}
     if o.wrong_dg_hash:
         digests[2] = hashlib.sha256(b"not the face").digest()
-    files["EF.SOD"] = _sign_sod(digests, dsc, dsc_key)
+    files["EF.SOD"] = _sign_sod(digests, dsc, dsc_key, o)
+    crl_der = None
+    if o.crl or o.revoked_dsc:
+        crl_der = _crl(csca, csca_key, [dsc.serial_number] if o.revoked_dsc else [], now)
     if o.pace:
         files["EF.CardAccess"] = build_security_infos(
             [
@@ -339,6 +464,7 @@ def generate(options: DocOptions | None = None, *, now: dt.datetime | None = Non
         aa_pem,
         ca_pem,
         options_meta,
+        crl_der,
     )
 
 
