@@ -45,6 +45,7 @@ class DocumentAuthentication:
     chip: CheckResult
     active: CheckResult
     not_expired: CheckResult
+    protocol: str = ""  # what ran, e.g. "PACE-CAM AES-128 brainpoolP256r1" (edge.mrtd.reader)
 
     @property
     def authenticated(self) -> bool:

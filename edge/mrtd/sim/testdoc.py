@@ -47,6 +47,7 @@ class DocOptions:
     face_container: Literal["19794-5", "39794-5"] = "19794-5"
     pace: bool = True  # EF.CardAccess offers PACE (ECDH generic mapping)
     pace_suite: int = 2  # last arc of id-PACE-ECDH-GM-*: 1 3DES, 2 AES-128, 3 AES-192, 4 AES-256
+    pace_cam: bool = False  # also PACE-CAM (AES suites), with a signed EF.CardSecurity
     can: str = "123456"
     dg11: bool = False  # additional personal details, read only on request
     active_auth: Literal["ecdsa", "rsa", "none"] = "ecdsa"
@@ -321,15 +322,22 @@ def generate(options: DocOptions | None = None, *, now: dt.datetime | None = Non
         digests[2] = hashlib.sha256(b"not the face").digest()
     files["EF.SOD"] = _sign_sod(digests, dsc, dsc_key)
     if o.pace:
-        files["EF.CardAccess"] = build_security_infos(
-            [
-                (
-                    f"{PACE_PREFIX}.2.{o.pace_suite}",
-                    core.Integer(2),
-                    core.Integer(_PARAM_IDS[o.curve]),
-                ),
-            ]
-        )
+        param = core.Integer(_PARAM_IDS[o.curve])
+        paces = [(f"{PACE_PREFIX}.2.{o.pace_suite}", core.Integer(2), param)]
+        if o.pace_cam and o.chip_auth:  # 9303-11 9.2.12: CAM's key in EF.CardSecurity
+            paces.append((f"{PACE_PREFIX}.6.{o.pace_suite}", core.Integer(2), param))
+            spki = keys.PublicKeyInfo.load(_spki(ca_key.public_key()))
+            signed = build_security_infos(
+                [
+                    *paces,
+                    (CA_PREFIX + f".2.{o.pace_suite}", core.Integer(1), param),
+                    (PK_ECDH, spki, param),
+                ]
+            )
+            files["EF.CardSecurity"] = _cms_signed(
+                "0.4.0.127.0.7.3.2.1", signed, dsc, dsc_key
+            )  # id-SecurityObject
+        files["EF.CardAccess"] = build_security_infos(paces)
     options_meta = {k: v for k, v in o.__dict__.items()}
     return TestDocument(
         files,

@@ -21,7 +21,7 @@ import socket
 import struct
 import threading
 
-from edge.mrtd.sim.card import ATR, ChipRemovedError, EmulatedChip
+from edge.mrtd.sim.card import ATR, ChipRemovedError, EmulatedChip, TagLostError
 
 VPCD_PORT = 35963
 _POWER_OFF, _POWER_ON, _RESET, _GET_ATR = 0, 1, 2, 4
@@ -102,6 +102,11 @@ class VpcdServer:
                     continue
                 try:
                     response = chip.process(payload)
+                except TagLostError:
+                    # The chip reset itself; through vpcd the lost response cannot be shown
+                    # as a failed transmit without killing pcscd, so the reset chip answers
+                    # this command as it answers any outside a session.
+                    response = b"\x69\x82"
                 except ChipRemovedError:
                     return  # closing the link is how vpcd learns the card is gone
                 _send_message(conn, response)
