@@ -75,7 +75,14 @@ _CAM_IV_INPUT = b"\xff" * 16
 
 @dataclass(frozen=True)
 class Password:
-    """The PACE password and its reference (9303-11 section 4.4.1 and 4.4.4.1)."""
+    """The PACE password and its reference (9303-11 sections 4.4.1 and 4.4.4.1).
+
+    K_pi = KDF_pi(pi) = KDF(f(pi), 3) (9303-11 section 9.7.3, `Suite.nonce_key`), where
+    f(pi) is SHA-1 of the MRZ information (document number, date of birth, date of expiry,
+    each with its check digit: 9303-11 section 9.7.2, as for BAC) for the MRZ, and the CAN's
+    digits as they are (ISO 646 characters) for the CAN; the reference is 01 (MRZ) or 02
+    (CAN) in MSE:Set AT's DO'83'.
+    """
 
     secret: bytes
     reference: int

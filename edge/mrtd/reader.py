@@ -42,10 +42,10 @@ from edge.mrtd.errors import (
 )
 from edge.mrtd.files import ReadLimits, read_file, read_limits, read_sfi, shrink_read_size
 from edge.mrtd.mrz import Mrz, MrzKey
-from edge.mrtd.pace import PaceOutcome, perform_pace
+from edge.mrtd.pace import PaceOutcome, oid_bytes, perform_pace
 from edge.mrtd.passive import TrustStore, passive_authentication
 from edge.mrtd.results import CheckResult, CheckStatus, DocumentAuthentication
-from edge.mrtd.securityinfo import PaceInfo, parse_card_access
+from edge.mrtd.securityinfo import PACE_PREFIX, PaceInfo, parse_card_access
 from edge.mrtd.sod import Sod
 from edge.mrtd.transport import Channel, Transport
 
@@ -143,7 +143,7 @@ class _Session:
         self.random = random
         self.limits = ReadLimits()
         self.paces: list[PaceInfo] = []
-        self.card_access_error: ParseError | None = None
+        self.card_access_error: MrtdError | None = None
         self.method: Literal["BAC", "PACE"] = "BAC"
         self.protocol = "BAC"
         self.pace: PaceOutcome | None = None
@@ -234,7 +234,7 @@ class _Session:
             perform_bac(channel, self.mrz, self.random)
         except CardStatusError as exc:
             if self.card_access_error is not None:
-                raise self.card_access_error from exc  # PACE-only chip, unreadable EF.CardAccess
+                raise self.card_access_error from exc  # PACE-only chip we cannot open
             raise
         self.method = self.protocol = "BAC"
         self.opened = True
@@ -334,20 +334,28 @@ def _authenticate(
     return PassportReading(reading_mrz, face, number, auth, dgs)
 
 
-def _card_access(channel: Channel) -> tuple[list[PaceInfo], ParseError | None]:
+def _card_access(channel: Channel) -> tuple[list[PaceInfo], MrtdError | None]:
     """PACE parameters from EF.CardAccess (9303-11 section 4.2); [] when the chip has none.
 
-    An unreadable EF.CardAccess means "use BAC" (4.2); its error is kept to report when
-    the chip turns out to refuse BAC as well.
+    An unreadable EF.CardAccess, or one offering only PACE variants we do not run (DH,
+    integrated mapping, proprietary domain parameters), means "use BAC" (4.2); the reason
+    is kept to report when the chip turns out to refuse BAC as well.
     """
     raw = read_sfi(channel, lds.EF_CARD_ACCESS, MAX_CARD_ACCESS)
     if not raw:
         return [], None
     try:
         obj = tlv.read(raw)
-        return parse_card_access(raw[: obj.end]), None
+        paces = parse_card_access(raw[: obj.end])
     except ParseError as exc:
         return [], exc
+    if not paces and oid_bytes(PACE_PREFIX) in raw:
+        return [], AccessControlError(
+            "the chip offers only PACE variants this reader does not run (DH, integrated "
+            "mapping or proprietary domain parameters; see docs/passport.md)",
+            code="pace.unsupported",
+        )
+    return paces, None
 
 
 def _read_files(

@@ -245,6 +245,18 @@ def test_unreadable_card_access_on_a_pace_only_chip_reports_the_card_access() ->
     assert err.value.code in ("securityinfo.invalid", "tlv.truncated")
 
 
+def test_pace_only_chip_offering_only_integrated_mapping() -> None:
+    doc = document(DocOptions())
+    im = doc.files["EF.CardAccess"].replace(bytes.fromhex("04020202"), bytes.fromhex("04040202"))
+    assert im != doc.files["EF.CardAccess"]
+    chip = EmulatedChip(
+        dataclasses.replace(doc, files={**doc.files, "EF.CardAccess": im}), bac=False
+    )
+    with pytest.raises(AccessControlError) as err:
+        read_passport(InProcessTransport(chip), mrz=doc.mrz_key, trust=trust_of(doc), now=NOW)
+    assert err.value.code == "pace.unsupported"
+
+
 # -- real chips' files -------------------------------------------------------------------------
 
 
