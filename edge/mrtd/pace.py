@@ -217,8 +217,13 @@ def _ga(
         le=256,
     )
     resp = channel.send(cmd)
-    if last and resp.sw in (0x6300, 0x6982, 0x6A80):
-        # Only the chip's check of T_IFD (9303-11 4.4.3.4) can reveal a wrong password.
+    if last and resp.sw == 0x6300:
+        # Only the chip's check of T_IFD (9303-11 4.4.3.4) can reveal a wrong password; but
+        # readers also report chips refusing a right token now and then (worth a new run).
+        raise PaceTokenRefusedError(
+            "the chip rejected the PACE password: check the CAN or the MRZ key"
+        )
+    if last and resp.sw in (0x6982, 0x6A80):
         raise AccessControlError(
             "the chip rejected the PACE password: check the CAN or the MRZ key",
             code="pace.wrong-key",
@@ -243,6 +248,12 @@ class PaceStepRefusedError(AccessControlError):
     code = "pace.step-refused"
 
 
+class PaceTokenRefusedError(AccessControlError):
+    """SW 6300 to our token: a wrong password, unless a new attempt succeeds."""
+
+    code = "pace.wrong-key"
+
+
 @dataclass(frozen=True)
 class PaceOutcome:
     """What the reader needs after PACE: the suite that ran and, for CAM, the values the
@@ -262,19 +273,19 @@ def perform_pace(
     random: RandomBytes,
     attempts: int = PACE_ATTEMPTS,
 ) -> PaceOutcome:
-    """Run PACE, starting over (MSE:Set AT) when the chip refuses an early step with 6300.
+    """Run PACE, starting over (MSE:Set AT) when the chip answers a step with 6300.
 
-    Bounded: after `attempts` refusals the error is `pace.step-refused`.
+    Readers report chips that refuse a step with 6300 now and then and succeed on a new
+    run (docs/passport.md). Bounded: after `attempts` runs the last refusal stands, as
+    `pace.step-refused` (an early step) or `pace.wrong-key` (our token: 6300 there every
+    time is what a wrong CAN or MRZ key gives).
     """
     for attempt in range(1, attempts + 1):
         try:
             return _pace_once(channel, info, mrz=mrz, can=can, random=random)
-        except PaceStepRefusedError as exc:
+        except (PaceStepRefusedError, PaceTokenRefusedError) as exc:
             if attempt == attempts:
-                raise PaceStepRefusedError(
-                    f"{exc}, {attempts} times in a row; hold the document still on the "
-                    "reader and try again"
-                ) from exc
+                raise type(exc)(f"{exc.message} ({attempts} attempts)") from exc
     raise AssertionError("unreachable")  # pragma: no cover
 
 

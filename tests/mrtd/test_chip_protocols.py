@@ -187,8 +187,8 @@ def test_can_only_on_a_failing_pace_chip_cannot_fall_back() -> None:
 # -- 6300 during PACE, read sizes, lost links ------------------------------------------------
 
 
-@pytest.mark.parametrize("step", [0, 1, 2])
-def test_6300_during_an_early_pace_step_is_retried(step: int) -> None:
+@pytest.mark.parametrize("step", [0, 1, 2, 3])
+def test_6300_during_a_pace_step_is_retried(step: int) -> None:
     with _read(DocOptions(), chip={"fault": Fault("pace_6300", after=step, count=2)}) as r:
         assert r.authentication.authenticated
 

@@ -56,8 +56,8 @@ class Fault:
     phone and desk readers report "tag lost"), `count` times: in process the transport
     fails; through vpcd, where a dropped link kills Debian's pcscd, the reset chip answers
     the command with a plain 6982 instead;
-    pace_6300: GENERAL AUTHENTICATE step `after` (0-2: nonce, mapping, key agreement) of
-    PACE answers 6300, `count` times, as some chips are reported to do;
+    pace_6300: GENERAL AUTHENTICATE step `after` (0-3: nonce, mapping, key agreement,
+    mutual authentication) of PACE answers 6300, `count` times, as readers report;
     pace_refused: MSE:Set AT for PACE answers 6A80 (a chip that advertises PACE but fails
     it): a reader may then fall back to BAC if the chip also offers BAC.
     """
