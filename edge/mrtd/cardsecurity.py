@@ -191,9 +191,9 @@ def check_cam(
     suite = Suite(info)
     keys = list(chip_keys)
     matching = [k for k in keys if k.key_id == info.parameter_id] or keys
-    if not 1 <= ca_ic < suite.curve.order:
+    if not 1 <= ca_ic < suite.order:
         raise VerificationError("the chip's CA_IC is out of range", code="cam.failed")
-    expected_x = suite.decode(pk_map_ic).x()
+    expected_x = int(suite.decode(pk_map_ic).x())
     candidates = 0
     for key in matching:
         try:

@@ -114,6 +114,7 @@ class Suite:
         self.info = info
         self.curve = CURVES[info.parameter_id]
         self.size = self.curve.baselen
+        self.order = int(self.curve.order)  # a plain int even where ecdsa uses gmpy2
         openssl = _OPENSSL.get(info.parameter_id)
         self.openssl = openssl() if openssl else None
         self.fast_generator = info.parameter_id in _FAST_GENERATOR and self.openssl is not None
@@ -122,7 +123,7 @@ class Suite:
         """k*G for the curve's standard generator."""
         if not self.fast_generator or self.openssl is None:
             return self.curve.generator * k
-        numbers = ec.derive_private_key(k, self.openssl).public_key().public_numbers()
+        numbers = ec.derive_private_key(int(k), self.openssl).public_key().public_numbers()
         return PointJacobi.from_affine(
             Point(self.curve.curve, numbers.x, numbers.y, self.curve.order)
         )
@@ -133,7 +134,7 @@ class Suite:
             return int((self.decode(peer) * k).x())
         public = ec.EllipticCurvePublicKey.from_encoded_point(self.openssl, peer)
         return int.from_bytes(
-            ec.derive_private_key(k, self.openssl).exchange(ec.ECDH(), public), "big"
+            ec.derive_private_key(int(k), self.openssl).exchange(ec.ECDH(), public), "big"
         )
 
     def nonce_key(self, password: Password) -> bytes:
@@ -155,8 +156,7 @@ class Suite:
         return 0 < len(z) <= MAX_NONCE and len(z) % self.block == 0
 
     def encode(self, point: Any) -> bytes:
-        x: int = point.x()
-        y: int = point.y()
+        x, y = int(point.x()), int(point.y())  # gmpy2's mpz when installed
         return b"\x04" + x.to_bytes(self.size, "big") + y.to_bytes(self.size, "big")
 
     def decode(self, data: bytes) -> Any:
@@ -172,7 +172,7 @@ class Suite:
         return PointJacobi.from_affine(vk.pubkey.point)
 
     def private_key(self, random: RandomBytes) -> int:
-        n = self.curve.order
+        n = self.order
         while True:
             k = int.from_bytes(random(self.size), "big")
             if 1 <= k < n:
@@ -434,7 +434,7 @@ class PaceChip:
                 out = tlv.encode(0x86, t_ic)
                 if suite.info.mapping == "CAM" and self.ca_private is not None:
                     # CA_IC = SK_IC^-1 * SK_Map,IC mod n (9303-11 4.4.3.5.1)
-                    n = suite.curve.order
+                    n = suite.order
                     ca_ic = pow(self.ca_private, -1, n) * self.sk_map % n
                     out += tlv.encode(0x8A, encrypt_ca_data(self.sm.keys, ca_ic, suite.size))
                 return tlv.encode(0x7C, out), 0x9000

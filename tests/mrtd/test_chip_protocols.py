@@ -138,7 +138,7 @@ def test_check_cam_directly() -> None:
     k_ic, k_map = 12345, 67890
     pk_ic = suite.encode(suite.base_mult(k_ic))
     pk_map = suite.encode(suite.base_mult(k_map))
-    ca = pow(k_ic, -1, suite.curve.order) * k_map % suite.curve.order
+    ca = pow(k_ic, -1, suite.order) * k_map % suite.order
     check_cam(info, ca, pk_map, [ChipPublicKey(info.parameter_id, pk_ic)])
     with pytest.raises(VerificationError) as err:
         check_cam(info, ca + 1, pk_map, [ChipPublicKey(info.parameter_id, pk_ic)])
