@@ -207,15 +207,24 @@ class _Session:
         """PACE where EF.CardAccess offers it, BAC where 9303-11 4.2 allows (see below)."""
         channel = self.channel
         if self.paces:
-            info = self.paces[0]
-            try:
-                self.pace = perform_pace(
-                    channel, info, mrz=self.mrz, can=self.can, random=self.random
-                )
-            except AccessControlError as exc:
-                if exc.code in _NO_FALLBACK or self.mrz is None:
-                    raise
-                self._fallback_to_bac(exc, info)
+            first: tuple[AccessControlError, PaceInfo] | None = None
+            for info in self.paces:  # e.g. PACE-CAM, then PACE-GM (9303-11 4.4.1: any offered)
+                if first is not None:
+                    self._reset_chip()
+                try:
+                    self.pace = perform_pace(
+                        channel, info, mrz=self.mrz, can=self.can, random=self.random
+                    )
+                    break
+                except AccessControlError as exc:
+                    if exc.code in _NO_FALLBACK:
+                        raise
+                    first = first or (exc, info)
+            else:
+                assert first is not None
+                if self.mrz is None:
+                    raise first[0]
+                self._fallback_to_bac(*first)
                 return
             self.method, self.protocol = "PACE", info.name
             if info.mapping == "CAM" and self.card_security is None:
@@ -244,7 +253,7 @@ class _Session:
         after a PACE failure only on a chip that also answers BAC's GET CHALLENGE, and say
         so in the result. A PACE-only chip keeps the PACE error: no silent downgrade."""
         assert self.mrz is not None
-        self.channel.sm = None
+        self._reset_chip()
         try:
             _select_application(self.channel)
             perform_bac(self.channel, self.mrz, self.random)
@@ -256,12 +265,23 @@ class _Session:
         self.protocol = f"BAC (after {info.name} failed: {failure.code})"
         self.opened = True
 
+    def _reset_chip(self) -> None:
+        """Start the chip afresh after a failed PACE: a chip that completed its side may hold
+        a session we do not share (its next plain command would be refused)."""
+        self.channel.sm = None
+        reconnect = getattr(self.channel.transport, "reconnect", None)
+        if reconnect is not None:
+            reconnect()
+
     def _read_card_security(self) -> None:
         """EF.CardSecurity from the master file, right after PACE-CAM (9303-11 4.4.3.5.2)."""
         try:
             self.card_security = read_file(self.channel, EF_CARD_SECURITY, self.limits)
-        except FileNotFoundOnChipError as exc:
-            self.card_security_error = exc  # CAM then fails: the key cannot be verified
+        except (CardStatusError, FileNotFoundOnChipError, ParseError) as exc:
+            if _link_lost(exc):
+                raise
+            # CAM then cannot be verified: DG14's chip authentication stands in, if any.
+            self.card_security_error = exc
 
 
 def _select_application(channel: Channel) -> None:
@@ -311,7 +331,11 @@ def _authenticate(
 
     channel = session.channel
     chip_result = CheckResult.not_supported("the chip has no DG14 (chip authentication)")
-    if session.pace is not None and session.pace.ca_ic is not None:
+    if (
+        session.pace is not None
+        and session.pace.ca_ic is not None
+        and (session.card_security is not None or 14 not in dgs)
+    ):
         chip_result = _chip_by_cam(session, trust, now)  # CAM replaces CA (9303-11 4.4.3.5)
     elif 14 in dgs:
         chip_result = chip_authentication(channel, bytes(dgs[14]), random)

@@ -132,6 +132,37 @@ def test_cam_with_card_security_under_an_untrusted_csca() -> None:
         assert not auth.authenticated
 
 
+def test_cam_chip_without_card_security_falls_back_to_dg14() -> None:
+    doc = document(CAM)
+    files = {k: v for k, v in doc.files.items() if k != "EF.CardSecurity"}
+    chip = EmulatedChip(dataclasses.replace(doc, files=files))
+    reading = read_passport(InProcessTransport(chip), can=doc.can, trust=trust_of(doc), now=NOW)
+    with reading:
+        assert reading.authentication.protocol.startswith("PACE-CAM")
+        assert reading.authentication.chip.status is CheckStatus.PASSED  # by DG14's CA
+
+
+class _NoCamData(EmulatedChip):
+    """Advertises PACE-CAM but leaves DO'8A' out of its last PACE answer."""
+
+    def process(self, raw: bytes) -> bytes:
+        answer = super().process(raw)
+        if raw[1] == 0x86 and raw[0] == 0x00 and b"\x8a" in answer:
+            body = tlv.children(tlv.expect(answer[:-2], 0x7C, "GA"))
+            return tlv.encode(0x7C, tlv.encode(0x86, body[0x86])) + answer[-2:]
+        return answer
+
+
+def test_failed_cam_gives_way_to_gm_before_bac() -> None:
+    doc = document(CAM)
+    chip = _NoCamData(doc)
+    with read_passport(
+        InProcessTransport(chip), can=doc.can, trust=trust_of(doc), now=NOW
+    ) as reading:
+        assert reading.authentication.protocol == "PACE-GM AES-128 brainpoolP256r1"
+        assert reading.authentication.authenticated
+
+
 def test_check_cam_directly() -> None:
     suite = Suite(parse_card_access(document(CAM).files["EF.CardAccess"])[0])
     info = suite.info
