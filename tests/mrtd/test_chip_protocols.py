@@ -369,3 +369,21 @@ def test_card_security_rejects_other_content() -> None:
     assert err.value.code == "cardsecurity.invalid"
     with pytest.raises(ParseError):
         CardSecurity.parse(b"\x30\x80")
+
+
+def test_session_chip_step_recovers_a_lost_tag() -> None:
+    """The session's PassportChipStep wraps the transport in a deadline; the reader must still
+    reach its reconnect to recover (edge/steps.py `_Deadline`)."""
+    import time
+
+    from edge.steps import PassportChipStep
+
+    doc = document(CAM)
+    chip = EmulatedChip(doc, fault=Fault("tag_lost", after=3))
+    step = PassportChipStep(lambda: InProcessTransport(chip), trust_of(doc), can=doc.can)
+    reading = step.read(time.time() + 60)
+    try:
+        assert reading._reading.authentication.protocol.startswith("PACE-CAM")
+        assert chip._fired == 1
+    finally:
+        reading.wipe()
