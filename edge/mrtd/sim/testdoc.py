@@ -322,22 +322,17 @@ def generate(options: DocOptions | None = None, *, now: dt.datetime | None = Non
         digests[2] = hashlib.sha256(b"not the face").digest()
     files["EF.SOD"] = _sign_sod(digests, dsc, dsc_key)
     if o.pace:
-        param = core.Integer(_PARAM_IDS[o.curve])
-        paces = [(f"{PACE_PREFIX}.2.{o.pace_suite}", core.Integer(2), param)]
-        if o.pace_cam and o.chip_auth:  # 9303-11 9.2.12: CAM's key in EF.CardSecurity
-            paces.append((f"{PACE_PREFIX}.6.{o.pace_suite}", core.Integer(2), param))
-            spki = keys.PublicKeyInfo.load(_spki(ca_key.public_key()))
-            signed = build_security_infos(
-                [
-                    *paces,
-                    (CA_PREFIX + f".2.{o.pace_suite}", core.Integer(1), param),
-                    (PK_ECDH, spki, param),
-                ]
-            )
-            files["EF.CardSecurity"] = _cms_signed(
-                "0.4.0.127.0.7.3.2.1", signed, dsc, dsc_key
-            )  # id-SecurityObject
-        files["EF.CardAccess"] = build_security_infos(paces)
+        files["EF.CardAccess"] = build_security_infos(
+            [
+                (
+                    f"{PACE_PREFIX}.2.{o.pace_suite}",
+                    core.Integer(2),
+                    core.Integer(_PARAM_IDS[o.curve]),
+                ),
+            ]
+        )
+    if o.pace and o.pace_cam and o.chip_auth:
+        files.update(_pace_cam_files(o, ca_key.public_key(), dsc, dsc_key))
     options_meta = {k: v for k, v in o.__dict__.items()}
     return TestDocument(
         files,
@@ -370,3 +365,31 @@ def master_list(cscas: list[bytes], *, now: dt.datetime | None = None) -> bytes:
         {"version": 0, "cert_list": [ax509.Certificate.load(c) for c in der]}
     ).dump()
     return _cms_signed(MASTER_LIST_OID, body, signer, signer_key)
+
+
+def _pace_cam_files(
+    o: DocOptions,
+    chip_key: ec.EllipticCurvePublicKey,
+    dsc: x509.Certificate,
+    dsc_key: ec.EllipticCurvePrivateKey,
+) -> dict[str, bytes]:
+    """EF.CardAccess offering PACE-CAM and PACE-GM, and EF.CardSecurity signed by the DSC
+    with the chip's key (the DG14 key) under keyId = parameterId, as the German and Finnish
+    files have it (9303-11 sections 4.4.3.5 and 9.2; BSI TR-03110-3 A.1.2.2)."""
+    param = core.Integer(_PARAM_IDS[o.curve])
+    paces = [
+        (f"{PACE_PREFIX}.6.{o.pace_suite}", core.Integer(2), param),  # id-PACE-ECDH-CAM-*
+        (f"{PACE_PREFIX}.2.{o.pace_suite}", core.Integer(2), param),
+    ]
+    signed = build_security_infos(
+        [
+            *paces,
+            (f"{CA_PREFIX}.2.{o.pace_suite}", core.Integer(1), param),
+            (PK_ECDH, keys.PublicKeyInfo.load(_spki(chip_key)), param),
+        ]
+    )
+    security_object = "0.4.0.127.0.7.3.2.1"  # id-SecurityObject
+    return {
+        "EF.CardAccess": build_security_infos(paces),
+        "EF.CardSecurity": _cms_signed(security_object, signed, dsc, dsc_key),
+    }
