@@ -12,6 +12,7 @@ import datetime as dt
 import hashlib
 import io
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -332,7 +333,8 @@ def generate(options: DocOptions | None = None, *, now: dt.datetime | None = Non
             ]
         )
     if o.pace and o.pace_cam and o.chip_auth:
-        files.update(_pace_cam_files(o, ca_key.public_key(), dsc, dsc_key))
+        sign = lambda kind, content: _cms_signed(kind, content, dsc, dsc_key)  # noqa: E731
+        files.update(_pace_cam_files(o, ca_key.public_key(), sign))
     options_meta = {k: v for k, v in o.__dict__.items()}
     return TestDocument(
         files,
@@ -368,10 +370,7 @@ def master_list(cscas: list[bytes], *, now: dt.datetime | None = None) -> bytes:
 
 
 def _pace_cam_files(
-    o: DocOptions,
-    chip_key: ec.EllipticCurvePublicKey,
-    dsc: x509.Certificate,
-    dsc_key: ec.EllipticCurvePrivateKey,
+    o: DocOptions, chip_key: ec.EllipticCurvePublicKey, sign: Callable[[str, bytes], bytes]
 ) -> dict[str, bytes]:
     """EF.CardAccess offering PACE-CAM and PACE-GM, and EF.CardSecurity signed by the DSC
     with the chip's key (the DG14 key) under keyId = parameterId, as the German and Finnish
@@ -391,5 +390,5 @@ def _pace_cam_files(
     security_object = "0.4.0.127.0.7.3.2.1"  # id-SecurityObject
     return {
         "EF.CardAccess": build_security_infos(paces),
-        "EF.CardSecurity": _cms_signed(security_object, signed, dsc, dsc_key),
+        "EF.CardSecurity": sign(security_object, signed),  # CMS SignedData by the DSC
     }
