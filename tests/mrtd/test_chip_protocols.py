@@ -11,6 +11,7 @@ import pytest
 from asn1crypto import x509
 
 from edge.mrtd import tlv
+from edge.mrtd.apdu import CommandApdu, ResponseApdu
 from edge.mrtd.cardsecurity import CardSecurity, ChipPublicKey, check_cam, verify_card_security
 from edge.mrtd.errors import (
     AccessControlError,
@@ -105,15 +106,29 @@ def test_3des_pace_nonce_of_one_or_two_blocks(blocks: int) -> None:
     assert reply[2] == 0x80 and reply[3] == 8 * blocks
 
 
+class _Recording(EmulatedChip):
+    """Records (application selected?, FID) of every SELECT by file identifier."""
+
+    def __init__(self, *args: object, **kw: object) -> None:
+        super().__init__(*args, **kw)  # type: ignore[arg-type]
+        self.selects: list[tuple[bool, int]] = []
+
+    def _select(self, cmd: CommandApdu, *, protected: bool) -> ResponseApdu:
+        if cmd.p1 == 0x02 and len(cmd.data) == 2:
+            self.selects.append((self.app_selected, int.from_bytes(cmd.data, "big")))
+        return super()._select(cmd, protected=protected)
+
+
 def test_cam_replaces_chip_authentication_and_reads_card_security() -> None:
-    sent: list[Counting] = []
-    with _read(CAM, transport=sent) as reading:
+    doc = document(CAM)
+    chip = _Recording(doc)
+    t = Counting(chip)
+    with read_passport(t, can=doc.can, trust=trust_of(doc), now=NOW) as reading:
         assert reading.authentication.chip.status is CheckStatus.PASSED
-    apdus = sent[0].sent
-    assert not any(a[1] == 0x22 and a[2] == 0x41 for a in apdus)  # no MSE:Set AT for CA
-    assert bytes.fromhex("A4020C02011D") in b"".join(a[1:7] for a in apdus[:12]) or any(
-        a[1] == 0xA4 and a[2] == 0x02 for a in apdus
-    )
+    # EF.CardSecurity (011D) from the master file, before the application's EF.SOD (011D)
+    assert chip.selects[0] == (False, 0x011D)
+    assert (True, 0x011D) in chip.selects[1:]
+    assert not any(a[1] == 0x22 and a[2] == 0x41 for a in t.sent)  # no MSE:Set AT for CA
 
 
 def test_cam_with_a_cloned_chip_fails_chip_authentication() -> None:

@@ -125,7 +125,6 @@ def test_secure_messaging_responses() -> None:
         answers = [
             chip.wrap_response(ResponseApdu(bytes(n), 0x9000)).encode() for n in (0, 1, 40, 223)
         ]
-        ssc_of = {a: i + 1 for i, a in enumerate(answers)}  # the chip's SSC after each
         rejected = 0
         for raw in mutations(answers, 1500, seed=seed):
             reader = SecureMessaging(keys, 0)
@@ -136,7 +135,7 @@ def test_secure_messaging_responses() -> None:
                 rejected += 1
             except Exception as exc:
                 pytest.fail(f"{type(exc).__name__}: {exc} on {raw.hex()}")
-        assert rejected > 1400 and ssc_of
+        assert rejected > 1400  # the rest are mutations that changed nothing
 
 
 def test_mrz_text() -> None:
