@@ -121,10 +121,13 @@ def test_secure_messaging_responses() -> None:
     rejected with an sm.* code (the MAC covers the rest), none crashes."""
     for cipher, seed in (("AES", 3), ("3DES", 5)):
         keys = SessionKeys(cipher, bytes(range(16)), bytes(range(16, 32)))  # type: ignore[arg-type]
-        chip = SecureMessaging(keys, 0)
+        # each answer as a chip at SSC 0 sends it: unmutated, every one would verify
         answers = [
-            chip.wrap_response(ResponseApdu(bytes(n), 0x9000)).encode() for n in (0, 1, 40, 223)
+            SecureMessaging(keys, 0).wrap_response(ResponseApdu(bytes(n), 0x9000)).encode()
+            for n in (0, 1, 40, 223)
         ]
+        for answer in answers:
+            SecureMessaging(keys, 0).unwrap_response(ResponseApdu.parse(answer))
         rejected = 0
         for raw in mutations(answers, 1500, seed=seed):
             reader = SecureMessaging(keys, 0)
