@@ -40,6 +40,9 @@ class VpcdServer:
         self._conns: set[socket.socket] = set()
         self._lock = threading.Lock()
         self._stopped = threading.Event()
+        # Set when we closed a link on purpose (card removed): that takes Debian's pcscd
+        # down, perhaps not at once; the rig restarts pcscd before the next use.
+        self.link_dropped = threading.Event()
 
     def insert(self, chip: EmulatedChip | None) -> None:
         """Put a different chip on the reader (None: a blank card); takes effect at power-on."""
@@ -92,6 +95,7 @@ class VpcdServer:
                 if len(payload) == 1:
                     if payload[0] == _GET_ATR:
                         if chip is not None and chip.removed:
+                            self.link_dropped.set()
                             return  # the link drops: see the module docstring
                         _send_message(conn, ATR)
                     elif payload[0] in (_POWER_ON, _RESET) and chip is not None:
@@ -108,6 +112,7 @@ class VpcdServer:
                     # this command as it answers any outside a session.
                     response = b"\x69\x82"
                 except ChipRemovedError:
+                    self.link_dropped.set()
                     return  # closing the link is how vpcd learns the card is gone
                 _send_message(conn, response)
         except OSError:
