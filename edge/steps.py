@@ -225,8 +225,13 @@ class _Deadline:
     that hangs (a card half on the reader) ends with a clear error instead of a stuck
     session. Each exchange is also bounded by the transport's own timeout."""
 
+    reconnect: Callable[[], None]  # the inner transport's, when it has one (mrtd.reader)
+
     def __init__(self, inner: Transport, deadline: float) -> None:
         self.inner, self.deadline = inner, deadline
+        inner_reconnect = getattr(inner, "reconnect", None)
+        if inner_reconnect is not None:  # lets the reader recover a lost link or session
+            self.reconnect = inner_reconnect
 
     def transmit(self, apdu: bytes) -> bytes:
         if time.time() > self.deadline:

@@ -8,6 +8,7 @@ from edge.mrtd.errors import CardStatusError, FileNotFoundOnChipError, ParseErro
 
 SW_OK = 0x9000
 SW_END_OF_FILE = 0x6282  # fewer bytes than Le: the file ended (ISO 7816-4 table 5)
+SW_WRONG_LENGTH = 0x6700  # wrong length; no further indication (ISO 7816-4 table 6)
 
 
 @dataclass(frozen=True)

@@ -76,7 +76,10 @@ def register(subparsers: Any) -> None:
     e = sub.add_parser("emulate", help="serve a test document to pcscd through vpcd (loopback)")
     e.add_argument("--doc", required=True, help="document folder made by `make-doc`")
     e.add_argument("--port", type=int, default=35963, help="vpcd port of reader 0")
-    e.add_argument("--fault", choices=["bad_mac", "truncated", "wrong_sw", "removed", "slow"])
+    faults = ["bad_mac", "truncated", "wrong_sw", "removed", "slow"]
+    e.add_argument("--fault", choices=[*faults, "tag_lost", "pace_6300", "pace_refused"])
+    e.add_argument("--fault-count", type=int, default=1, help="times tag_lost/pace_6300 fire")
+    e.add_argument("--pace-only", action="store_true", help="a chip that refuses BAC")
     e.add_argument("--fault-after", type=int, default=3, help="protected reads before the fault")
     e.add_argument("--delay", type=float, default=0.2, help="seconds per response for 'slow'")
     e.add_argument("--short-apdus", action="store_true", help="no extended-length support")
@@ -95,6 +98,7 @@ def register(subparsers: Any) -> None:
         default=2,
         help="1 3DES, 2 AES-128, 3 AES-192, 4 AES-256",
     )
+    m.add_argument("--pace-cam", action="store_true", help="PACE-CAM and EF.CardSecurity too")
     m.add_argument("--active-auth", choices=["ecdsa", "rsa", "none"], default="ecdsa")
     m.add_argument("--no-chip-auth", action="store_true")
     for flag in (
@@ -152,7 +156,7 @@ def _read(args: argparse.Namespace) -> int:
         ):
             sys.stderr.write("\n")
             auth = reading.authentication
-            print(f"access control: {auth.access_control}")
+            print(f"access control: {auth.protocol or auth.access_control}")
             for name, result in auth.rows():
                 detail = (
                     f" [{result.code}] {result.message}"
@@ -312,8 +316,11 @@ def _emulate(args: argparse.Namespace) -> int:
     from edge.mrtd.sim.vpcd import VpcdServer
 
     doc = TestDocument.load(args.doc)
-    fault = Fault(args.fault, args.fault_after, args.delay) if args.fault else None
-    chip = EmulatedChip(doc, fault=fault, limits=ChipLimits(extended_length=not args.short_apdus))
+    fault = (
+        Fault(args.fault, args.fault_after, args.delay, args.fault_count) if args.fault else None
+    )
+    limits = ChipLimits(extended_length=not args.short_apdus)
+    chip = EmulatedChip(doc, fault=fault, limits=limits, bac=not args.pace_only)
     server = VpcdServer(chip, port=args.port).start()
     print(
         f"emulating {args.doc} for vpcd on 127.0.0.1:{args.port} and :{args.port + 1}; "
@@ -337,6 +344,7 @@ def _make_doc(args: argparse.Namespace) -> int:
         face_container=args.face_container,
         pace=not args.no_pace,
         pace_suite=args.pace_suite,
+        pace_cam=args.pace_cam,
         active_auth=args.active_auth,
         chip_auth=not args.no_chip_auth,
         expired_dsc=args.expired_dsc,

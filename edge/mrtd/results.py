@@ -57,6 +57,7 @@ class DocumentAuthentication:
     chip: CheckResult
     active: CheckResult
     not_expired: CheckResult
+    protocol: str = ""  # what ran, e.g. "PACE-CAM AES-128 brainpoolP256r1" (edge.mrtd.reader)
 
     def __post_init__(self) -> None:
         if self.passive.status is CheckStatus.PASSED:

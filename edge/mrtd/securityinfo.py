@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from asn1crypto import core, keys
 
@@ -55,8 +56,14 @@ class PaceInfo:
     protocol: str
     cipher: CipherName
     key_len: int
-    mapping: str  # "GM" generic mapping; others are not supported
+    mapping: Literal["GM", "CAM"]  # generic or chip authentication mapping (9303-11 4.4.3.3)
     parameter_id: int
+
+    @property
+    def name(self) -> str:
+        """What the result reports, e.g. "PACE-CAM AES-128 brainpoolP256r1"."""
+        cipher = "3DES" if self.cipher == "3DES" else f"AES-{8 * self.key_len}"
+        return f"PACE-{self.mapping} {cipher} {CURVES_BY_ID[self.parameter_id]}"
 
 
 @dataclass(frozen=True)
@@ -68,51 +75,111 @@ class ChipAuthInfo:
     key_id: int | None
 
 
+# What asn1crypto and its lazy parsing raise on hostile input, besides ValueError: a chip is
+# an untrusted source, so each of these becomes a ParseError with a code at this boundary.
+DECODE_ERRORS = (
+    ValueError,
+    TypeError,
+    AttributeError,
+    KeyError,
+    IndexError,
+    OverflowError,
+    RecursionError,
+)
+MAX_SECURITY_INFOS = 64  # real files hold 1-10; bounds the work on a hostile one
+
+
 def _load(raw: bytes, what: str) -> SecurityInfos:
     try:
         infos: SecurityInfos = SecurityInfos.load(raw, strict=True)
         _ = infos.native
+        if len(infos) > MAX_SECURITY_INFOS:
+            raise ParseError(
+                f"{what} holds {len(infos)} SecurityInfos, more than {MAX_SECURITY_INFOS}",
+                code="securityinfo.invalid",
+            )
         return infos
-    except (ValueError, TypeError) as exc:
+    except DECODE_ERRORS as exc:
         raise ParseError(
             f"{what} does not decode as SecurityInfos: {exc}", code="securityinfo.invalid"
         ) from exc
 
 
-def parse_card_access(raw: bytes) -> list[PaceInfo]:
-    """PACEInfo entries we can run (ECDH generic mapping), best first (9303-11 9.2.1)."""
+def _small_int(value: core.Asn1Value | None) -> int | None:
+    """An INTEGER field (version, parameterId, keyId) or None when absent or of another type."""
+    if value is None or value.native is None:
+        return None
+    parsed = value.parse(core.Integer).native
+    return int(parsed) if isinstance(parsed, int) and 0 <= parsed < 1 << 32 else None
+
+
+def pace_infos(infos: SecurityInfos) -> list[PaceInfo]:
+    """PACEInfo entries we can run, best first (9303-11 section 9.2.1).
+
+    ECDH generic mapping (id-PACE-ECDH-GM-*, 3DES or AES) and ECDH chip authentication
+    mapping (id-PACE-ECDH-CAM-*, AES only, 9303-11 4.4.3.3.3) on the standardized curves;
+    DH and integrated mapping are skipped (docs/passport.md says why). PACEInfo version must
+    be 2 (9303-11 9.2.1) and the curve given by parameterId: a chip with proprietary domain
+    parameters (PACEDomainParameterInfo) is treated as offering no PACE we can run.
+    """
     out = []
-    for info in _load(raw, "EF.CardAccess"):
+    for info in infos:
         oid = info["protocol"].dotted
         if not oid.startswith(PACE_PREFIX + "."):
             continue
         parts = oid[len(PACE_PREFIX) + 1 :].split(".")
-        # .2 = ECDH-GM; DH-GM (.1), IM (.3, .4) and CAM (.6) are not implemented.
-        if len(parts) != 2 or parts[0] != "2" or parts[1] not in _SUITES:
+        if len(parts) != 2 or parts[1] not in _SUITES:
             continue
-        version = info["required_data"].parse(core.Integer).native
-        optional = info["optional_data"]
-        if version != 2 or not optional or optional.native is None:
+        mapping: Literal["GM", "CAM"]
+        if parts[0] == "2":
+            mapping = "GM"
+        elif parts[0] == "6" and parts[1] != "1":  # CAM is defined with AES only
+            mapping = "CAM"
+        else:
             continue
-        param = optional.parse(core.Integer).native
+        if _small_int(info["required_data"]) != 2:
+            continue
+        param = _small_int(info["optional_data"])
         if param not in CURVES_BY_ID:
             continue
         cipher, key_len = _SUITES[parts[1]]
-        out.append(PaceInfo(oid, cipher, key_len, "GM", param))
-    return sorted(out, key=lambda p: (p.cipher == "AES", p.key_len), reverse=True)
+        out.append(PaceInfo(oid, cipher, key_len, mapping, param))
+    return sorted(
+        out, key=lambda p: (p.mapping == "CAM", p.cipher == "AES", p.key_len), reverse=True
+    )
+
+
+def parse_card_access(raw: bytes) -> list[PaceInfo]:
+    """EF.CardAccess (9303-11 section 9.2.11): the PACE parameters we can run, best first.
+
+    Raises ParseError (securityinfo.invalid) on anything that is not SecurityInfos.
+    """
+    infos = _load(raw, "EF.CardAccess")
+    try:
+        return pace_infos(infos)
+    except DECODE_ERRORS as exc:
+        raise ParseError(
+            f"EF.CardAccess holds a malformed PACEInfo: {exc}", code="securityinfo.invalid"
+        ) from exc
 
 
 def parse_dg14(raw_infos: bytes) -> list[ChipAuthInfo]:
     """ECDH chip-authentication keys of DG14 with their protocol (9303-11 9.2.5 and 9.2.6)."""
+    infos = _load(raw_infos, "DG14")
+    try:
+        return _dg14_keys(infos)
+    except DECODE_ERRORS as exc:
+        raise ParseError(
+            f"DG14 holds a malformed SecurityInfo: {exc}", code="securityinfo.invalid"
+        ) from exc
+
+
+def _dg14_keys(infos: SecurityInfos) -> list[ChipAuthInfo]:
     keys_by_id: dict[int | None, bytes] = {}
     protocols: dict[int | None, str] = {}
-    for info in _load(raw_infos, "DG14"):
+    for info in infos:
         oid = info["protocol"].dotted
-        key_id = (
-            info["optional_data"].parse(core.Integer).native
-            if info["optional_data"] and info["optional_data"].native is not None
-            else None
-        )
+        key_id = _small_int(info["optional_data"])
         if oid == PK_ECDH:
             keys_by_id[key_id] = info["required_data"].parse(keys.PublicKeyInfo).dump()
         elif oid.startswith(CA_PREFIX + ".2."):  # id-CA-ECDH-*

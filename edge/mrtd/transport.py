@@ -27,6 +27,7 @@ class Channel:
     def __init__(self, transport: Transport) -> None:
         self.transport = transport
         self.sm: SecureMessaging | None = None
+        self.max_le: int | None = None  # largest READ BINARY Le this chip accepted, once refused
 
     def send(self, cmd: CommandApdu) -> ResponseApdu:
         if self.sm is None:
@@ -100,6 +101,20 @@ class PcscTransport:
                 "still on the reader and try again"
             ) from exc
         return bytes(data) + bytes([sw1, sw2])
+
+    def reconnect(self) -> None:
+        """SCardReconnect with a card reset: after a lost link or session the chip starts
+        over (as it does when a tag re-enters the field); raises TransportError when the card
+        or pcscd is gone."""
+        from smartcard.Exceptions import CardConnectionException
+        from smartcard.scard import SCARD_RESET_CARD
+
+        try:
+            self._conn.reconnect(disposition=SCARD_RESET_CARD)
+        except (CardConnectionException, AttributeError, TypeError) as exc:
+            raise CardRemovedError(
+                f"the card on {self.reader_name!r} did not come back ({exc})"
+            ) from exc
 
     def close(self) -> None:
         """Disconnect and release the PC/SC context, even when the card or pcscd is gone."""

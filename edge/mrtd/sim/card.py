@@ -21,7 +21,10 @@ from edge.mrtd.pace import PaceChip
 from edge.mrtd.sim.testdoc import TestDocument
 from edge.mrtd.sm import SW_SM_INCORRECT, SecureMessaging
 
-FaultKind = Literal["bad_mac", "truncated", "wrong_sw", "removed", "slow"]
+FaultKind = Literal[
+    "bad_mac", "truncated", "wrong_sw", "removed", "slow", "tag_lost", "pace_6300", "pace_refused"
+]
+LeRefusal = Literal["6700", "6C", "6282"]
 # Historical bytes of a contactless eMRTD as a PC/SC reader reports it (PC/SC part 3, 3.1.3.2.3).
 _ATR_BODY = bytes.fromhex("3B8880014D52544445564943")
 
@@ -48,18 +51,33 @@ class Fault:
 
     bad_mac: flips a bit of the response MAC; truncated: cuts the response short;
     wrong_sw: answers 6A80 instead of data; removed: the card leaves the field;
-    slow: every response from then on is delayed by `delay` seconds.
+    slow: every response from then on is delayed by `delay` seconds;
+    tag_lost: the response is lost and the chip resets (RF field lost and found again, as
+    phone and desk readers report "tag lost"), `count` times: in process the transport
+    fails; through vpcd, where a dropped link kills Debian's pcscd, the reset chip answers
+    the command with a plain 6982 instead;
+    pace_6300: GENERAL AUTHENTICATE step `after` (0-3: nonce, mapping, key agreement,
+    mutual authentication) of PACE answers 6300, `count` times, as readers report;
+    pace_refused: MSE:Set AT for PACE answers 6A80 (a chip that advertises PACE but fails
+    it): a reader may then fall back to BAC if the chip also offers BAC.
     """
 
     kind: FaultKind
     after: int = 3
     delay: float = 0.2
+    count: int = 1
 
 
 class ChipRemovedError(MrtdError):
     """Raised by the chip model when a 'removed' fault fires; transports turn it into silence."""
 
     code = "pcsc.card-removed"
+
+
+class TagLostError(ChipRemovedError):
+    """A 'tag_lost' fault: this response is lost, the chip is back (reset) for the next one."""
+
+    code = "pcsc.tag-lost"
 
 
 @dataclass(frozen=True)
@@ -69,6 +87,10 @@ class ChipLimits:
     extended_length: bool = True
     max_command: int = 4096
     max_response: int = 4096
+    # A chip that refuses READ BINARY with Le above `max_le` (readers report chips that
+    # refuse Le=00/256 but read 160), answering 6700, 6C<max_le> or 6282 without data.
+    max_le: int | None = None
+    le_refusal: LeRefusal = "6700"
 
 
 class EmulatedChip:
@@ -79,19 +101,26 @@ class EmulatedChip:
         fault: Fault | None = None,
         limits: ChipLimits = ChipLimits(),
         random: Callable[[int], bytes] = os.urandom,
+        bac: bool = True,
+        pace_nonce_blocks: int | None = None,
     ) -> None:
         self.doc = doc
         self.fault = fault
         self.limits = limits
         self.random = random
+        self.bac = bac  # False: a PACE-only chip (GET CHALLENGE is refused)
+        self.pace_nonce_blocks = pace_nonce_blocks  # default: 2 for 3DES, 1 for AES
         self.removed = False
         self._slow = False
         self._reads = 0
-        self.files: dict[int, bytes] = {}
+        self._fired = 0
+        self.files: dict[int, bytes] = {}  # the eMRTD application's files
+        self.mf_files: dict[int, bytes] = {}  # the master file's: CardAccess, CardSecurity
         for name, data in doc.files.items():
-            fid = _FIDS.get(name)
-            if fid is not None:
-                self.files[fid] = data
+            if name in _MF_FIDS:
+                self.mf_files[_MF_FIDS[name]] = data
+            elif name in _FIDS:
+                self.files[_FIDS[name]] = data
         if limits.extended_length:
             info = (
                 b"\x02\x02"
@@ -99,7 +128,7 @@ class EmulatedChip:
                 + b"\x02\x02"
                 + limits.max_response.to_bytes(2, "big")
             )
-            self.files[lds.EF_ATR_INFO.fid] = b"\x7f\x66" + bytes([len(info)]) + info
+            self.mf_files[lds.EF_ATR_INFO.fid] = b"\x7f\x66" + bytes([len(info)]) + info
         self.reset()
 
     def reset(self) -> None:
@@ -110,6 +139,7 @@ class EmulatedChip:
         self._ca_pending = False
         self._next_sm: SecureMessaging | None = None
         self._pace: PaceChip | None = None
+        self._ga_steps = 0
 
     # -- dispatch ---------------------------------------------------------------------------
 
@@ -138,6 +168,9 @@ class EmulatedChip:
         if fault == "removed":
             self.removed = True
             raise ChipRemovedError("the chip left the field mid-read")
+        if fault == "tag_lost":
+            self.reset()
+            raise TagLostError("the chip left the field and came back (reset)")
         resp = self._protected(inner)
         if fault == "wrong_sw":
             resp = ResponseApdu(b"", SW_WRONG_DATA)
@@ -160,6 +193,12 @@ class EmulatedChip:
         if self.fault.kind == "slow":
             self._slow = self._slow or n >= self.fault.after
             return None
+        if self.fault.kind == "tag_lost":
+            # `count` losses in all: the read counter restarts with each new session
+            if n == self.fault.after and self._fired < self.fault.count:
+                self._fired += 1
+                return "tag_lost"
+            return None
         return self.fault.kind if n == self.fault.after else None
 
     # -- before access control ---------------------------------------------------------------
@@ -174,13 +213,15 @@ class EmulatedChip:
                     if cmd.p1 & 0x1F == lds.EF_CARD_ACCESS.sfi
                     else lds.EF_ATR_INFO.fid
                 )
-                if fid not in self.files:
+                if fid not in self.mf_files:
                     return ResponseApdu(b"", SW_FILE_NOT_FOUND)
                 self.selected = fid
-                return self._read(self.files[fid], cmd.p2, cmd.le or 256)
-            if self.selected in (lds.EF_CARD_ACCESS.fid, lds.EF_ATR_INFO.fid):
-                return self._read(self.files[self.selected], _offset(cmd), cmd.le or 256)
+                return self._read(self.mf_files[fid], cmd.p2, cmd.le or 256)
+            if self.selected in _PUBLIC and not self.app_selected:
+                return self._read(self.mf_files[self.selected], _offset(cmd), cmd.le or 256)
             return ResponseApdu(b"", SW_SECURITY_NOT_SATISFIED)
+        if cmd.ins == 0x84 and self.app_selected and not self.bac:
+            return ResponseApdu(b"", SW_INS_NOT_SUPPORTED)  # PACE-only chip
         if cmd.ins == 0x84 and self.app_selected:
             self._challenge = self.random(8)
             return ResponseApdu(self._challenge, 0x9000)
@@ -189,6 +230,18 @@ class EmulatedChip:
         if cmd.ins == 0x22 and cmd.p1 == 0xC1 and cmd.p2 == 0xA4:
             return self._pace_set_at(cmd)
         if cmd.ins == 0x86 and self._pace is not None:
+            step = self._ga_steps
+            self._ga_steps += 1
+            fault = self.fault
+            if (
+                fault is not None
+                and fault.kind == "pace_6300"
+                and step == fault.after
+                and self._fired < fault.count
+            ):
+                self._fired += 1
+                self._pace = None
+                return ResponseApdu(b"", SW_AUTH_FAILED)
             data, sw = self._pace.general_authenticate(cmd.data)
             if sw == 0x9000 and self._pace.step == 4:
                 self.sm, self._pace = self._pace.sm, None
@@ -204,7 +257,9 @@ class EmulatedChip:
         from edge.mrtd.pace import PASSWORD_CAN, PASSWORD_MRZ, PaceChip, Password, oid_bytes
         from edge.mrtd.securityinfo import parse_card_access
 
-        card_access = self.files.get(lds.EF_CARD_ACCESS.fid)
+        if self.fault is not None and self.fault.kind == "pace_refused":
+            return ResponseApdu(b"", SW_WRONG_DATA)
+        card_access = self.mf_files.get(lds.EF_CARD_ACCESS.fid)
         try:
             kids = tlv.children(cmd.data)
             infos = parse_card_access(card_access) if card_access else []
@@ -219,7 +274,19 @@ class EmulatedChip:
             if ref == PASSWORD_CAN
             else Password.choose(self.doc.mrz_key, None)
         )
-        self._pace = PaceChip(info, password, self.random)
+        blocks = self.pace_nonce_blocks or (2 if info.cipher == "3DES" else 1)
+        ca_private = None
+        if info.mapping == "CAM" and self.doc.ca_key_pem:
+            from cryptography.hazmat.primitives import serialization
+            from cryptography.hazmat.primitives.asymmetric import ec
+
+            key = serialization.load_pem_private_key(self.doc.ca_key_pem, None)
+            assert isinstance(key, ec.EllipticCurvePrivateKey)
+            ca_private = key.private_numbers().private_value
+        self._pace = PaceChip(
+            info, password, self.random, nonce_blocks=blocks, ca_private=ca_private
+        )
+        self._ga_steps = 0
         return ResponseApdu(b"", 0x9000)
 
     def _external_authenticate(self, cmd: CommandApdu) -> ResponseApdu:
@@ -244,7 +311,8 @@ class EmulatedChip:
         if cmd.ins == 0xB0:
             if self.selected is None or cmd.p1 & 0x80:
                 return ResponseApdu(b"", SW_WRONG_P1P2)
-            return self._read(self.files[self.selected], _offset(cmd), cmd.le or 256)
+            files = self.files if self.app_selected else self.mf_files
+            return self._read(files[self.selected], _offset(cmd), cmd.le or 256)
         if cmd.ins == 0x88 and self.doc.aa_key_pem:
             from edge.mrtd.activeauth import sign_challenge
 
@@ -287,8 +355,11 @@ class EmulatedChip:
             return ResponseApdu(b"", 0x9000)
         if cmd.p1 == 0x02 and len(cmd.data) == 2:
             fid = int.from_bytes(cmd.data, "big")
-            public = fid in (lds.EF_CARD_ACCESS.fid, lds.EF_ATR_INFO.fid)
-            if fid not in self.files or (not public and not self.app_selected):
+            # The current DF decides: the MF holds EF.CardAccess/ATR/INFO (public) and
+            # EF.CardSecurity (after PACE), the application the LDS files (9303-10 3.11).
+            files = self.files if self.app_selected else self.mf_files
+            public = not self.app_selected and fid in _PUBLIC
+            if fid not in files:
                 return ResponseApdu(b"", SW_FILE_NOT_FOUND)
             if not public and not protected:
                 return ResponseApdu(b"", SW_SECURITY_NOT_SATISFIED)
@@ -298,6 +369,11 @@ class EmulatedChip:
 
     def _read(self, data: bytes, offset: int, le: int) -> ResponseApdu:
         """READ BINARY (ISO 7816-4 section 11.3.3): 6282 when the file ends before Le."""
+        max_le = self.limits.max_le
+        if max_le is not None and le > max_le:
+            if self.limits.le_refusal == "6C":
+                return ResponseApdu(b"", 0x6C00 | (max_le & 0xFF))
+            return ResponseApdu(b"", 0x6282 if self.limits.le_refusal == "6282" else 0x6700)
         limit = self.limits.max_response if self.limits.extended_length else 256
         le = min(le, limit)
         if offset > len(data):
@@ -310,10 +386,11 @@ def _offset(cmd: CommandApdu) -> int:
     return ((cmd.p1 & 0x7F) << 8) | cmd.p2
 
 
+_MF_FIDS = {lds.EF_CARD_ACCESS.name: lds.EF_CARD_ACCESS.fid, "EF.CardSecurity": 0x011D}
+_PUBLIC = (lds.EF_CARD_ACCESS.fid, lds.EF_ATR_INFO.fid)
 _FIDS = {
     f.name: f.fid
     for f in (
-        lds.EF_CARD_ACCESS,
         lds.EF_COM,
         lds.EF_SOD,
         lds.DG1,
@@ -340,3 +417,9 @@ class InProcessTransport:
             return self.chip.process(apdu)
         except ChipRemovedError as exc:
             raise CardRemovedError("the card left the reader's field") from exc
+
+    def reconnect(self) -> None:
+        """As PcscTransport.reconnect: reset the chip; fails if it has left for good."""
+        if self.chip.removed:
+            raise CardRemovedError("the card left the reader's field")
+        self.chip.reset()

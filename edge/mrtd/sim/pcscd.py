@@ -143,7 +143,11 @@ class PcscRig:
         if self.server is None:
             raise RuntimeError("this rig serves an external emulator")
         self.server.insert(chip)
-        if self.proc is None or self.proc.poll() is not None:
+        dropped = self.server.link_dropped.is_set()
+        if dropped or self.proc is None or self.proc.poll() is not None:
+            # A dropped link takes pcscd down, but a client may still reach the dying
+            # daemon for a moment (pcsc-lite then answers "access denied"): restart it.
+            self.server.link_dropped.clear()
             self.stop_pcscd()
             self.start_pcscd()
 

@@ -12,6 +12,7 @@ import datetime as dt
 import hashlib
 import io
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -47,6 +48,7 @@ class DocOptions:
     face_container: Literal["19794-5", "39794-5"] = "19794-5"
     pace: bool = True  # EF.CardAccess offers PACE (ECDH generic mapping)
     pace_suite: int = 2  # last arc of id-PACE-ECDH-GM-*: 1 3DES, 2 AES-128, 3 AES-192, 4 AES-256
+    pace_cam: bool = False  # also PACE-CAM (AES suites), with a signed EF.CardSecurity
     can: str = "123456"
     dg11: bool = False  # additional personal details, read only on request
     active_auth: Literal["ecdsa", "rsa", "none"] = "ecdsa"
@@ -455,6 +457,9 @@ def generate(options: DocOptions | None = None, *, now: dt.datetime | None = Non
                 ),
             ]
         )
+    if o.pace and o.pace_cam and o.chip_auth:
+        sign = lambda kind, content: _cms_signed(kind, content, dsc, dsc_key)  # noqa: E731
+        files.update(_pace_cam_files(o, ca_key.public_key(), sign))
     options_meta = {k: v for k, v in o.__dict__.items()}
     return TestDocument(
         files,
@@ -488,3 +493,28 @@ def master_list(cscas: list[bytes], *, now: dt.datetime | None = None) -> bytes:
         {"version": 0, "cert_list": [ax509.Certificate.load(c) for c in der]}
     ).dump()
     return _cms_signed(MASTER_LIST_OID, body, signer, signer_key)
+
+
+def _pace_cam_files(
+    o: DocOptions, chip_key: ec.EllipticCurvePublicKey, sign: Callable[[str, bytes], bytes]
+) -> dict[str, bytes]:
+    """EF.CardAccess offering PACE-CAM and PACE-GM, and EF.CardSecurity signed by the DSC
+    with the chip's key (the DG14 key) under keyId = parameterId, as the German and Finnish
+    files have it (9303-11 sections 4.4.3.5 and 9.2; BSI TR-03110-3 A.1.2.2)."""
+    param = core.Integer(_PARAM_IDS[o.curve])
+    paces = [
+        (f"{PACE_PREFIX}.6.{o.pace_suite}", core.Integer(2), param),  # id-PACE-ECDH-CAM-*
+        (f"{PACE_PREFIX}.2.{o.pace_suite}", core.Integer(2), param),
+    ]
+    signed = build_security_infos(
+        [
+            *paces,
+            (f"{CA_PREFIX}.2.{o.pace_suite}", core.Integer(1), param),
+            (PK_ECDH, keys.PublicKeyInfo.load(_spki(chip_key)), param),
+        ]
+    )
+    security_object = "0.4.0.127.0.7.3.2.1"  # id-SecurityObject
+    return {
+        "EF.CardAccess": build_security_infos(paces),
+        "EF.CardSecurity": sign(security_object, signed),  # CMS SignedData by the DSC
+    }

@@ -21,7 +21,7 @@ import socket
 import struct
 import threading
 
-from edge.mrtd.sim.card import ATR, ChipRemovedError, EmulatedChip
+from edge.mrtd.sim.card import ATR, ChipRemovedError, EmulatedChip, TagLostError
 
 VPCD_PORT = 35963
 _POWER_OFF, _POWER_ON, _RESET, _GET_ATR = 0, 1, 2, 4
@@ -40,6 +40,9 @@ class VpcdServer:
         self._conns: set[socket.socket] = set()
         self._lock = threading.Lock()
         self._stopped = threading.Event()
+        # Set when we closed a link on purpose (card removed): that takes Debian's pcscd
+        # down, perhaps not at once; the rig restarts pcscd before the next use.
+        self.link_dropped = threading.Event()
 
     def insert(self, chip: EmulatedChip | None) -> None:
         """Put a different chip on the reader (None: a blank card); takes effect at power-on."""
@@ -92,6 +95,7 @@ class VpcdServer:
                 if len(payload) == 1:
                     if payload[0] == _GET_ATR:
                         if chip is not None and chip.removed:
+                            self.link_dropped.set()
                             return  # the link drops: see the module docstring
                         _send_message(conn, ATR)
                     elif payload[0] in (_POWER_ON, _RESET) and chip is not None:
@@ -102,7 +106,13 @@ class VpcdServer:
                     continue
                 try:
                     response = chip.process(payload)
+                except TagLostError:
+                    # The chip reset itself; through vpcd the lost response cannot be shown
+                    # as a failed transmit without killing pcscd, so the reset chip answers
+                    # this command as it answers any outside a session.
+                    response = b"\x69\x82"
                 except ChipRemovedError:
+                    self.link_dropped.set()
                     return  # closing the link is how vpcd learns the card is gone
                 _send_message(conn, response)
         except OSError:
