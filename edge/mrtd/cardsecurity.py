@@ -65,6 +65,7 @@ class ChipPublicKey:
 class CardSecurity:
     """EF.CardSecurity parsed once, up front; signature checks in `verify_card_security`."""
 
+    raw: bytes  # the file as read: its signature is checked the way EF.SOD's is
     content: bytes  # eContent: the DER SecurityInfos the signer hashed
     signer: Any  # cms.SignerInfo
     certificates: tuple[x509.Certificate, ...]
@@ -115,7 +116,9 @@ class CardSecurity:
             )
             infos = SecurityInfos.load(content, strict=True)
             _ = infos.native
-            return cls(content, signers[0], certs, tuple(pace_infos(infos)), _chip_keys(infos))
+            return cls(
+                bytes(raw), content, signers[0], certs, tuple(pace_infos(infos)), _chip_keys(infos)
+            )
         except ParseError:
             raise
         except DECODE_ERRORS as exc:
@@ -140,42 +143,21 @@ def _chip_keys(infos: SecurityInfos) -> tuple[ChipPublicKey, ...]:
 def verify_card_security(cs: CardSecurity, trust: TrustStore, now: dt.datetime) -> None:
     """Passive authentication of EF.CardSecurity (9303-11 4.4.3.5.2 and 5.1, RFC 5652 5.4).
 
-    The same steps as for EF.SOD, with `edge.mrtd.passive`'s functions: the signature by the
-    embedded DSC over id-SecurityObject content, the DSC issued by a trusted CSCA, both valid
-    at `now`. Raises VerificationError with a `cardsecurity.*` code.
+    The very checks EF.SOD's signer gets, through `passive.signed_data_checks`: the signature
+    by the embedded DSC, the DSC issued by a trusted CSCA, both valid at `now`, the DSC not
+    revoked, with the same documented tolerances. Raises VerificationError whose code is the
+    SOD's reason under `cardsecurity.` (`pa.csca-untrusted` becomes
+    `cardsecurity.csca-untrusted`; a bad signature is `cardsecurity.signature`).
     """
-    dsc = passive._find_signer(cs.signer, cs.certificates)
-    if dsc is None:
-        raise VerificationError(
-            "EF.CardSecurity carries no document signer certificate for its signer",
-            code="cardsecurity.no-dsc",
-        )
-    try:
-        passive.verify_signer(cs.signer, dsc, cs.content, SECURITY_OBJECT_OID)
-    except VerificationError as exc:
-        raise VerificationError(
-            f"EF.CardSecurity signature: {exc}", code="cardsecurity.signature"
-        ) from exc
-    issuers = trust.issuers_of(dsc)
-    if not issuers:
-        raise VerificationError(
-            f"no trusted CSCA issued the DSC of EF.CardSecurity ({dsc.issuer.human_friendly})",
-            code="cardsecurity.csca-untrusted",
-        )
-    csca = next((c for c in issuers if passive._cert_signed_by(dsc, c)), None)
-    if csca is None:
-        raise VerificationError(
-            "the DSC of EF.CardSecurity does not verify with the CSCA",
-            code="cardsecurity.dsc-signature",
-        )
-    if not passive._valid_at(csca, now):
-        raise VerificationError(
-            "the CSCA of EF.CardSecurity is not valid now", code="cardsecurity.csca-expired"
-        )
-    if not passive._valid_at(dsc, now):
-        raise VerificationError(
-            "the DSC of EF.CardSecurity is not valid now", code="cardsecurity.dsc-expired"
-        )
+    report = passive.signed_data_checks(cs.raw, trust, now)
+    if report.error is None and report.authenticated:
+        return
+    error = report.error or VerificationError("incomplete", code="pa.failed")
+    reason = error.code.partition(".")[2]
+    reason = {"sod-signature": "signature"}.get(reason, reason)
+    raise VerificationError(
+        f"EF.CardSecurity: {error.message}", code=f"cardsecurity.{reason}"
+    ) from error
 
 
 def check_cam(

@@ -62,7 +62,8 @@ class DocumentAuthentication:
     def __post_init__(self) -> None:
         if self.passive.status is CheckStatus.PASSED:
             return
-        for name, what in (("chip", "DG14"), ("active", "DG15")):
+        chip_key = "EF.CardSecurity" if self.protocol.startswith("PACE-CAM") else "DG14"
+        for name, what in (("chip", chip_key), ("active", "DG15")):
             result: CheckResult = getattr(self, name)
             if result.status is CheckStatus.PASSED:
                 downgraded = replace(
