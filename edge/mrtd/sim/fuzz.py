@@ -163,6 +163,7 @@ def targets(real: Path | None = None) -> list[Target]:
 
     from edge.mrtd import dg2, lds
     from edge.mrtd.activeauth import load_dg15_key
+    from edge.mrtd.cardsecurity import CardSecurity, verify_card_security
     from edge.mrtd.chipauth import chip_auth_keys
     from edge.mrtd.passive import TrustStore, load_crl, load_master_list, passive_checks
     from edge.mrtd.securityinfo import parse_card_access
@@ -171,7 +172,7 @@ def targets(real: Path | None = None) -> list[Target]:
 
     now = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
     docs = [
-        generate(DocOptions(image_format="jpeg", image_bytes=3_000), now=now),
+        generate(DocOptions(image_format="jpeg", image_bytes=3_000, pace_cam=True), now=now),
         generate(
             DocOptions(
                 active_auth="rsa",
@@ -204,6 +205,11 @@ def targets(real: Path | None = None) -> list[Target]:
             image = dg2.parse_39794_5(raw)
         return image.to_rgb()
 
+    def card_security(raw: bytes) -> object:
+        cs = CardSecurity.parse(raw)
+        verify_card_security(cs, trust, now)  # fuzzed too: it may raise only our own errors
+        return cs
+
     def crl_target(raw: bytes) -> object:
         return TrustStore([x509.Certificate.load(docs[1].csca_der)], [load_crl(raw)])
 
@@ -233,5 +239,10 @@ def targets(real: Path | None = None) -> list[Target]:
             "EF.CardAccess",
             parse_card_access,
             files("EF.CardAccess") + _real(r, "cardaccess/*"),
+        ),
+        Target(
+            "EF.CardSecurity",
+            card_security,
+            files("EF.CardSecurity") + _real(r, "cardsecurity/*"),
         ),
     ]
