@@ -115,7 +115,7 @@ class Verifier:
 
     @classmethod
     def from_vkey(cls, text: str) -> Verifier:
-        parts = text.strip().split("+")
+        parts = text.strip().split("+", 2)  # the base64 part may itself hold a plus
         if len(parts) != 3:
             raise NoteError("a vkey is <name>+<hex key ID>+<base64 key>")
         name, kid, material = parts

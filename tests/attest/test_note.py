@@ -201,3 +201,10 @@ def test_complete_subtrees_are_tile_hashes() -> None:
     ]
     with pytest.raises(ValueError):
         t.complete_subtrees(8, 0, 3)
+
+
+def test_vkeys_whose_base64_holds_a_plus_round_trip() -> None:
+    # About half of all Ed25519 vkeys have a "+" in their base64 part (RFC 4648 alphabet).
+    for _ in range(40):
+        s = Signer.generate("edgeproof.example/log")
+        assert Verifier.from_vkey(s.vkey) == s.verifier
