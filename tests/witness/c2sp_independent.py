@@ -17,7 +17,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 
-class Bad(Exception):
+class BadError(Exception):
     pass
 
 
@@ -27,7 +27,7 @@ def vkey(text: str) -> tuple[str, bytes, int, bytes]:
     blob = base64.b64decode(b64, validate=True)
     kid = bytes.fromhex(hexid)
     if hashlib.sha256(name.encode() + b"\n" + blob).digest()[:4] != kid:
-        raise Bad("key id")
+        raise BadError("key id")
     return name, kid, blob[0], blob[1:]
 
 
@@ -38,11 +38,11 @@ def split_note(note: str) -> tuple[str, list[tuple[str, bytes]]]:
     sigs = []
     for line in sigpart.splitlines():
         if not line.startswith("\u2014 "):
-            raise Bad("signature line")
+            raise BadError("signature line")
         name, b64 = line[2:].split(" ")
         sigs.append((name, base64.b64decode(b64, validate=True)))
     if not sigs:
-        raise Bad("no signatures")
+        raise BadError("no signatures")
     return text, sigs
 
 
@@ -72,9 +72,9 @@ def check_note(note: str, keys: list[str]) -> dict[str, int]:
             msg = b"cosignature/v1\ntime " + str(ts).encode() + b"\n" + text.encode()
             ok = len(sig) == 72 and _ed25519(pub, sig[8:], msg)
         else:
-            raise Bad("type")
+            raise BadError("type")
         if not ok:
-            raise Bad(f"signature by {name} fails")
+            raise BadError(f"signature by {name} fails")
         out[name] = ts
     return out
 
@@ -84,10 +84,10 @@ def checkpoint(note: str) -> tuple[str, int, bytes]:
     lines = text.split("\n")
     origin, size, root = lines[0], lines[1], lines[2]
     if size != str(int(size)):
-        raise Bad("size")
+        raise BadError("size")
     r = base64.b64decode(root, validate=True)
     if len(r) != 32:
-        raise Bad("root")
+        raise BadError("root")
     return origin, int(size), r
 
 
@@ -113,10 +113,10 @@ def inclusion_root(leaf_hash: bytes, index: int, size: int, path: list[bytes]) -
     def walk(m: int, n: int, p: list[bytes]) -> bytes:
         if n == 1:
             if p:
-                raise Bad("path too long")
+                raise BadError("path too long")
             return leaf_hash
         if not p:
-            raise Bad("path too short")
+            raise BadError("path too short")
         k = 1
         while k * 2 < n:
             k *= 2
@@ -128,26 +128,28 @@ def inclusion_root(leaf_hash: bytes, index: int, size: int, path: list[bytes]) -
     return walk(index, size, path)
 
 
-def check_tlog_proof(proof: str, entry: bytes, log_vkey: str, witness_vkeys: list[str]) -> dict[str, int]:
+def check_tlog_proof(
+    proof: str, entry: bytes, log_vkey: str, witness_vkeys: list[str]
+) -> dict[str, int]:
     """tlog-proof "Verifying a tlog proof"; returns the witnesses that cosigned."""
     head, _, note = proof.partition("\n\n")
     lines = head.split("\n")
     if lines[0] != "c2sp.org/tlog-proof@v1":
-        raise Bad("header")
+        raise BadError("header")
     if lines[1].startswith("extra "):
         lines = lines[:1] + lines[2:]
     if not lines[1].startswith("index "):
-        raise Bad("index")
+        raise BadError("index")
     index = int(lines[1][6:])
     path = [base64.b64decode(x, validate=True) for x in lines[2:]]
     signers = check_note(note, [log_vkey, *witness_vkeys])
     log_name = vkey(log_vkey)[0]
     if log_name not in signers:
-        raise Bad("not signed by the log")
+        raise BadError("not signed by the log")
     origin, size, root = checkpoint(note)
     if origin != log_name:
-        raise Bad("origin")
+        raise BadError("origin")
     leaf = hashlib.sha256(b"\x00" + entry).digest()
     if inclusion_root(leaf, index, size, path) != root:
-        raise Bad("inclusion")
+        raise BadError("inclusion")
     return {n: t for n, t in signers.items() if n != log_name}
