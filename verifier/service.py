@@ -35,6 +35,7 @@ from attest.evidence import LivenessMethod
 from attest.keys import PublicKey, SigningKey, b64url, public_key_from_pem
 from attest.keyset import KeySet
 from attest.manifest import ReleaseManifest, verify_manifest
+from attest.note import open_checkpoint
 from verifier import appraisal as ap
 from verifier.auditlog import Checkpoint, LogView
 from verifier.committer import Committer, Pending
@@ -545,6 +546,18 @@ class Verifier:
 
     def note_checkpoint(self) -> str:
         return self.tlog.checkpoint(self._synced())
+
+    def witness_status(self) -> dict[str, Any]:
+        """For the console: the C2SP checkpoint served, and which witnesses cosigned it."""
+        text = self.note_checkpoint()
+        names = [w.key.name for w in self.tlog.witnesses]
+        cp = open_checkpoint(text, self.tlog.key.verifier, [w.key for w in self.tlog.witnesses])
+        return {
+            "note": text,
+            "size": cp.checkpoint.size,
+            "configured": names,
+            "cosigned": sorted(cp.cosigners),
+        }
 
     def tile(self, level: int, n: int, width: int) -> bytes:
         self._synced()

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from attest import merkle
 from attest.note import ALG_COSIGNATURE_V1, Checkpoint, Signer, open_checkpoint, sign_checkpoint
@@ -112,3 +114,40 @@ def test_statuses_for_bad_requests(rig: Rig) -> None:
     empty = sign_checkpoint(Checkpoint(ORIGIN, 0, bytes(32)), rig.log).encode()
     assert rig.add(0, note=empty)[0] == 422  # size 0 must carry the empty root
     assert rig.w.checkpoint("00" * 32).status == 404
+
+
+_FUZZ: dict[str, Rig] = {}
+
+
+def _fuzz_rig() -> Rig:
+    if "rig" not in _FUZZ:
+        import tempfile
+
+        rig = Rig(Path(tempfile.mkdtemp(prefix="witness-fuzz-")))
+        rig.grow(5)
+        assert rig.add(0)[0] == 200
+        rig.grow(3)
+        _FUZZ["rig"] = rig
+    return _FUZZ["rig"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=600))
+def test_random_bodies_get_a_4xx(data: bytes) -> None:
+    a = _fuzz_rig().w.add_checkpoint(data)
+    assert a.status in (400, 403, 404, 409, 422)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.data())
+def test_mutated_requests_are_never_cosigned(data: st.DataObject) -> None:
+    rig = _fuzz_rig()
+    good = AddCheckpoint(5, tuple(rig.tree.consistency_proof(5)), rig.note()).encode()
+    body = bytearray(good)
+    for _ in range(data.draw(st.integers(1, 4))):
+        i = data.draw(st.integers(0, len(body) - 1))
+        body[i] = data.draw(st.integers(0, 255))
+    if bytes(body) == good:
+        return
+    a = rig.w.add_checkpoint(bytes(body))
+    assert a.status in (400, 403, 404, 409, 422), (a.status, bytes(body))
