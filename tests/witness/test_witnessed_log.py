@@ -8,11 +8,9 @@ that the witnesses refuse to cosign the new tree and that `edgeproof audit` repo
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import sqlite3
-import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,76 +24,11 @@ from attest.keys import b64url, b64url_decode
 from attest.merkle import leaf_hash
 from attest.tlog import parse_entry_bundle
 from edgeproof_cli import main
-from tests.rig import free_port, stop_process, wait_for
+from tests.rig import wait_for
 from tests.verifier.conftest import World, make_world
-from tests.verifier.helpers import EDGEPROOF, REPO, VerifierServer, release
+from tests.verifier.helpers import VerifierServer, release
 from tests.witness import c2sp_independent as c2sp
-
-ORIGIN = "edgeproof-verifier"
-
-
-def _run(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"}
-    return subprocess.run(
-        [*EDGEPROOF, *args], env=env, capture_output=True, text=True, check=False, timeout=60
-    )
-
-
-class WitnessProc:
-    """`edgeproof witness init` + `serve` on 127.0.0.1, stopped by PID."""
-
-    def __init__(self, root: Path, name: str, log_vkey: str) -> None:
-        self.root = root
-        self.name = name
-        out = _run("witness", "init", "--dir", str(root), "--name", name, "--log", log_vkey)
-        assert out.returncode == 0, out.stderr
-        self.vkey = re.search(r"witness vkey:\s+(\S+)", out.stdout).group(1)  # type: ignore[union-attr]
-        self.port = 0
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> WitnessProc:
-        self.port = free_port()
-        log = open(self.root / "serve.log", "ab")  # noqa: SIM115
-        self.proc = subprocess.Popen(
-            [
-                *EDGEPROOF,
-                "witness",
-                "serve",
-                "--dir",
-                str(self.root),
-                "--bind",
-                f"127.0.0.1:{self.port}",
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"},
-            start_new_session=True,
-        )
-        log.close()
-
-        def up() -> bool:
-            try:
-                return httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200
-            except httpx.HTTPError:
-                return False
-
-        wait_for(up, 30, f"witness {self.name}")
-        return self
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            stop_process(self.proc)
-            self.proc = None
-
-    def view(self) -> str:
-        h = hashlib.sha256(ORIGIN.encode()).hexdigest()
-        r = httpx.get(f"{self.url}/{h}/checkpoint", timeout=5)
-        assert r.status_code == 200, r.text
-        return r.text
+from tests.witness.helpers import ORIGIN, WitnessProc, configure_witnesses, run_cli
 
 
 @dataclass
@@ -162,11 +95,7 @@ def rig(tmp_path: Path) -> Iterator[Rig]:
             witnesses.append(
                 WitnessProc(tmp_path / f"w{i}", f"witness.test/w{i}", log_vkey).start()
             )
-        cfg = server.config.read_text()
-        listed = ", ".join(f'"{w.vkey} {w.url}"' for w in witnesses)
-        cfg = cfg.replace("witnesses = []", f"witnesses = [{listed}]")
-        cfg = cfg.replace("checkpoint_interval_ms = 1000", "checkpoint_interval_ms = 100")
-        server.config.write_text(cfg)
+        configure_witnesses(server, witnesses, interval_ms=100)
         server.start()
         yield Rig(make_world(server, rel), log_vkey, witnesses, tmp_path, [])
     finally:
@@ -180,7 +109,7 @@ def test_witnessed_log_end_to_end(rig: Rig, capsys: pytest.CaptureFixture[str]) 
     assert httpx.get(f"{base}/.well-known/edgeproof/log.vkey").text.strip() == rig.log_vkey
     info = httpx.get(f"{base}/.well-known/edgeproof/tlog.json").json()
     assert [w["vkey"] for w in info["witnesses"]] == rig.wkeys
-    out = _run("verifier", "log-vkey", "--config", str(rig.server.config), "--witnesses")
+    out = run_cli("verifier", "log-vkey", "--config", str(rig.server.config), "--witnesses")
     assert out.stdout.split() == [rig.log_vkey, *rig.wkeys]
 
     rig.add(5)
@@ -223,19 +152,19 @@ def test_witnessed_log_end_to_end(rig: Rig, capsys: pytest.CaptureFixture[str]) 
     args = ["rp", "validate", str(rig.tmp / "r0.cwt"), "--keys", str(keys), "--json"]
     args += ["--nonce", nonce]
     args += ["--proof", str(rig.tmp / "r0.tlog-proof"), "--log-key", str(rig.tmp / "log.vkey")]
-    ok = _run(*args, "--require-witness", rig.wkeys[0], "--require-witness", rig.wkeys[1])
+    ok = run_cli(*args, "--require-witness", rig.wkeys[0], "--require-witness", rig.wkeys[1])
     assert ok.returncode == 0, ok.stdout
     assert json.loads(ok.stdout)["log"]["witnesses"] == ["witness.test/w1", "witness.test/w2"]
     stranger = WitnessProc(rig.tmp / "w3", "witness.test/w3", rig.log_vkey)
-    bad = _run(*args, "--require-witness", stranger.vkey)
+    bad = run_cli(*args, "--require-witness", stranger.vkey)
     assert bad.returncode == 1 and "tlog-proof.missing-cosignature" in bad.stdout
-    other = _run(*args[:-2], "--log-key", stranger.vkey)
+    other = run_cli(*args[:-2], "--log-key", stranger.vkey)
     assert other.returncode == 1 and "note.unverified" in other.stdout  # not the log's key
     wrong = rig.tmp / "r1.cwt"
     wrong.write_bytes(cwts[1])
     args[2] = str(wrong)
     args[args.index("--nonce") + 1] = decode_ear_unverified(cwts[1]).nonce.hex()
-    off = _run(*args)
+    off = run_cli(*args)
     assert off.returncode == 1 and "tlog-proof.not-included" in off.stdout  # another result's
 
     # Tiles: the level-0 partial tile holds the leaf hashes; entry bundles the results.
@@ -275,11 +204,11 @@ def test_forked_log_is_caught(rig: Rig, capsys: pytest.CaptureFixture[str]) -> N
 
     # The witnesses refuse it (422) and keep the forked checkpoint as evidence.
     def refused() -> bool:
-        out = _run("witness", "refusals", "--dir", str(rig.witnesses[0].root))
+        out = run_cli("witness", "refusals", "--dir", str(rig.witnesses[0].root))
         return "answered 422" in out.stdout
 
     wait_for(refused, 30, "the witness to refuse the forked checkpoint")
-    out = _run("witness", "refusals", "--dir", str(rig.witnesses[0].root)).stdout
+    out = run_cli("witness", "refusals", "--dir", str(rig.witnesses[0].root)).stdout
     evidence = out.split("\n\n", 1)[1]  # the request: old size, proof, then the checkpoint
     forked = evidence[evidence.index(ORIGIN) :]
     forked = forked.split("\n---", 1)[0].rstrip("\n") + "\n"
