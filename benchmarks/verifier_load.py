@@ -310,6 +310,8 @@ def _witnessing(
             w.stop()
     base, with_w = _field(plain, "appraisals_per_s"), _field(line, "appraisals_per_s")
     ratio = with_w / base
+    # The machine is shared: server CPU per appraisal is the steadier comparison.
+    cpu_ratio = _field(line, "server_cpu_ms") / _field(plain, "server_cpu_ms")
     p99 = cosign[int(len(cosign) * 0.99)]
     print(
         f"[witnessing] {with_w:.0f}/s with two witnesses vs {base:.0f}/s without "
@@ -324,7 +326,8 @@ def _witnessing(
         f"witnessed_p99_ms={_field(line, 'p99_ms'):.2f} "
         f"cosign_p50_ms={statistics.median(cosign):.2f} cosign_p99_ms={p99:.2f} "
         f"cosign_goal_p99_ms=20 ratio_cosign_p99_to_goal={p99 / 20:.2f} "
-        f"cosignatures={len(cosign)} errors={_field(line, 'errors'):.0f}"
+        f"cosignatures={len(cosign)} errors={_field(line, 'errors'):.0f} "
+        f"server_cpu_ratio={cpu_ratio:.3f}"
     ]
 
 

@@ -23,6 +23,7 @@ import fcntl
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -202,6 +203,8 @@ class Publisher:
         self.http = http or httpx.Client(timeout=5.0)
         self.peers = [_Peer(w) for w in tlog.witnesses]
         self.published = -1
+        self.complete = False  # every witness cosigned the published size
+        self.retry_at = 0.0
         self._lock_file: IO[bytes] | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -240,7 +243,10 @@ class Publisher:
     def tick(self) -> None:
         """Sign the committed tree's checkpoint and collect cosignatures (once per size)."""
         size = self.sync()
-        if size == self.published:
+        now = time.monotonic()
+        # A witness that did not cosign (down, or refusing a fork) is asked again every ten
+        # intervals, not every interval: a refusing witness keeps each refusal as evidence.
+        if size == self.published and (self.complete or now < self.retry_at):
             return
         note = self.tlog.sign(size)
         text = note.encode()
@@ -251,6 +257,8 @@ class Publisher:
                 sigs += got
         self.tlog.store.write(note.with_signatures(sigs).encode())
         self.published = size
+        self.complete = len({s.name for s in sigs}) == len(self.peers)
+        self.retry_at = now + 10 * self.interval_s
 
     def _submit(self, peer: _Peer, text: str, size: int) -> list[Any]:
         """tlog-witness add-checkpoint, with one retry after a 409 told us its size."""

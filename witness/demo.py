@@ -40,6 +40,8 @@ class DemoWitness:
         self.proc = proc
 
     def stop(self) -> None:
+        if self in RUNNING:
+            RUNNING.remove(self)
         if self.proc.poll() is None:
             self.proc.terminate()
             try:
@@ -97,11 +99,15 @@ def start_for(work: Path, instance: Path, say: Callable[[str], None]) -> DemoWit
     text = text.replace("checkpoint_interval_ms = 1000", f"checkpoint_interval_ms = {INTERVAL_MS}")
     conf.write_text(text)
     say(f"witness {NAME} up at {url} (pid {proc.pid}): it cosigns the log's checkpoints")
+    RUNNING[:] = [w]
     return w
 
 
+RUNNING: list[DemoWitness] = []  # the demo's witness, for `keep_proof(None, ...)`
+
+
 def keep_proof(
-    w: DemoWitness,
+    w: DemoWitness | None,
     out: Path,
     slug: str,
     verifier_url: str,
@@ -110,7 +116,12 @@ def keep_proof(
     say: Callable[[str], None],
 ) -> None:
     """Write `<slug>.tlog-proof` (once the witness cosigned a checkpoint covering it, at
-    most 10 s) and the `log.vkey` and `witness.vkey` files beside it."""
+    most 10 s) and the `log.vkey` and `witness.vkey` files beside it. `w` None: the one
+    `start_for` started, if any."""
+    if w is None:
+        if not RUNNING:
+            return
+        w = RUNNING[0]
     (out / "log.vkey").write_text(w.log_vkey + "\n")
     (out / "witness.vkey").write_text(w.vkey + "\n")
     try:

@@ -9,6 +9,7 @@ taken at BEGIN), and the new state is durable (WAL, synchronous=FULL) before the
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -43,30 +44,35 @@ class Latest:
 
 
 class Store:
+    """One SQLite connection per thread, kept open: opening one per request (and setting
+    its pragmas) cost more than the cosignature itself."""
+
     def __init__(self, path: Path) -> None:
         self.path = path
-        with self._connect() as db:
-            db.executescript(SCHEMA)
+        self._local = threading.local()
+        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        db.execute("PRAGMA journal_mode=WAL")  # persistent: set once for the file
+        db.executescript(SCHEMA)
+        db.close()
 
     def _connect(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=FULL")
+        db: sqlite3.Connection | None = getattr(self._local, "db", None)
+        if db is None:
+            db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            db.execute("PRAGMA synchronous=FULL")  # the new state is on disk before we answer
+            self._local.db = db
         return db
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         db = self._connect()
+        db.execute("BEGIN IMMEDIATE")
         try:
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                yield db
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            db.execute("COMMIT")
-        finally:
-            db.close()
+            yield db
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
 
     @staticmethod
     def latest(db: sqlite3.Connection, origin: str) -> Latest | None:
@@ -99,21 +105,17 @@ class Store:
             )
 
     def read_latest(self, origin: str) -> Latest | None:
-        db = self._connect()
-        try:
-            return self.latest(db, origin)
-        finally:
-            db.close()
+        return self.latest(self._connect(), origin)
 
     def refusals(self, origin: str | None = None) -> list[tuple[int, int, str, str]]:
         """(received_at, status, reason, body), oldest first."""
-        db = self._connect()
-        try:
-            q = "SELECT received_at, status, reason, body FROM refused"
-            rows = db.execute(
+        q = "SELECT received_at, status, reason, body FROM refused"
+        rows = (
+            self._connect()
+            .execute(
                 q + (" WHERE origin = ?" if origin else "") + " ORDER BY id",
                 (origin,) if origin else (),
-            ).fetchall()
-        finally:
-            db.close()
+            )
+            .fetchall()
+        )
         return [(int(a), int(b), str(c), str(d)) for a, b, c, d in rows]

@@ -86,7 +86,7 @@ def test_vkeys_round_trip_and_mismatched_ids_are_refused() -> None:
     s = Signer.generate("edgeproof.example/log")
     v = Verifier.from_vkey(s.vkey)
     assert v == s.verifier
-    name, kid, key = s.vkey.split("+")
+    name, kid, key = s.vkey.split("+", 2)
     with pytest.raises(NoteError):
         Verifier.from_vkey(f"{name}+00000000+{key}")
     with pytest.raises(NoteError):
