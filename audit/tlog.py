@@ -18,6 +18,7 @@ consistency with what each witness cosigned.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +32,7 @@ from attest.note import ALG_COSIGNATURE_V1, NoteError, SignedCheckpoint, Verifie
 from audit.errors import AuditError
 from audit.report import Check
 
-LOG_VKEY = "/.well-known/edgeproof/log.vkey"
+KEYS = "/.well-known/edgeproof/keys.json"  # member tlog.log_vkey (verifier/tlog_api.py)
 CHECKPOINT = "/log/checkpoint"
 
 
@@ -65,7 +66,13 @@ class TlogSource:
         return r.text
 
     def log_vkey(self) -> str:
-        return self.get(self.base + LOG_VKEY).strip()
+        try:
+            vkey = json.loads(self.get(self.base + KEYS))["tlog"]["log_vkey"]
+        except (ValueError, KeyError, TypeError):
+            raise NoteError("the key set names no log vkey (tlog.log_vkey)") from None
+        if not isinstance(vkey, str):
+            raise NoteError("the key set's tlog.log_vkey is not text")
+        return vkey
 
     def checkpoint(self) -> str:
         return self.get(self.base + CHECKPOINT)
@@ -120,7 +127,7 @@ def run_tlog_checks(
                 "Log note key (C2SP signed-note)",
                 "fail",
                 f"the verifier publishes {served}, not the trusted {log.vkey}",
-                (f"curl -sf {src.base}{LOG_VKEY}",),
+                (f"curl -sf {src.base}{KEYS}",),
                 "audit.log-key-changed",
             )
         )

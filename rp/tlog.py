@@ -7,14 +7,16 @@ the witnesses it requires. attest.tlog.verify_proof does every check (c2sp.org/t
 
 from __future__ import annotations
 
+import json
 import urllib.request
 from pathlib import Path
 from typing import Any
 
+from attest.keyset import MAX_KEYSET_SIZE
 from attest.note import NoteError, Verifier
 from attest.tlog import verify_proof
 
-LOG_VKEY_PATH = "/.well-known/edgeproof/log.vkey"
+KEYS_PATH = "/.well-known/edgeproof/keys.json"  # its `tlog` member names the log's vkey
 
 
 def read_vkey(arg: str) -> Verifier:
@@ -26,11 +28,15 @@ def read_vkey(arg: str) -> Verifier:
 
 
 def fetch_log_vkey(verifier_url: str, timeout: float = 5.0) -> Verifier:
-    url = verifier_url.rstrip("/") + LOG_VKEY_PATH
+    url = verifier_url.rstrip("/") + KEYS_PATH
     if not url.startswith(("http://", "https://")):
         raise NoteError(f"verifier URL must be http(s): {verifier_url!r}")
     with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 - scheme checked
-        return Verifier.from_vkey(resp.read(4096).decode("utf-8", "replace").strip())
+        doc = json.loads(resp.read(MAX_KEYSET_SIZE + 1))
+    vkey = doc.get("tlog", {}).get("log_vkey") if isinstance(doc, dict) else None
+    if not isinstance(vkey, str):
+        raise NoteError("the verifier's key set names no log vkey (member tlog.log_vkey)")
+    return Verifier.from_vkey(vkey)
 
 
 def check(

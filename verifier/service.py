@@ -547,6 +547,14 @@ class Verifier:
     def note_checkpoint(self) -> str:
         return self.tlog.checkpoint(self._synced())
 
+    def keyset_document(self) -> str:
+        """The published key set, with the log's note vkeys as its `tlog` member."""
+        from verifier.tlog_api import tlog_document
+
+        return json.dumps(
+            {**self.keyset.to_json(), "tlog": tlog_document(self)}, indent=2, sort_keys=True
+        )
+
     def witness_status(self) -> dict[str, Any]:
         """For the console: the C2SP checkpoint served, and which witnesses cosigned it."""
         text = self.note_checkpoint()

@@ -4,8 +4,9 @@
   GET /log/tile/<L>/<N>[.p/<W>]          Merkle tree tiles (hashes only)         public
   GET /log/tile/entries/<N>[.p/<W>]      entry bundles (the signed results)      auditor, admin
   GET /v1/attestations/<id>/tlog-proof   the result's `.tlog-proof`              as the result
-  GET /.well-known/edgeproof/log.vkey    the log's note verifier key             public
-  GET /.well-known/edgeproof/tlog.json   origin, vkeys of the log and witnesses  public
+
+The log's and witnesses' note vkeys are published in the key set document
+(/.well-known/edgeproof/keys.json, member `tlog`, see `tlog_document`).
 
 The checkpoint and hash tiles carry sizes and hashes only (the witnesses' monitoring API
 publishes the checkpoint anyway); the entries are the pseudonymous results, which stay
@@ -15,7 +16,6 @@ they are cached for a year; partial ones for an hour (a full one replaces them).
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
@@ -89,15 +89,11 @@ def tlog_proof(appraisal_id: str) -> Response:
     return resp
 
 
-@bp.get("/.well-known/edgeproof/log.vkey")
-def log_vkey() -> Response:
-    return Response(verifier().tlog.key.vkey + "\n", content_type=TEXT)
-
-
-@bp.get("/.well-known/edgeproof/tlog.json")
-def tlog_json() -> Response:
-    v = verifier()
-    doc: dict[str, Any] = {
+def tlog_document(v: Any) -> dict[str, Any]:
+    """The `tlog` member of the key set document (/.well-known/edgeproof/keys.json): where
+    the log is and the note vkeys that check it. JWK Set members other than `keys` are
+    ignored by JWKS libraries (RFC 7517 section 5), so relying parties see no change."""
+    return {
         "origin": v.tlog.key.name,
         "log_vkey": v.tlog.key.vkey,
         "witnesses": [
@@ -114,7 +110,6 @@ def tlog_json() -> Response:
             TLOG_PROOF,
         ],
     }
-    return Response(json.dumps(doc, indent=1), content_type="application/json")
 
 
 def _text(description: str) -> dict[str, Any]:
@@ -167,22 +162,6 @@ def tlog_paths(op: Any, json_ok: Any) -> dict[str, Any]:
                 {"200": _text("proof")},
                 (404,),
                 params=[aid],
-            )
-        },
-        "/.well-known/edgeproof/log.vkey": {
-            "get": op(
-                "the log's note verifier key (C2SP signed-note)",
-                {"200": _text("vkey")},
-                (),
-                secured=False,
-            )
-        },
-        "/.well-known/edgeproof/tlog.json": {
-            "get": op(
-                "log origin, vkeys of the log and its witnesses",
-                {"200": json_ok({"type": "object"})},
-                (),
-                secured=False,
             )
         },
     }

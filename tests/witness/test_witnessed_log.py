@@ -106,8 +106,8 @@ def rig(tmp_path: Path) -> Iterator[Rig]:
 
 def test_witnessed_log_end_to_end(rig: Rig, capsys: pytest.CaptureFixture[str]) -> None:
     base = rig.server.base
-    assert httpx.get(f"{base}/.well-known/edgeproof/log.vkey").text.strip() == rig.log_vkey
-    info = httpx.get(f"{base}/.well-known/edgeproof/tlog.json").json()
+    info = httpx.get(f"{base}/.well-known/edgeproof/keys.json").json()["tlog"]
+    assert info["log_vkey"] == rig.log_vkey and info["origin"] == ORIGIN
     assert [w["vkey"] for w in info["witnesses"]] == rig.wkeys
     out = run_cli("verifier", "log-vkey", "--config", str(rig.server.config), "--witnesses")
     assert out.stdout.split() == [rig.log_vkey, *rig.wkeys]
