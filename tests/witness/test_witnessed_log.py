@@ -155,6 +155,10 @@ def test_witnessed_log_end_to_end(rig: Rig, capsys: pytest.CaptureFixture[str]) 
     ok = run_cli(*args, "--require-witness", rig.wkeys[0], "--require-witness", rig.wkeys[1])
     assert ok.returncode == 0, ok.stdout
     assert json.loads(ok.stdout)["log"]["witnesses"] == ["witness.test/w1", "witness.test/w2"]
+    # With --verifier, the log's vkey comes from the key set's `tlog` member.
+    online = ["rp", "validate", str(rig.tmp / "r0.cwt"), "--verifier", base, "--nonce", nonce]
+    online += ["--proof", str(rig.tmp / "r0.tlog-proof"), "--require-witness", rig.wkeys[1]]
+    assert run_cli(*online).returncode == 0
     stranger = WitnessProc(rig.tmp / "w3", "witness.test/w3", rig.log_vkey)
     bad = run_cli(*args, "--require-witness", stranger.vkey)
     assert bad.returncode == 1 and "tlog-proof.missing-cosignature" in bad.stdout
