@@ -70,6 +70,18 @@ class MerkleTree:
     def leaf(self, index: int) -> bytes:
         return self._levels[0][index]
 
+    def complete_subtrees(self, height: int, start: int, count: int) -> list[bytes]:
+        """MTH of the complete subtrees of 2**height leaves numbered start..start+count-1.
+
+        These are what a tlog-tiles tile holds (level L of the tiles is height 8L here);
+        ValueError when one of them is not complete yet.
+        """
+        if start < 0 or count < 0 or start + count > self.size >> height:
+            raise ValueError("those subtrees are not complete")
+        if count == 0:
+            return []
+        return list(self._levels[height][start : start + count])
+
     def _subtree(self, start: int, n: int) -> bytes:
         """MTH(D[start:start+n]) (RFC 9162 section 2.1.1)."""
         if n == 1:

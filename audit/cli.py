@@ -43,6 +43,16 @@ def register(sub: Any) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed for --sample (default 0)")
     p.add_argument("--result", metavar="FILE", help="prove this result (EAR) is in the log")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument(
+        "--log-key", metavar="VKEY", help="the log's note vkey (default: trust on first use)"
+    )
+    p.add_argument(
+        "--witness",
+        action="append",
+        default=[],
+        metavar="'VKEY [URL]'",
+        help="a witness whose cosignature and view to check (vkey text or file); repeatable",
+    )
     p.add_argument("--html", metavar="FILE", help="also write a self-contained HTML report")
     p.set_defaults(func=_audit)
     g = p.add_subparsers(dest="audit_command", metavar="SUBCOMMAND")
@@ -134,6 +144,7 @@ def _audit(args: argparse.Namespace) -> int:
             result=result,
             result_name=name,
             result_index=index,
+            **_tlog_options(args),
         )
         report = run_audit(source, StateDir(Path(args.state)), opts, int(time.time()))
     except (AuditError, AttestError, ValueError, OSError) as exc:
@@ -142,3 +153,16 @@ def _audit(args: argparse.Namespace) -> int:
     if args.html:
         Path(args.html).write_text(report.html())
     return EXIT_OK if report.ok else EXIT_INCONSISTENT
+
+
+def _tlog_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The C2SP checks run against a live verifier (audit/tlog.py)."""
+    from audit.tlog import TlogSource, WitnessArg
+
+    if not args.verifier:
+        return {}
+    return {
+        "tlog": TlogSource(args.verifier),
+        "log_key": args.log_key,
+        "witnesses": tuple(WitnessArg.parse(w) for w in args.witness),
+    }

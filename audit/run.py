@@ -33,6 +33,7 @@ from audit.errors import AuditError
 from audit.report import Check, Report
 from audit.source import KEYS_PATH, Source, iter_pages
 from audit.state import StateDir
+from audit.tlog import TlogSource, WitnessArg, run_tlog_checks
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,10 @@ class Options:
     result: bytes | None = None  # a result (EAR CWT) to prove included
     result_name: str = "RESULT"
     result_index: int | None = None
+    # The C2SP checks (audit/tlog.py): run when `tlog` is given (a live verifier).
+    tlog: TlogSource | None = None
+    log_key: str | None = None
+    witnesses: tuple[WitnessArg, ...] = ()
 
 
 @dataclass
@@ -132,6 +137,18 @@ def run_audit(source: Source, state: StateDir, opts: Options, now: int) -> Repor
     consistent = _consistency(r, last, cp)
     state.record(cp, consistent=consistent)
     r.counts["checkpoints_stored"] = len(state.checkpoints())
+    if opts.tlog is not None:
+        run_tlog_checks(
+            r.add,
+            opts.tlog,
+            state.root,
+            opts.log_key,
+            list(opts.witnesses),
+            cp.size,
+            cp.root,
+            source.consistency,
+            r.cmd("--checkpoint-only"),
+        )
 
     by_leaf: dict[bytes, int] = {}
     if opts.checkpoint_only:

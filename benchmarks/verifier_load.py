@@ -16,6 +16,13 @@ per request and the server's (its whole process group) are printed, so the split
 Goals (issue 3, this 2-core machine, 16 clients): >= 800/s SQLite, >= 500/s PostgreSQL,
 p99 <= 50 ms, zero errors.
 
+Witnessing (issue 16, `--witnessing both`, the default, SQLite): the same load again with
+two witnesses (`edgeproof witness serve`) cosigning every checkpoint (once a second, the
+default interval), so `witnessed_ratio` is the appraisal rate with witnessing over the rate
+without (goal: a drop of at most 10 %). Then a witness's cosigning latency alone: a
+sequence of add-checkpoint requests, each a few leaves larger with its consistency proof
+(goal: p99 <= 20 ms).
+
     .venv/bin/python benchmarks/verifier_load.py --seconds 10
 """
 
@@ -44,6 +51,7 @@ from tests.verifier.helpers import (
     VerifierServer,
     release,
 )
+from tests.witness.helpers import WitnessProc, configure_witnesses
 
 GOALS = {"sqlite": 800.0, "postgresql": 500.0}
 P99_GOAL_MS = 50.0
@@ -224,6 +232,13 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=0, help="threads per worker (serve's default)")
     ap.add_argument("--backend", choices=("sqlite", "postgresql", "both"), default="both")
     ap.add_argument("--max-tokens", type=int, default=0, help="default: 1500 x seconds")
+    ap.add_argument(
+        "--witnessing",
+        choices=("off", "both"),
+        default="both",
+        help="both: SQLite again with two witnesses, and a witness's cosigning p99",
+    )
+    ap.add_argument("--cosignatures", type=int, default=1000, help="add-checkpoint requests")
     args = ap.parse_args()
     cap = args.max_tokens or int(1500 * args.seconds)
     workers = args.workers or os.cpu_count() or 1
@@ -237,6 +252,8 @@ def main() -> int:
                 Path(tmp) / "sqlite", rel.key, workers=workers, threads=args.threads
             )
             lines.append(_with(server, "sqlite", rel, args, cap))
+            if args.witnessing == "both":
+                lines += _witnessing(Path(tmp), rel, args, cap, workers, lines[-1])
         if args.backend in ("postgresql", "both"):
             if not Path("/usr/lib/postgresql/15/bin/initdb").exists():
                 print("[postgresql] not installed: skipped")
@@ -266,6 +283,120 @@ def _with(
         return run(backend, server, rel, args.clients, args.seconds, cap)
     finally:
         server.stop()
+
+
+def _field(line: str, name: str) -> float:
+    return float(line.split(f" {name}=", 1)[1].split()[0])
+
+
+def _witnessing(
+    tmp: Path, rel: Release, args: argparse.Namespace, cap: int, workers: int, plain: str
+) -> list[str]:
+    """The SQLite load again with two witnesses, then a witness's cosigning latency."""
+    root = tmp / "witnessed"
+    root.mkdir()
+    server = VerifierServer(root, rel.key, workers=workers, threads=args.threads)
+    vkey = server.init_output.split("log vkey:", 1)[1].split()[0]
+    witnesses = [WitnessProc(tmp / f"w{i}", f"bench.example/w{i}", vkey) for i in (1, 2)]
+    try:
+        for w in witnesses:
+            w.start()
+        configure_witnesses(server, witnesses)
+        line = _with(server, "sqlite", rel, args, cap)
+        print(line.replace("BENCH verifier_load", "witnessed:"))
+        cosign = _cosign_latency(tmp / "w-lat", args.cosignatures)
+        core = _cosign_core(tmp / "w-core", args.cosignatures)
+    finally:
+        for w in witnesses:
+            w.stop()
+    base, with_w = _field(plain, "appraisals_per_s"), _field(line, "appraisals_per_s")
+    ratio = with_w / base
+    # The machine is shared: server CPU per appraisal is the steadier comparison.
+    cpu_ratio = _field(line, "server_cpu_ms") / _field(plain, "server_cpu_ms")
+    p99 = cosign[int(len(cosign) * 0.99)]
+    print(
+        f"[witnessing] {with_w:.0f}/s with two witnesses vs {base:.0f}/s without "
+        f"(ratio {ratio:.3f}, drop {100 * (1 - ratio):.1f} %, goal <= 10 %); "
+        f"p99 {_field(line, 'p99_ms'):.1f} ms; cosigning p50 "
+        f"{statistics.median(cosign):.2f} ms p99 {p99:.2f} ms over {len(cosign)} (goal <= 20); "
+        f"in process (no HTTP): p50 {statistics.median(core):.2f} ms "
+        f"p99 {core[int(len(core) * 0.99)]:.2f} ms"
+    )
+    return [
+        f"BENCH verifier_witnessing backend=sqlite witnesses=2 plain_per_s={base:.1f} "
+        f"witnessed_per_s={with_w:.1f} witnessed_ratio={ratio:.3f} "
+        f"drop_pct={100 * (1 - ratio):.1f} goal_drop_pct=10 "
+        f"witnessed_p99_ms={_field(line, 'p99_ms'):.2f} "
+        f"cosign_p50_ms={statistics.median(cosign):.2f} cosign_p99_ms={p99:.2f} "
+        f"cosign_goal_p99_ms=20 ratio_cosign_p99_to_goal={p99 / 20:.2f} "
+        f"cosignatures={len(cosign)} errors={_field(line, 'errors'):.0f} "
+        f"server_cpu_ratio={cpu_ratio:.3f} "
+        f"cosign_core_p99_ms={core[int(len(core) * 0.99)]:.2f}"
+    ]
+
+
+def _requests(n: int) -> tuple[str, list[bytes]]:
+    """n add-checkpoint bodies of a growing log (1 to 8 leaves each), and the log's vkey."""
+    import random
+
+    from attest.merkle import MerkleTree
+    from attest.note import Checkpoint, Signer, sign_checkpoint
+    from attest.tlog import AddCheckpoint
+
+    log = Signer.generate("bench.example/log")
+    tree = MerkleTree()
+    rnd = random.Random(16)  # leaf contents, not secrets
+    bodies, old = [], 0
+    for _ in range(n):
+        for _ in range(rnd.randint(1, 8)):
+            tree.append(rnd.randbytes(200))
+        note = sign_checkpoint(Checkpoint(log.name, tree.size, tree.root()), log)
+        proof = tree.consistency_proof(old, tree.size) if old else []
+        bodies.append(AddCheckpoint(old, tuple(proof), note.encode()).encode())
+        old = tree.size
+    return log.vkey, bodies
+
+
+def _cosign_core(root: Path, n: int) -> list[float]:
+    """The witness's own work per request (checks, durable SQLite commit, cosignature),
+    without HTTP: what the witness adds beyond any web request on this machine."""
+    from attest.note import ALG_COSIGNATURE_V1, Signer, Verifier
+    from witness.core import Witness
+    from witness.store import Store
+
+    vkey, bodies = _requests(n)
+    root.mkdir()
+    key = Signer.generate("bench.example/core", ALG_COSIGNATURE_V1)
+    w = Witness(key, [Verifier.from_vkey(vkey)], Store(root / "w.db"), time.time)
+    out = []
+    for body in bodies:
+        t0 = time.perf_counter()
+        if w.add_checkpoint(body).status != 200:
+            raise RuntimeError("the witness refused a consistent checkpoint")
+        out.append((time.perf_counter() - t0) * 1000)
+    return sorted(out)
+
+
+def _cosign_latency(root: Path, n: int) -> list[float]:
+    """add-checkpoint round trips (ms) to a fresh witness over one keep-alive connection:
+    the tree grows by 1 to 8 leaves per checkpoint, each sent with its consistency proof."""
+    import httpx
+
+    vkey, bodies = _requests(n)
+    root.mkdir()
+    w = WitnessProc(root, "bench.example/lat", vkey).start()
+    out: list[float] = []
+    try:
+        with httpx.Client(timeout=10) as http:
+            for body in bodies:
+                t0 = time.perf_counter()
+                r = http.post(f"{w.url}/add-checkpoint", content=body)
+                out.append((time.perf_counter() - t0) * 1000)
+                if r.status_code != 200:
+                    raise RuntimeError(f"witness answered {r.status_code}: {r.text}")
+    finally:
+        w.stop()
+    return sorted(out)
 
 
 if __name__ == "__main__":

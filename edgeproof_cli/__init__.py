@@ -24,6 +24,7 @@ GROUPS: tuple[str, ...] = (
     "verifier.cli",
     "rp.cli",
     "audit.cli",
+    "witness.cli",
     "edge.liveness.cli",
     "edge.face.cli",
     "edge.keystore.cli",

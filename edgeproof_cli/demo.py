@@ -294,6 +294,9 @@ def _session(
     if out is not None:
         (out / f"{slug}.evidence.cbor").write_bytes(result.evidence_token)
         (out / f"{slug}.result.cbor").write_bytes(sub.result_token)
+        from witness.demo import keep_proof  # issue 16: its .tlog-proof and the *.vkey files
+
+        keep_proof(None, out, slug, url, rp_token, sub.result_token, _say)
     try:
         checked = validate_result(
             sub.result_token, link.keyset(), now=int(time.time()), expected_txn_hash=txn
@@ -346,6 +349,9 @@ def _verifier(work: Path) -> Iterator[tuple[str, str]]:
     if init.returncode != 0:
         raise DemoError(f"verifier init failed: {init.stderr.strip()}")
     admin = init.stdout.strip().splitlines()[-1]
+    from witness.demo import start_for  # issue 16: one witness cosigns the demo's log
+
+    witness = start_for(work, inst, _say)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -385,6 +391,7 @@ def _verifier(work: Path) -> Iterator[tuple[str, str]]:
         _say(f"verifier up at {url} (pid {proc.pid}), policy: demo")
         yield url, admin
     finally:
+        witness.stop()
         proc.terminate()
         try:
             proc.wait(timeout=15)

@@ -33,6 +33,15 @@ def register(sub: Any) -> None:
     v.add_argument("--nonce", metavar="HEX", help="expected challenge nonce (hex)")
     v.add_argument("--max-age", type=int, default=600, help="seconds a result stays acceptable")
     v.add_argument("--json", action="store_true", help="print the outcome as JSON")
+    v.add_argument("--proof", metavar="FILE", help="the result's .tlog-proof: check it is logged")
+    v.add_argument("--log-key", metavar="VKEY", help="the log's vkey (text or file) for --proof")
+    v.add_argument(
+        "--require-witness",
+        action="append",
+        default=[],
+        metavar="VKEY",
+        help="refuse unless the proof carries this witness's cosignature (repeatable)",
+    )
     v.set_defaults(func=_validate)
 
 
@@ -78,6 +87,9 @@ def _validate(args: argparse.Namespace) -> int:
         out = {"valid": False, "code": exc.code, "message": exc.message}
         print(json.dumps(out) if args.json else f"INVALID {exc.code}: {exc.message}")
         return 1
+    logged = _logged(args, token)
+    if isinstance(logged, int):
+        return logged
     decision = DECISION_NAMES[res.decision] if res.decision is not None else "none"
     out = {
         "valid": True,
@@ -88,10 +100,52 @@ def _validate(args: argparse.Namespace) -> int:
         "issued_at": res.ear.iat,
         "serialisation": res.serialisation,
     }
+    if logged:
+        out["log"] = logged
     if args.json:
         print(json.dumps(out))
     else:
         verdict = "ACCEPTED" if res.accepted else "NOT ACCEPTED"
         print(f"{verdict}: status {res.tier.label}, decision {decision}")
         print(f"appraisal {res.ear.appraisal_id}, issued at {res.ear.iat}")
+        if logged:
+            w = ", ".join(logged["witnesses"]) or "no known witness"
+            print(
+                f"logged: entry {logged['log_index']} of {logged['origin']} size "
+                f"{logged['tree_size']}, cosigned by {w}"
+            )
     return 0 if res.accepted else 3
+
+
+def _logged(args: argparse.Namespace, token: Any) -> dict[str, Any] | int | None:
+    """--proof: the log check (rp/tlog.py); an exit code when it fails."""
+    from attest.note import NoteError
+    from rp import tlog
+
+    if not args.proof and not args.require_witness:
+        return None
+    try:
+        if not args.proof or token.form == "jwt":
+            raise ValueError("--require-witness needs --proof FILE and the result as a CWT")
+        log = (
+            tlog.read_vkey(args.log_key)
+            if args.log_key
+            else tlog.fetch_log_vkey(args.verifier)
+            if args.verifier
+            else None
+        )
+        if log is None:
+            raise ValueError("--proof needs --log-key VKEY (or --verifier URL)")
+        required = [tlog.read_vkey(w) for w in args.require_witness]
+    except (ValueError, OSError) as exc:
+        print(f"error: {exc}")
+        return 2
+    try:
+        return tlog.check(token.data, args.proof, log, required)
+    except NoteError as exc:
+        out = {"valid": False, "code": exc.code, "message": exc.message}
+        print(json.dumps(out) if args.json else f"INVALID {exc.code}: {exc.message}")
+        return 1
+    except OSError as exc:
+        print(f"error: {exc}")
+        return 2

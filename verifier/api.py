@@ -112,7 +112,7 @@ def openapi_view() -> Response:
 
 @bp.get("/.well-known/edgeproof/keys.json")
 def keyset() -> Response:
-    return Response(verifier().keyset.dumps(), mimetype="application/jwk-set+json")
+    return Response(verifier().keyset_document(), mimetype="application/jwk-set+json")
 
 
 # -- challenges and attestations -------------------------------------------------------------

@@ -138,7 +138,7 @@ def create_app(config: Config, *, clock: Callable[[], float] = time.time) -> Fla
     def _done(resp: Response) -> Response:
         rule = request.url_rule.rule if request.url_rule else "unmatched"
         metrics.observe(request.method, rule, resp.status_code, time.perf_counter() - g.started)
-        resp.headers["Cache-Control"] = "no-store"
+        resp.headers.setdefault("Cache-Control", "no-store")  # tiles set their own
         resp.headers["X-Content-Type-Options"] = "nosniff"
         return resp
 
@@ -168,6 +168,10 @@ def create_app(config: Config, *, clock: Callable[[], float] = time.time) -> Fla
     from verifier.console import init_app as init_console
 
     app.register_blueprint(bp)
+    from verifier.tlog_api import bp as tlog_bp
+
+    app.register_blueprint(tlog_bp)
+    v.start_publisher()
     init_console(app, v.result_key)  # the console's session cookie and filters
     app.register_blueprint(console_bp)
     return app

@@ -143,3 +143,8 @@ class LogView:
     def root(self, size: int) -> bytes:
         with self._lock:
             return self.tree.root(size)
+
+    def complete_subtrees(self, height: int, start: int, count: int) -> list[bytes]:
+        """Hashes for a tlog-tiles tile (verifier.tlog)."""
+        with self._lock:
+            return self.tree.complete_subtrees(height, start, count)

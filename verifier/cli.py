@@ -47,6 +47,10 @@ def register(subparsers: Any) -> None:
     purge.add_argument("--grace", type=int, default=3600, help="seconds after expiry (3600)")
     purge.set_defaults(func=_purge)
 
+    from verifier.tlog_cli import register as register_tlog
+
+    register_tlog(sub, DEFAULT_CONFIG)
+
     serve = sub.add_parser("serve", help="run under gunicorn")
     serve.add_argument("--config", default=DEFAULT_CONFIG)
     serve.add_argument("--bind", default="127.0.0.1:8000")
@@ -95,6 +99,9 @@ def _init(args: argparse.Namespace) -> int:
             with os.fdopen(fd, "wb") as f:
                 f.write(SigningKey.generate().private_pem())
         write_config(config, config_file)
+        from verifier.tlog_cli import make_log_key
+
+        log_vkey = make_log_key(config)
         engine = make_engine(config.database_url)
         migrate(engine)
         engine.dispose()
@@ -105,6 +112,7 @@ def _init(args: argparse.Namespace) -> int:
         return _fail(str(exc))
     print(f"configuration: {config_file}")
     print(f"result key:    {config.result_key}")
+    print(f"log vkey:      {log_vkey}")
     print(f"database:      {config.describe()['database_url']}")
     print("admin token (shown once, only its hash is stored):")
     print(token)

@@ -35,6 +35,11 @@ class Config:
     policy: str = "production"
     verifier_build: str = "edgeproof-verifier-0.1.0"
     log_origin: str = "edgeproof-verifier"
+    # The log's Ed25519 note key (C2SP signed-note), private PEM; default in the instance.
+    log_key: Path | None = None
+    # Witnesses asked to cosign each checkpoint: "<vkey> <URL prefix>" (verifier/tlog.py).
+    witnesses: tuple[str, ...] = ()
+    checkpoint_interval_ms: int = 1000
     nonce_ttl_s: int = 300
     clock_skew_s: int = 60
     max_json_bytes: int = 8 * 1024
@@ -46,6 +51,8 @@ class Config:
             object.__setattr__(self, "database_url", url)
         if self.result_key is None:
             object.__setattr__(self, "result_key", self.instance_path / "result-key.pem")
+        if self.log_key is None:
+            object.__setattr__(self, "log_key", self.instance_path / "log-key.pem")
         if not self.database_url.startswith(("sqlite:///", "postgresql+psycopg://")):
             raise ConfigError("database_url must be sqlite:///PATH or postgresql+psycopg://...")
         if self.policy not in POLICIES:
@@ -54,6 +61,9 @@ class Config:
             if not _ID.fullmatch(getattr(self, name)):
                 raise ConfigError(f"{name} must be a short identifier")
         _bounded("nonce_ttl_s", self.nonce_ttl_s, 10, 3600)
+        _bounded("checkpoint_interval_ms", self.checkpoint_interval_ms, 50, 60_000)
+        if any(" " not in w.strip() for w in self.witnesses):
+            raise ConfigError("each witness is '<vkey> <URL prefix>'")
         _bounded("clock_skew_s", self.clock_skew_s, 0, 600)
         _bounded("max_json_bytes", self.max_json_bytes, 1024, 64 * 1024)
         _bounded("max_evidence_bytes", self.max_evidence_bytes, 1024, MAX_EVIDENCE_BYTES)
@@ -90,6 +100,9 @@ _KINDS: dict[str, str] = {
     "policy": "str",
     "verifier_build": "str",
     "log_origin": "str",
+    "log_key": "path",
+    "witnesses": "strs",
+    "checkpoint_interval_ms": "int",
     "nonce_ttl_s": "int",
     "clock_skew_s": "int",
     "max_json_bytes": "int",
@@ -116,6 +129,12 @@ def parse_config(values: Mapping[str, Any], *, base: Path | None = None) -> Conf
         elif kind == "str":
             if not isinstance(v, str):
                 raise ConfigError(f"{key} must be a string")
+        elif kind == "strs":
+            if isinstance(v, str):  # the environment: comma-separated
+                v = [w for w in v.split(",") if w.strip()]
+            if not isinstance(v, list) or not all(isinstance(w, str) and w for w in v):
+                raise ConfigError(f"{key} must be a list of strings")
+            v = tuple(v)
         elif kind == "path":
             if not isinstance(v, str) or not v:
                 raise ConfigError(f"{key} must be a path")

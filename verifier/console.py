@@ -244,6 +244,7 @@ def overview() -> Any:
         counts=counts,
         total=sum(n for _, n in counts),
         keys={"all": keys[0], "revoked": keys[1], "devices": keys[2]},
+        witnessing=v.witness_status(),
     )
 
 

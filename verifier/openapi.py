@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from verifier.tlog_api import tlog_paths
+
 B64 = {"type": "string", "pattern": "^[A-Za-z0-9_-]*$"}
 DIGEST = {"type": "string", "pattern": "^[A-Za-z0-9_-]{43}$", "description": "base64url SHA-256"}
 PROBLEM = {"$ref": "#/components/schemas/Problem"}
@@ -417,5 +419,6 @@ def openapi() -> dict[str, Any]:
                 )
             },
             **console_paths(),
+            **tlog_paths(_op, _json),
         },
     }

@@ -35,6 +35,7 @@ from attest.evidence import LivenessMethod
 from attest.keys import PublicKey, SigningKey, b64url, public_key_from_pem
 from attest.keyset import KeySet
 from attest.manifest import ReleaseManifest, verify_manifest
+from attest.note import open_checkpoint
 from verifier import appraisal as ap
 from verifier.auditlog import Checkpoint, LogView
 from verifier.committer import Committer, Pending
@@ -51,6 +52,7 @@ from verifier.storage import (
     make_engine,
     session_factories,
 )
+from verifier.tlog import CheckpointStore, Publisher, TlogView, WitnessSpec, load_log_key
 
 log = logging.getLogger("verifier")
 ROLES = ("admin", "auditor", "relying-party")
@@ -121,6 +123,15 @@ class Verifier:
         self.committer = Committer(writes, self.log, lock_file)
         self._refs: dict[bytes, frozenset[bytes]] = {}
         self._refs_lock = threading.Lock()
+        # The log in C2SP formats (verifier/tlog.py): note key, witnesses, checkpoints.
+        assert config.log_key is not None
+        self.tlog = TlogView(
+            self.log,
+            load_log_key(config.log_key, config.log_origin),
+            tuple(WitnessSpec.parse(w) for w in config.witnesses),
+            CheckpointStore(config.instance_path),
+        )
+        self.publisher: Publisher | None = None
 
     def now(self) -> int:
         return int(self.clock())
@@ -400,6 +411,7 @@ class Verifier:
             with self.hot_reads.connection() as conn:
                 self.log.extend(self.hot_reads.leaves(conn, self.log.size, index + 1))
         out["log"] = self._inclusion_json(index, index + 1)
+        out["tlog_proof_url"] = f"/v1/attestations/{appraisal_id}/tlog-proof"
         return out
 
     def _appraisal_json(
@@ -444,6 +456,7 @@ class Verifier:
         out["created_at"] = row.created_at
         if caller.role != "relying-party":  # auditors re-check the device's signature
             out["evidence"] = b64url(row.evidence) if row.evidence is not None else None
+        out["tlog_proof"] = self._tlog_proof(row.log_index)
         return out
 
     # -- log -----------------------------------------------------------------------------
@@ -514,6 +527,83 @@ class Verifier:
             ],
             "next": end if end < have else None,
         }
+
+    # -- the log in C2SP formats (verifier/tlog.py, verifier/tlog_api.py) -----------------
+
+    def start_publisher(self) -> None:
+        """Sign checkpoints and collect witness cosignatures in the background (only when
+        witnesses are configured; otherwise /log/checkpoint is signed per request)."""
+        if not self.tlog.witnesses or self.publisher is not None:
+            return
+        self.publisher = Publisher(
+            self.tlog,
+            self._synced,
+            lambda a, b: self.log.consistency(a, b)[0],
+            self.config.checkpoint_interval_ms / 1000,
+            self.config.instance_path / "tlog" / "publisher.lock",
+        )
+        self.publisher.start()
+
+    def note_checkpoint(self) -> str:
+        return self.tlog.checkpoint(self._synced())
+
+    def keyset_document(self) -> str:
+        """The published key set, with the log's note vkeys as its `tlog` member."""
+        from verifier.tlog_api import tlog_document
+
+        return json.dumps(
+            {**self.keyset.to_json(), "tlog": tlog_document(self)}, indent=2, sort_keys=True
+        )
+
+    def witness_status(self) -> dict[str, Any]:
+        """For the console: the C2SP checkpoint served, and which witnesses cosigned it."""
+        text = self.note_checkpoint()
+        names = [w.key.name for w in self.tlog.witnesses]
+        cp = open_checkpoint(text, self.tlog.key.verifier, [w.key for w in self.tlog.witnesses])
+        return {
+            "note": text,
+            "size": cp.checkpoint.size,
+            "configured": names,
+            "cosigned": sorted(cp.cosigners),
+        }
+
+    def tile(self, level: int, n: int, width: int) -> bytes:
+        self._synced()
+        try:
+            return self.tlog.tile(level, n, width)
+        except ValueError:
+            raise NotFoundError("that tile is not complete yet (tlog-tiles)") from None
+
+    def entry_bundle(self, n: int, width: int) -> bytes:
+        from attest.tlog import TILE_WIDTH, entry_bundle
+        from verifier.storage import LogEntry
+
+        have = self._synced()
+        lo, hi = n * TILE_WIDTH, n * TILE_WIDTH + width
+        if hi > have:
+            raise NotFoundError("that entry bundle is not complete yet (tlog-tiles)")
+        with self.reader() as s:
+            rows = s.execute(
+                select(LogEntry.idx, LogEntry.data)
+                .where(LogEntry.idx >= lo, LogEntry.idx < hi)
+                .order_by(LogEntry.idx)
+            ).all()
+        if [r[0] for r in rows] != list(range(lo, hi)):
+            raise VerifierError("log entries are missing from storage", code="log.corrupt")
+        return entry_bundle([bytes(r[1]) for r in rows])
+
+    def _tlog_proof(self, index: int) -> str:
+        size = self._synced(index + 1)
+        return self.tlog.proof(index, size).encode()
+
+    def tlog_proof(self, caller: Caller, appraisal_id: str) -> str:
+        with self.reader() as s:
+            row = s.get(Appraisal, appraisal_id)
+        if row is None or (
+            caller.role == "relying-party" and row.owner_token_id != caller.token_id
+        ):
+            raise NotFoundError("no such appraisal")
+        return self._tlog_proof(row.log_index)
 
     def open_pool(self) -> None:
         """Open the appraisal's connections before the first request needs them.

@@ -41,6 +41,9 @@ def test_clean_log_audits_clean(log: Log, capsys: pytest.CaptureFixture[str]) ->
         "entries": "pass",
         "evidence": "pass",  # every result's device evidence, signature and schema
         "privacy": "pass",
+        # C2SP (audit/tlog.py): the signed-note checkpoint, and every view of one tree.
+        "tlog-checkpoint": "pass",
+        "tlog-fork": "pass",
     }
     assert rep["counts"]["evidence_checked"] == N_ENTRIES
     assert rep["counts"]["tree_size"] == N_ENTRIES
