@@ -10,7 +10,7 @@ wiped by `wipe()`, which `run_check` calls in `finally`.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
@@ -27,6 +27,7 @@ from edge.liveness.tracker import ChallengePolicy, ChallengeTracker, Observation
 if TYPE_CHECKING:
     from edge.capture import Frame
     from edge.face import Detection, Embedder, FaceDetector, FaceMesh
+    from edge.liveness.iris import IrisLandmarks
 
 #: Same-face check (MobileFaceNet, the default embedder): a frame's embedding is compared
 #: with the mean embedding of the track so far. On the repository's clip (small, stage-lit
@@ -53,16 +54,25 @@ class FaceModels:
     mesh: FaceMesh
     embedder: Embedder | None = None
     same_face_min: float = SAME_FACE_MIN
+    #: The eyelid model (iris.py) for blinks; without it blinks fall back to eye contrast.
+    iris: IrisLandmarks | None = None
 
     @classmethod
-    def load(cls, *, threads: int = 1, embed: bool = True) -> FaceModels:
+    def load(cls, *, threads: int = 1, embed: bool = True, iris: bool = True) -> FaceModels:
         from edge.face import Embedder, FaceDetector, FaceMesh
 
         return cls(
             detector=FaceDetector("short", threads=threads),
             mesh=FaceMesh(threads=threads),
             embedder=Embedder(threads=threads) if embed else None,
+            iris=_iris_model(threads) if iris else None,
         )
+
+
+def _iris_model(threads: int) -> IrisLandmarks:
+    from edge.liveness.iris import IrisLandmarks
+
+    return IrisLandmarks(threads=threads)
 
 
 @dataclass
@@ -71,6 +81,22 @@ class EngineConfig:
     challenge: ChallengePolicy = field(default_factory=ChallengePolicy)
     passive: PassivePolicy = field(default_factory=PassivePolicy)
     embed_every: int = 5  # frames between same-face checks
+    #: The eyelid model runs at most this often (about 15 times a second): a blink lasts
+    #: 100 ms or more, and at 30 fps every other frame keeps the frame budget.
+    lids_every_s: float = 1.0 / 16.0
+    #: After a passed challenge with too little passive evidence (no blink, no motion in
+    #: depth): ask "blink or turn your head now" up to this many times, this long each.
+    reprompts: int = 2
+    reprompt_s: float = 4.0
+
+    def __post_init__(self) -> None:
+        if not (
+            self.embed_every >= 1
+            and self.lids_every_s >= 0
+            and self.reprompts >= 0
+            and self.reprompt_s > 0
+        ):
+            raise PolicyError(f"inconsistent engine configuration: {self}")
 
 
 @dataclass(frozen=True)
@@ -119,9 +145,13 @@ class AnalysisReport:
         return out
 
 
-def combine(active: LivenessResult, passive: PassiveVerdict) -> LivenessResult:
+def combine(
+    active: LivenessResult, passive: PassiveVerdict, checks: Sequence[str] = ()
+) -> LivenessResult:
     """A challenge passed, or left undecided, still fails if the passive checks call it a
-    picture: a held-up photo that never completes a step is an attack, not a shrug."""
+    picture or a screen: a held-up photo that never completes a step is an attack, not a
+    shrug. `checks` (the ones that ran) are recorded in the result either way."""
+    ran = tuple(dict.fromkeys([*active.checks, *checks, *passive.checks]))
     if active.outcome is not Outcome.FAILED and passive.verdict is Verdict.ATTACK:
         return LivenessResult(
             outcome=Outcome.FAILED,
@@ -131,8 +161,11 @@ def combine(active: LivenessResult, passive: PassiveVerdict) -> LivenessResult:
             steps_done=active.steps_done,
             decided_frame=active.decided_frame,
             decided_at=active.decided_at,
+            checks=ran,
         )
-    return active
+    if ran == active.checks:
+        return active
+    return replace(active, checks=ran)
 
 
 class LivenessEngine:
@@ -167,6 +200,21 @@ class LivenessEngine:
         self.frames_multiple = 0
         self._last_t = 0.0
         self._first_t: float | None = None
+        self._lids_t = -(10.0**9)
+        self._lids_used = False
+        # After the challenge: (prompts shown so far, when the current one ends, result).
+        self._extra: tuple[int, float, LivenessResult] | None = None
+        self._final: LivenessResult | None = None
+
+    @property
+    def checks(self) -> tuple[str, ...]:
+        """The checks this engine runs: the challenge and its timing, the blink measure,
+        the same-face check when an embedder is loaded; passive.py adds its own."""
+        out = ["challenge", "timed-window"] if self.tracker is not None else []
+        out.append("lids" if self._lids_used else "eye-contrast")
+        if self.models.embedder is not None and self.tracker is not None:
+            out.append("same-face")
+        return tuple(out)
 
     @property
     def spec(self) -> str | None:
@@ -227,11 +275,17 @@ class LivenessEngine:
             mesh, presence = self.models.mesh.landmarks_and_presence(rgb, dets[0])
             try:
                 if presence >= MIN_PRESENCE:
-                    signals = face_signals(mesh, rgb)
+                    lids = None
+                    iris = self.models.iris
+                    if iris is not None and t - self._lids_t >= self.config.lids_every_s:
+                        lids = iris.eyes(rgb, mesh)
+                        self._lids_t = t
+                        self._lids_used = self._lids_used or bool(lids)
+                    signals = face_signals(mesh, rgb, lids)
                     gap = self.config.signals.max_gap_s
                     if self._last_face_t is not None and t - self._last_face_t > gap:
                         self._new_track()
-                    self.passive.add(mesh[:, :2])
+                    self.passive.add_frame(rgb, mesh)
             finally:
                 mesh.fill(0)
         sample = Sample(frame.index + self.frame_offset, t, signals)
@@ -249,9 +303,46 @@ class LivenessEngine:
                 self.passive.add_blink()
         if self.tracker is None:
             return None
+        if self._final is not None:
+            return self._final
         result = self.tracker.update(Observation(sample, faces, same), events)
-        self._show()
-        return None if result is None else combine(result, self.passive.verdict())
+        if result is None:
+            self._show()
+            return None
+        return self._decide(result, t)
+
+    def _decide(
+        self, result: LivenessResult, t: float, *, final: bool = False
+    ) -> LivenessResult | None:
+        """Fold the passive verdict into a decided challenge. A passed challenge without
+        enough passive evidence is not called an attack: the person is asked to blink or
+        turn again (`reprompts` times, `reprompt_s` each) until the evidence is there or
+        the prompts run out (then inconclusive). None while such a prompt is open."""
+        verdict = self.passive.verdict()
+        cfg = self.config
+        if result.outcome is not Outcome.PASSED or verdict.verdict is not Verdict.INCONCLUSIVE:
+            self._final = combine(result, verdict, self.checks)
+            return self._final
+        shown, until, _ = self._extra or (0, t, result)
+        if t < until and not final:
+            return None
+        if shown < cfg.reprompts and not final:
+            self._extra = (shown + 1, t + cfg.reprompt_s, result)
+            self._show_prompt(Prompt(0, len(self.tracker.challenge) if self.tracker else 0,
+                                     None, extra=shown + 1))  # fmt: skip
+            return None
+        self._final = combine(
+            replace(
+                result,
+                outcome=Outcome.INCONCLUSIVE,
+                reason=Reason.INSUFFICIENT,
+                message="challenge performed, but no blink or motion in depth was seen "
+                f"after {shown} more prompt(s): " + "; ".join(verdict.reasons[1:]),
+            ),
+            verdict,
+            self.checks,
+        )
+        return self._final
 
     def _new_track(self) -> None:
         """The face was out of view for a while. During a challenge the tracker fails on
@@ -271,14 +362,28 @@ class LivenessEngine:
             return
         prompt = self.tracker.prompt
         if prompt != self._shown and self.tracker.result is None:
-            self._shown = prompt
+            self._show_prompt(prompt)
+
+    def _show_prompt(self, prompt: Prompt) -> None:
+        self._shown = prompt
+        if self.overlay is not None:
             self.overlay.show(prompt)
 
+    def pending(self) -> bool:
+        """A passed challenge waits for more passive evidence (a blink or turn prompt)."""
+        return self._final is None and self._extra is not None
+
     def result(self) -> LivenessResult | None:
-        """The challenge result with the passive checks folded in (None without a challenge)."""
+        """The result so far with the passive checks folded in (None without a challenge).
+        At the end of a stream, a challenge still waiting for evidence is inconclusive."""
         if self.tracker is None:
             return None
-        return combine(self.tracker.finish(), self.passive.verdict())
+        if self._final is not None:
+            return self._final
+        res = self.tracker.finish()
+        if self._extra is not None:
+            return self._decide(res, self._last_t, final=True)
+        return combine(res, self.passive.verdict(), self.checks)
 
     def report(self) -> AnalysisReport:
         span = self._last_t - (self._first_t or 0.0)
@@ -319,7 +424,7 @@ def run_check(session: FrameStream, engine: LivenessEngine) -> LivenessResult:
             if result is not None:
                 break
         if result is None:  # the stream ended first
-            result = combine(engine.tracker.finish(), engine.passive.verdict())
+            result = engine.result() or engine.tracker.finish()
         if engine.overlay is not None:
             engine.overlay.done(f"{result.outcome.value}: {result.message}")
         return result
