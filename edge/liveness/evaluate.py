@@ -93,11 +93,11 @@ def parse_labels(text: str, base: Path) -> list[Row]:
     """Rows of a LABELS.csv (see the module docstring); EvalError on anything else."""
     if len(text.encode("utf-8", "surrogatepass")) > MAX_CSV_BYTES:
         raise EvalError(f"labels file over {MAX_CSV_BYTES} bytes")
-    reader = csv.DictReader(io.StringIO(text))
-    if not reader.fieldnames or not {"clip", "label"} <= set(reader.fieldnames):
-        raise EvalError("labels file needs a header with at least 'clip' and 'label'")
+    reader = csv.DictReader(io.StringIO(text, newline=""))
     rows: list[Row] = []
     try:
+        if not reader.fieldnames or not {"clip", "label"} <= set(reader.fieldnames):
+            raise EvalError("labels file needs a header with at least 'clip' and 'label'")
         for n, raw in enumerate(reader, start=2):
             if len(rows) >= MAX_ROWS:
                 raise EvalError(f"more than {MAX_ROWS} rows")
