@@ -213,3 +213,25 @@ def test_a_blink_in_real_pixels_is_seen_by_eye_contrast_not_by_the_mesh(
     report, _ = _analyze(models, tmp_path)
     blinks = [(e.start_frame, e.end_frame) for e in report.of(Gesture.BLINK)]
     assert blinks == [(20, 24)]
+
+
+def test_the_eyelid_model_measures_both_eyes_of_the_still(models: FaceModels) -> None:
+    """The iris landmark model (a measured model, loaded through edge.face's digest check)
+    on the real still: both eyes open at a plausible opening; with the eyes shut by image
+    editing (a crude edit: skin stretched over the eye) both openings fall."""
+    from edge.face.imaging import read_image
+    from tests.liveness.conftest import STILL, close_eyes
+
+    assert models.iris is not None
+    rgb = read_image(STILL)
+    mesh = models.mesh.landmarks(rgb, models.detector.detect(rgb)[0])
+    eyes = models.iris.eyes(rgb, mesh)
+    assert set(eyes) == {"right", "left"}
+    for lids in eyes.values():
+        assert 0.2 < lids.opening < 0.4 and abs(lids.iris_drop) < 0.2
+        assert 40 < lids.width < 70  # pixels between the corners on this 704x612 still
+    shut = close_eyes(rgb, mesh)
+    shut_eyes = models.iris.eyes(shut, models.mesh.landmarks(shut, models.detector.detect(shut)[0]))
+    for side in ("right", "left"):
+        assert shut_eyes[side].opening < 0.85 * eyes[side].opening
+    models.iris.scrub()
