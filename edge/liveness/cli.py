@@ -144,6 +144,8 @@ def _print_report(r: dict[str, Any]) -> None:
         print(f"smile: frame {s['frame']}")
     passive = r["passive"]
     print(f"passive verdict: {r['verdict']} ({'; '.join(passive['reasons'])})")
+    cues = ", ".join(f"{k} {v['value']} ({v['evidence']})" for k, v in passive["cues"].items())
+    print(f"presentation-attack score {passive['pad_score']}: {cues or 'no cue measured'}")
     if "challenge" in r:
         c = r["challenge"]
         print(f"challenge {c['challenge']}: {c['outcome']} [{c['reason']}] {c['message']}")
