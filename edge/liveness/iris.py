@@ -111,7 +111,10 @@ class IrisLandmarks:
         from edge.face.imaging import check_rgb, warp_affine
 
         check_rgb(rgb)
-        xy = np.asarray(mesh, dtype=np.float64)[:, :2]
+        xy = np.asarray(mesh, dtype=np.float64)
+        if xy.ndim != 2 or xy.shape[0] != 468 or xy.shape[1] < 2 or not np.isfinite(xy).all():
+            raise LandmarkError(f"a face mesh is a finite (468, 3) array, got {xy.shape}")
+        xy = xy[:, :2]
         out: dict[str, EyeLids] = {}
         h, w = rgb.shape[:2]
         for name, (ia, ib, mirror) in EYES.items():

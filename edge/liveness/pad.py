@@ -196,6 +196,8 @@ class PixelCues:
     def add(self, rgb: NDArray[np.uint8], xy: NDArray[np.floating]) -> None:
         """One frame and its face mesh (468, >=2) in image pixels."""
         pts = np.asarray(xy, dtype=np.float64)[:, :2]
+        if pts.shape[0] != 468 or not np.isfinite(pts).all():
+            return  # not a usable mesh (face_signals has already refused it in the engine)
         h, w = rgb.shape[:2]
         fx0, fy0 = np.floor(pts.min(axis=0)).astype(int)
         fx1, fy1 = np.ceil(pts.max(axis=0)).astype(int)

@@ -146,3 +146,13 @@ def test_eye_crop_transform_maps_corners_level_and_mirrors_the_left_eye() -> Non
         assert (pa + pb)[0] / 2 == pytest.approx(32.0)
     with pytest.raises(LandmarkError):
         eye_transform(a, a, 64, False)
+
+
+def test_the_eyelid_model_refuses_a_malformed_mesh() -> None:
+    from edge.liveness.iris import IrisLandmarks
+
+    model = IrisLandmarks.__new__(IrisLandmarks)  # the checks run before any model call
+    img = np.zeros((60, 80, 3), dtype=np.uint8)
+    for mesh in (np.zeros((10, 3)), np.full((468, 3), np.inf)):
+        with pytest.raises(LandmarkError):
+            model.eyes(img, mesh)

@@ -136,3 +136,13 @@ def test_passive_policy_is_checked(bad: dict[str, float]) -> None:
 
     with pytest.raises(PolicyError):
         PassivePolicy(**bad)  # type: ignore[arg-type]
+
+
+def test_cues_ignore_a_malformed_mesh_and_a_tiny_face() -> None:
+    cues = PixelCues()
+    img = np.zeros((120, 160, 3), dtype=np.uint8)
+    bad = np.full((468, 2), np.nan)
+    cues.add(img, bad)
+    cues.add(img, np.zeros((10, 2)))
+    cues.add(img, np.full((468, 2), 50.0))  # every point in one place: no face box
+    assert cues.report().frames == 0 and cues.report().values == {}
