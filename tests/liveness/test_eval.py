@@ -163,3 +163,19 @@ def test_eval_command_on_the_clip_and_a_photo_replay(
     assert out["bpcer"]["bpcer"] == 0.0 and "6-8 fps" in out["blinks"]
     assert (tmp_path / "p.png").stat().st_size > 1000
     assert main(["liveness", "eval", str(tmp_path / "nope.csv")]) == 2
+
+
+def test_blink_labels_parser_fuzz() -> None:
+    rng = random.Random(30)
+    good = "#c\n10,12\n0 : -1 : X\n5 : 1 : X\n6 : 1 : X\n"
+    alphabet = ",:\n-# 0123456789x\x00"
+    for _ in range(400):
+        s = list(good)
+        for _ in range(rng.randint(1, 6)):
+            i = rng.randrange(len(s))
+            s[i] = rng.choice(alphabet)
+        try:
+            spans = parse_blinks("".join(s))
+        except EvalError:
+            continue
+        assert all(a <= b for a, b in spans)
