@@ -235,3 +235,37 @@ def test_the_eyelid_model_measures_both_eyes_of_the_still(models: FaceModels) ->
     for side in ("right", "left"):
         assert shut_eyes[side].opening < 0.85 * eyes[side].opening
     models.iris.scrub()
+
+
+def test_the_sessions_liveness_step_shows_its_prompts(models: FaceModels) -> None:
+    """edge/steps.py's CameraLiveStep hands its overlay to the engine, so the person sees
+    the prompts (and any "not sure yet" re-prompt) within the step's deadline."""
+    import time
+
+    from attest.evidence import LivenessMethod
+    from attest.evidence import Outcome as EvidenceOutcome
+    from edge.steps import CameraLiveStep
+
+    shown: list[str] = []
+
+    class Recorder:
+        def show(self, prompt: object) -> None:
+            shown.append(getattr(prompt, "text", ""))
+
+        def done(self, message: str) -> None:
+            shown.append(message)
+
+    step = CameraLiveStep(f"replay:{CLIP}", models, overlay=Recorder())
+    gestures = parse_challenge_spec(DEMO_CHALLENGE)
+    outcome, kept = step.run(gestures, LivenessMethod.ACTIVE_FIXED_DEMO, time.time() + 60)
+    try:
+        assert outcome.liveness.result is EvidenceOutcome.PASSED
+        assert outcome.frames_erased == outcome.frames_captured > 0
+        assert shown[0] == "Look at the camera"
+        assert shown[1:3] == [
+            "Step 1 of 2: Turn your head to your right, then back",
+            "Step 2 of 2: Turn your head to your right, then back",
+        ]
+        assert shown[-1].startswith("passed")
+    finally:
+        kept.wipe()
