@@ -138,6 +138,10 @@ class BlinkDetector:
         self._lowest = math.inf
         self._max_drop = -math.inf
 
+    @property
+    def closing(self) -> bool:
+        return self._closed_at is not None
+
     @staticmethod
     def _sources(s: FaceSignals) -> dict[str, tuple[float, float]]:
         out: dict[str, tuple[float, float]] = {}
@@ -317,6 +321,11 @@ class GestureDetectors:
         self._blink.reset()
         self._turn.reset()
         self._smile.reset()
+
+    @property
+    def blink_in_progress(self) -> bool:
+        """The eyes were seen closing and the reopening is awaited."""
+        return self._blink.closing
 
     def update(self, sample: Sample) -> list[GestureEvent]:
         s = sample.signals

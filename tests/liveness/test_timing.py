@@ -197,3 +197,24 @@ def test_a_stream_that_ends_during_the_reprompt_is_inconclusive() -> None:
 def test_engine_config_is_checked() -> None:
     with pytest.raises(PolicyError):
         EngineConfig(reprompt_s=0.0)
+
+
+def test_the_eyelid_model_runs_on_schedule_and_on_every_contrast_dip() -> None:
+    from edge.liveness.signals import FaceSignals
+
+    engine, _ = _engine(still(5), [Verdict.INCONCLUSIVE])
+
+    def sig(contrast: float | None) -> FaceSignals:
+        return FaceSignals(0.3, 0.3, 0.3, 0.1, 1.0, 0.0, 0.0, 60.0, contrast, contrast)
+
+    runs = []
+    for i in range(30):  # 1 s at 30 fps, eyes open: on schedule only (8 a second)
+        due = engine._lids_due(i / FPS, sig(0.6))
+        if due:
+            engine._lids_t = i / FPS
+        runs.append(due)
+    assert 7 <= sum(runs) <= 9
+    t = 30 / FPS
+    assert engine._lids_due(t, sig(0.4))  # contrast dipped: the eyelids decide
+    assert not engine._lids_due(t, sig(0.58)) or t - engine._lids_t >= 1 / 8
+    assert engine._lids_due(t, sig(None))  # no contrast measured: always
