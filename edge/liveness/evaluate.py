@@ -338,7 +338,7 @@ def plot(ev: Evaluation, path: Path) -> None:
     x = range(len(names))
     ax1.bar([i - 0.2 for i in x], vals, 0.4, label="APCER (attacks) / BPCER (bona fide)")
     ax1.bar([i + 0.2 for i in x], inc, 0.4, label="inconclusive")
-    ax1.set_xticks(list(x), names)
+    ax1.set_xticks(list(x), names, rotation=20, ha="right")
     ax1.set_ylim(0, 1)
     ax1.set_title("Presentation attack detection (ISO/IEC 30107-3)")
     ax1.legend(fontsize=8)
