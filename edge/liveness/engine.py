@@ -208,6 +208,7 @@ class LivenessEngine:
         self._lids_t = -(10.0**9)
         self._lids_used = False
         self._contrast_ema: float | None = None
+        self._extra_multi = 0  # frames in a row with a second face (during a re-prompt)
         # After the challenge: (prompts shown so far, when the current one ends, result).
         self._extra: tuple[int, float, LivenessResult] | None = None
         self._final: LivenessResult | None = None
@@ -325,6 +326,19 @@ class LivenessEngine:
         if self.tracker is None:
             return None
         if self._final is not None:
+            return self._final
+        self._extra_multi = self._extra_multi + 1 if faces >= 2 else 0
+        crowded = self._extra_multi >= self.config.challenge.multi_face_frames
+        if self._extra is not None and (same is False or crowded):
+            # The re-prompt asks *this* person for a blink or a turn: another face now
+            # would lend its evidence to the one that performed the challenge.
+            reason = Reason.FACE_CHANGED if same is False else Reason.MULTIPLE_FACES
+            self._final = combine(
+                replace(self._extra[2], outcome=Outcome.FAILED, reason=reason,
+                        message="another face appeared while more evidence was awaited"),
+                self.passive.verdict(),
+                self.checks,
+            )  # fmt: skip
             return self._final
         result = self.tracker.update(Observation(sample, faces, same), events)
         if result is None:

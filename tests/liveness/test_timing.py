@@ -218,3 +218,19 @@ def test_the_eyelid_model_runs_on_schedule_and_on_every_contrast_dip() -> None:
     assert engine._lids_due(t, sig(0.4))  # contrast dipped: the eyelids decide
     assert not engine._lids_due(t, sig(0.58)) or t - engine._lids_t >= 1 / 8
     assert engine._lids_due(t, sig(None))  # no contrast measured: always
+
+
+def test_a_second_face_during_the_reprompt_fails() -> None:
+    poses = sequence(still(20), TURN_LEFT, still(200))
+    engine, _ = _engine(poses, [Verdict.INCONCLUSIVE])
+    img = np.zeros((360, 640, 3), dtype=np.uint8)
+    result = None
+    two = [_Detector().detect(img)[0]] * 2
+    for i in range(len(poses)):
+        if engine.pending():
+            engine.models.detector.detect = lambda rgb: two  # type: ignore[method-assign]
+        result = engine.process(_Frame(i, i / FPS, img))  # type: ignore[arg-type]
+        if result is not None:
+            break
+    assert result is not None and result.reason is Reason.MULTIPLE_FACES, result
+    assert result.outcome is Outcome.FAILED
