@@ -14,7 +14,7 @@ LABELS.csv (UTF-8, a header row, paths relative to the CSV's folder):
     photo-1.mp4,attack,photo,,,0,240
 
 - `label`: `live` (a bona fide presentation) or `attack`; `attack_kind` names the
-  presentation attack instrument species (ISO/IEC 30107-3 clause 3), e.g. `screen`,
+  presentation attack instrument species (ISO/IEC 30107-3 terms), e.g. `screen`,
   `photo`, `print`; required for attacks.
 - `blinks`: optional blink labels for a live clip: either lines `start_frame,end_frame`
   (frames of the clip, `#` comments allowed), or an Eyeblink8/TalkingFace `.tag` file
@@ -22,8 +22,8 @@ LABELS.csv (UTF-8, a header row, paths relative to the CSV's folder):
 - `fps`: optional; the clip is decimated to this rate (every k-th frame, k the nearest
   integer ratio) to measure a lower camera rate on the same footage.
 
-Figures (ISO/IEC 30107-3 clause 13): APCER per attack kind, the proportion of attack
-presentations classified as bona fide (here: passive verdict "live"); BPCER, the proportion
+Figures (ISO/IEC 30107-3:2017, the PAD subsystem metrics): APCER per attack kind, the
+proportion of attack presentations classified as bona fide (here: passive verdict "live"); BPCER, the proportion
 of bona fide presentations classified as attacks. Because this system also answers
 "inconclusive" (and then asks again), both are given with the inconclusive share, and
 "not called an attack" for attacks. Blink precision and recall per frame-rate band: a
