@@ -24,11 +24,11 @@ LABELS.csv (UTF-8, a header row, paths relative to the CSV's folder):
 
 Figures (ISO/IEC 30107-3:2017, the PAD subsystem metrics): APCER per attack kind, the
 proportion of attack presentations classified as bona fide (here: passive verdict "live");
-BPCER, the proportion of bona fide presentations classified as attacks. Because this system also answers
-"inconclusive" (and then asks again), both are given with the inconclusive share, and
-"not called an attack" for attacks. Blink precision and recall per frame-rate band: a
-detected blink matches a labelled one when their frame spans overlap (with `tolerance`
-frames either side), each label at most once.
+BPCER, the proportion of bona fide presentations classified as attacks. Because this
+system also answers "inconclusive" (and then asks again), both are given with the
+inconclusive share, and "not called an attack" for attacks. Blink precision and recall
+per frame-rate band: a detected blink matches a labelled one when their frame spans
+overlap (with `tolerance` frames either side), each label at most once.
 """
 
 from __future__ import annotations
