@@ -2,8 +2,14 @@
 
 The pipeline measured is the real one: file replay (FFmpeg decode into the ring buffer)
 -> BlazeFace detection -> 468-point mesh -> signals, gesture detectors, challenge state
-machine, passive checks, and a same-face embedding (MobileFaceNet) every 5th frame. The
-process is pinned to one CPU and every model runs with one thread.
+machine, passive checks (the landmark fits and the pixel presentation-attack cues of
+edge/liveness/pad.py), the eyelid model (iris landmarks, at most 16 times a second) and a
+same-face embedding (MobileFaceNet) every 5th frame. The process is pinned to one CPU and
+every model runs with one thread.
+
+- pad_ms: the presentation-attack detection's own cost per frame with a face (landmark
+  planar fit + pixel cues), and lids_ms the eyelid model's per frame with a face (it runs
+  on about every other frame at 30 fps, so this is an average).
 
 - fps: frames per second through the whole pipeline over the clip (median of the passes).
   Goal >= 30 (a camera's rate): `fps_ratio` = fps / 30. About a third of the clip has no
@@ -28,6 +34,7 @@ import resource
 import statistics
 import time
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 CLIP = REPO.parent / "shared" / "data" / "video" / "short_hamilton_clip.mp4"
@@ -52,6 +59,19 @@ def main() -> None:
 
     models = FaceModels.load(threads=1)
     challenge = parse_challenge_spec(DEMO_CHALLENGE)
+    cost = {"pad": 0.0, "lids": 0.0}
+    iris = models.iris
+    if iris is not None:
+        eyes = iris.eyes
+
+        def timed_eyes(*a: Any) -> Any:
+            t = time.perf_counter()
+            try:
+                return eyes(*a)
+            finally:
+                cost["lids"] += time.perf_counter() - t
+
+        setattr(iris, "eyes", timed_eyes)  # noqa: B010 - wraps the bound method with a timer
     fps_runs: list[float] = []
     result_ms: list[float] = []
     stage = {"decode": 0.0, "process": 0.0, "face": 0.0}
@@ -60,6 +80,16 @@ def main() -> None:
     ring_bytes = 0
     for _ in range(args.passes):
         engine = LivenessEngine(models, challenge)
+        add_frame = engine.passive.add_frame
+
+        def timed_add(*a: Any, _add: Any = add_frame) -> None:
+            t = time.perf_counter()
+            try:
+                _add(*a)
+            finally:
+                cost["pad"] += time.perf_counter() - t
+
+        setattr(engine.passive, "add_frame", timed_add)  # noqa: B010 - same, for the PAD
         decided = False
         t0 = time.perf_counter()
         with CaptureSession(FileReplaySource(CLIP), buffer_frames=args.buffer_frames) as s:
@@ -97,6 +127,10 @@ def main() -> None:
     dec_ms = stage["decode"] / frames_total * 1000
     fps_face = 1000 / (face_ms + dec_ms)
     print(f"frames with a face only: {face_ms:.2f} ms + decode = {fps_face:.1f} fps")
+    pad_ms = cost["pad"] / max(face_frames, 1) * 1000
+    lids_ms = cost["lids"] / max(face_frames, 1) * 1000
+    print(f"presentation-attack detection: {pad_ms:.2f} ms a frame with a face; "
+          f"eyelid model: {lids_ms:.2f} ms a frame with a face")  # fmt: skip
     print(f"last step -> result: {res_ms:.2f} ms (runs: "
           f"{', '.join(f'{r:.2f}' for r in result_ms)})")  # fmt: skip
     print(f"ring buffer: {args.buffer_frames} frames = {ring_bytes / 2**20:.2f} MiB; "
@@ -105,6 +139,7 @@ def main() -> None:
         f"BENCH liveness fps={fps:.1f} fps_goal=30 fps_ratio={fps / 30:.2f} "
         f"fps_face_frames={fps_face:.1f} "
         f"result_ms={res_ms:.2f} result_goal_ms=100 result_ratio={res_ms / 100:.3f} "
+        f"pad_ms={pad_ms:.2f} lids_ms={lids_ms:.2f} "
         f"ring_bytes={ring_bytes} peak_rss_mb={peak_mb:.0f}"
     )
 

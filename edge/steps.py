@@ -34,6 +34,7 @@ from edge.face.calibration import Decision as FaceDecision
 from edge.face.calibration import ScoreBand as FaceBand
 from edge.face.match import FaceMatcher
 from edge.liveness.engine import FaceModels, LivenessEngine, run_check
+from edge.liveness.prompts import Overlay
 from edge.liveness.result import LivenessResult
 from edge.liveness.result import Outcome as LiveResultOutcome
 from edge.measure import RELEASE_NAME, Measurement
@@ -99,6 +100,10 @@ class CameraLiveStep:
     buffer_frames: int = 8
     keep: int = 16
     keep_every: int = 10
+    #: Where prompts go (the device's screen, or the terminal); None shows none. The
+    #: engine's "not sure yet: blink or turn your head now" re-prompts (issue 14) go
+    #: there too, and all of them end with the capture session, at the step's deadline.
+    overlay: Overlay | None = None
 
     def run(
         self, gestures: tuple[Gesture, ...], method: LivenessMethod, deadline: float
@@ -106,7 +111,7 @@ class CameraLiveStep:
 
         src = open_source(self.source, self.capture)
         kept = KeptFrames(self.keep, src.format.shape)
-        engine = LivenessEngine(self.models, gestures)
+        engine = LivenessEngine(self.models, gestures, overlay=self.overlay)
         session = CaptureSession(
             src,
             buffer_frames=self.buffer_frames,

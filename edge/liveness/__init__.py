@@ -2,8 +2,10 @@
 
 Layers, each usable alone: `signals` (per-frame measurements from the 468-point mesh),
 `events` (gesture detectors with hysteresis), `tracker` (the challenge state machine),
-`passive` (photo-replay checks), all pure numpy; `engine` runs them over frames with the
-edge.face models; `cli` is `edgeproof liveness`. Importing this package loads no model.
+`passive` and `pad` (presentation-attack cues and their fusion), `evaluate` (APCER, BPCER,
+blink figures on labelled recordings), all pure numpy; `iris` (the eyelid model) and
+`engine` run over frames with the edge.face models; `cli` is `edgeproof liveness`.
+Importing this package loads no model.
 See docs/capture-liveness.md.
 """
 

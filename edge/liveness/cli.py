@@ -3,6 +3,7 @@
     edgeproof liveness analyze VIDEO [--challenge SPEC] [--json] [--start-frame N] [--end-frame N]
     edgeproof liveness challenge --nonce HEX [--steps N]
     edgeproof liveness check --source SOURCE (--nonce HEX | --challenge SPEC)
+    edgeproof liveness eval LABELS.csv [--json] [--plot FILE]
 
 Exit codes: 0 done (for `check`: passed), 1 liveness failed or inconclusive, 2 bad input
 or no camera. Prompts go to stderr, reports to stdout.
@@ -53,6 +54,12 @@ def register(subparsers: Any) -> None:
     k.add_argument("--buffer-frames", type=int, default=8, help="ring buffer size in frames")
     k.add_argument("--json", action="store_true", help="print the result as JSON")
     k.set_defaults(func=_check)
+
+    e = sub.add_parser("eval", help="APCER/BPCER and blink precision/recall on labelled recordings")
+    e.add_argument("labels", help="LABELS.csv: clip,label,attack_kind,blinks,fps,...")
+    e.add_argument("--json", action="store_true", help="print the figures as JSON")
+    e.add_argument("--plot", help="write a plot of the figures to this file (PNG, SVG, PDF)")
+    e.set_defaults(func=_eval)
 
 
 def _error(message: str) -> int:
@@ -137,6 +144,8 @@ def _print_report(r: dict[str, Any]) -> None:
         print(f"smile: frame {s['frame']}")
     passive = r["passive"]
     print(f"passive verdict: {r['verdict']} ({'; '.join(passive['reasons'])})")
+    cues = ", ".join(f"{k} {v['value']} ({v['evidence']})" for k, v in passive["cues"].items())
+    print(f"presentation-attack score {passive['pad_score']}: {cues or 'no cue measured'}")
     if "challenge" in r:
         c = r["challenge"]
         print(f"challenge {c['challenge']}: {c['outcome']} [{c['reason']}] {c['message']}")
@@ -180,3 +189,82 @@ def _check(args: argparse.Namespace) -> int:
         print(f"liveness {result.outcome.value} [{result.reason.value}]: {result.message}")
         print(f"frames captured {erasure.frames_captured}, erased {erasure.frames_erased}")
     return EXIT_OK if result.passed else EXIT_FAILED
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from edge.capture import CaptureError
+    from edge.face import FaceError
+    from edge.liveness.engine import FaceModels
+    from edge.liveness.evaluate import EvalError, evaluate, parse_labels, plot
+
+    path = Path(args.labels)
+    try:
+        if path.stat().st_size > (1 << 20):
+            return _error(f"{path}: labels file over 1 MiB")
+        rows = parse_labels(path.read_text(encoding="utf-8"), path.parent)
+    except (OSError, UnicodeDecodeError) as exc:
+        return _error(f"cannot read {path}: {exc}")
+    except EvalError as exc:
+        return _error(str(exc))
+    try:
+        models = FaceModels.load(embed=False)
+    except FaceError as exc:
+        return _error(str(exc))
+    try:
+        ev = evaluate(rows, lambda r: analyse_clip(models, r),
+                      progress=lambda m: print(m, file=sys.stderr))  # fmt: skip
+    except (EvalError, CaptureError) as exc:
+        return _error(str(exc))
+    if args.plot:
+        plot(ev, Path(args.plot))
+    if args.json:
+        print(json.dumps(ev.to_dict(), indent=2))
+    else:
+        _print_eval(ev.summary())
+    return EXIT_OK
+
+
+def analyse_clip(
+    models: Any, row: Any
+) -> tuple[float, int, int, str, float, tuple[str, ...], list[tuple[int, int]]]:
+    """One labelled clip through the engine (no challenge): the frame rate it was judged
+    at, frames, frames with a face, the passive verdict, its score and reasons, blinks.
+    With `row.fps`, only every k-th frame is given to the engine (a slower camera)."""
+    from attest.challenge import Gesture
+    from edge.capture import CaptureSession
+    from edge.capture.replay import FileReplaySource
+    from edge.liveness.engine import LivenessEngine
+
+    source = FileReplaySource(row.clip, start_frame=row.start_frame, end_frame=row.end_frame)
+    native = source.format.fps or 30.0
+    step = max(1, round(native / row.fps)) if row.fps else 1
+    engine = LivenessEngine(models, None, frame_offset=row.start_frame)
+    try:
+        with CaptureSession(source) as session:
+            for frame in session.frames():
+                if frame.index % step == 0:
+                    engine.process(frame)
+        report = engine.report()
+    finally:
+        engine.wipe()
+    blinks = [(e.start_frame, e.end_frame) for e in report.of(Gesture.BLINK)]
+    p = report.passive
+    return (native / step, report.frames, report.frames_with_face, p.verdict.value, p.score,
+            p.reasons, blinks)  # fmt: skip
+
+
+def _print_eval(s: dict[str, Any]) -> None:
+    for kind, a in s["apcer"].items():
+        print(f"attack {kind}: {a['presentations']} presentations, APCER {a['apcer']:.3f}, "
+              f"inconclusive {a['inconclusive']:.3f}")  # fmt: skip
+    b = s["bpcer"]
+    if b["presentations"]:
+        print(f"bona fide: {b['presentations']} presentations, BPCER {b['bpcer']:.3f}, "
+              f"inconclusive {b['inconclusive']:.3f}")  # fmt: skip
+    for band, v in s["blinks"].items():
+        prec = "-" if v["precision"] is None else f"{v['precision']:.3f}"
+        rec = "-" if v["recall"] is None else f"{v['recall']:.3f}"
+        print(f"blinks {band}: {v['matched']} of {v['labelled']} labelled found, "
+              f"{v['detected']} detected; precision {prec}, recall {rec}")  # fmt: skip

@@ -10,7 +10,7 @@ wiped by `wipe()`, which `run_check` calls in `finally`.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
@@ -21,12 +21,13 @@ from edge.liveness.events import GestureDetectors, GestureEvent, Sample, SignalP
 from edge.liveness.passive import PassiveChecks, PassivePolicy, PassiveVerdict, Verdict
 from edge.liveness.prompts import Overlay, Prompt
 from edge.liveness.result import LivenessResult, Outcome, Reason
-from edge.liveness.signals import face_signals
+from edge.liveness.signals import FaceSignals, face_signals
 from edge.liveness.tracker import ChallengePolicy, ChallengeTracker, Observation
 
 if TYPE_CHECKING:
     from edge.capture import Frame
     from edge.face import Detection, Embedder, FaceDetector, FaceMesh
+    from edge.liveness.iris import IrisLandmarks
 
 #: Same-face check (MobileFaceNet, the default embedder): a frame's embedding is compared
 #: with the mean embedding of the track so far. On the repository's clip (small, stage-lit
@@ -53,16 +54,25 @@ class FaceModels:
     mesh: FaceMesh
     embedder: Embedder | None = None
     same_face_min: float = SAME_FACE_MIN
+    #: The eyelid model (iris.py) for blinks; without it blinks fall back to eye contrast.
+    iris: IrisLandmarks | None = None
 
     @classmethod
-    def load(cls, *, threads: int = 1, embed: bool = True) -> FaceModels:
+    def load(cls, *, threads: int = 1, embed: bool = True, iris: bool = True) -> FaceModels:
         from edge.face import Embedder, FaceDetector, FaceMesh
 
         return cls(
             detector=FaceDetector("short", threads=threads),
             mesh=FaceMesh(threads=threads),
             embedder=Embedder(threads=threads) if embed else None,
+            iris=_iris_model(threads) if iris else None,
         )
+
+
+def _iris_model(threads: int) -> IrisLandmarks:
+    from edge.liveness.iris import IrisLandmarks
+
+    return IrisLandmarks(threads=threads)
 
 
 @dataclass
@@ -71,6 +81,27 @@ class EngineConfig:
     challenge: ChallengePolicy = field(default_factory=ChallengePolicy)
     passive: PassivePolicy = field(default_factory=PassivePolicy)
     embed_every: int = 5  # frames between same-face checks
+    #: The eyelid model runs at least this often (8 times a second, every frame at 8 fps
+    #: or less), and on every frame where the eyes' contrast dips under `lids_dip` of its
+    #: running level, or a closing is being judged: a blink darkens the eye region as it
+    #: starts, so the model sees it close and reopen, and open frames in between cost
+    #: nothing. Frames without it are skipped by the blink detector.
+    lids_every_s: float = 1.0 / 8.0
+    lids_dip: float = 0.8  # a blink took the contrast to 0.45-0.6 on the footage at hand
+    #: After a passed challenge with too little passive evidence (no blink, no motion in
+    #: depth): ask "blink or turn your head now" up to this many times, this long each.
+    reprompts: int = 2
+    reprompt_s: float = 4.0
+
+    def __post_init__(self) -> None:
+        if not (
+            self.embed_every >= 1
+            and self.lids_every_s >= 0
+            and 0 < self.lids_dip <= 1
+            and self.reprompts >= 0
+            and self.reprompt_s > 0
+        ):
+            raise PolicyError(f"inconsistent engine configuration: {self}")
 
 
 @dataclass(frozen=True)
@@ -119,9 +150,13 @@ class AnalysisReport:
         return out
 
 
-def combine(active: LivenessResult, passive: PassiveVerdict) -> LivenessResult:
+def combine(
+    active: LivenessResult, passive: PassiveVerdict, checks: Sequence[str] = ()
+) -> LivenessResult:
     """A challenge passed, or left undecided, still fails if the passive checks call it a
-    picture: a held-up photo that never completes a step is an attack, not a shrug."""
+    picture or a screen: a held-up photo that never completes a step is an attack, not a
+    shrug. `checks` (the ones that ran) are recorded in the result either way."""
+    ran = tuple(dict.fromkeys([*active.checks, *checks, *passive.checks]))
     if active.outcome is not Outcome.FAILED and passive.verdict is Verdict.ATTACK:
         return LivenessResult(
             outcome=Outcome.FAILED,
@@ -131,8 +166,11 @@ def combine(active: LivenessResult, passive: PassiveVerdict) -> LivenessResult:
             steps_done=active.steps_done,
             decided_frame=active.decided_frame,
             decided_at=active.decided_at,
+            checks=ran,
         )
-    return active
+    if ran == active.checks:
+        return active
+    return replace(active, checks=ran)
 
 
 class LivenessEngine:
@@ -167,6 +205,38 @@ class LivenessEngine:
         self.frames_multiple = 0
         self._last_t = 0.0
         self._first_t: float | None = None
+        self._lids_t = -(10.0**9)
+        self._lids_used = False
+        self._contrast_ema: float | None = None
+        self._extra_multi = 0  # frames in a row with a second face (during a re-prompt)
+        # After the challenge: (prompts shown so far, when the current one ends, result).
+        self._extra: tuple[int, float, LivenessResult] | None = None
+        self._final: LivenessResult | None = None
+
+    def _lids_due(self, t: float, s: FaceSignals) -> bool:
+        """Run the eyelid model on this frame? On schedule, while a closing is judged, or
+        when the eye contrast dips (the start of a blink, or a glance to tell from one)."""
+        cfg = self.config
+        due = t - self._lids_t >= cfg.lids_every_s or self.detectors.blink_in_progress
+        if s.contrast_right is None or s.contrast_left is None:
+            return True
+        level = (s.contrast_right + s.contrast_left) / 2.0
+        ema = self._contrast_ema
+        if ema is not None and level < cfg.lids_dip * ema:
+            due = True
+        if ema is None or level >= cfg.lids_dip * ema:  # open-eye frames set the level
+            self._contrast_ema = level if ema is None else 0.9 * ema + 0.1 * level
+        return due
+
+    @property
+    def checks(self) -> tuple[str, ...]:
+        """The checks this engine runs: the challenge and its timing, the blink measure,
+        the same-face check when an embedder is loaded; passive.py adds its own."""
+        out = ["challenge", "timed-window"] if self.tracker is not None else []
+        out.append("lids" if self._lids_used else "eye-contrast")
+        if self.models.embedder is not None and self.tracker is not None:
+            out.append("same-face")
+        return tuple(out)
 
     @property
     def spec(self) -> str | None:
@@ -228,10 +298,16 @@ class LivenessEngine:
             try:
                 if presence >= MIN_PRESENCE:
                     signals = face_signals(mesh, rgb)
+                    iris = self.models.iris
+                    if iris is not None and self._lids_due(t, signals):
+                        lids = iris.eyes(rgb, mesh)
+                        self._lids_t = t
+                        self._lids_used = self._lids_used or bool(lids)
+                        signals = face_signals(mesh, rgb, lids)
                     gap = self.config.signals.max_gap_s
                     if self._last_face_t is not None and t - self._last_face_t > gap:
                         self._new_track()
-                    self.passive.add(mesh[:, :2])
+                    self.passive.add_frame(rgb, mesh)
             finally:
                 mesh.fill(0)
         sample = Sample(frame.index + self.frame_offset, t, signals)
@@ -249,9 +325,59 @@ class LivenessEngine:
                 self.passive.add_blink()
         if self.tracker is None:
             return None
+        if self._final is not None:
+            return self._final
+        self._extra_multi = self._extra_multi + 1 if faces >= 2 else 0
+        crowded = self._extra_multi >= self.config.challenge.multi_face_frames
+        if self._extra is not None and (same is False or crowded):
+            # The re-prompt asks *this* person for a blink or a turn: another face now
+            # would lend its evidence to the one that performed the challenge.
+            reason = Reason.FACE_CHANGED if same is False else Reason.MULTIPLE_FACES
+            self._final = combine(
+                replace(self._extra[2], outcome=Outcome.FAILED, reason=reason,
+                        message="another face appeared while more evidence was awaited"),
+                self.passive.verdict(),
+                self.checks,
+            )  # fmt: skip
+            return self._final
         result = self.tracker.update(Observation(sample, faces, same), events)
-        self._show()
-        return None if result is None else combine(result, self.passive.verdict())
+        if result is None:
+            self._show()
+            return None
+        return self._decide(result, t)
+
+    def _decide(
+        self, result: LivenessResult, t: float, *, final: bool = False
+    ) -> LivenessResult | None:
+        """Fold the passive verdict into a decided challenge. A passed challenge without
+        enough passive evidence is not called an attack: the person is asked to blink or
+        turn again (`reprompts` times, `reprompt_s` each) until the evidence is there or
+        the prompts run out (then inconclusive). None while such a prompt is open."""
+        verdict = self.passive.verdict()
+        cfg = self.config
+        if result.outcome is not Outcome.PASSED or verdict.verdict is not Verdict.INCONCLUSIVE:
+            self._final = combine(result, verdict, self.checks)
+            return self._final
+        shown, until, _ = self._extra or (0, t, result)
+        if t < until and not final:
+            return None
+        if shown < cfg.reprompts and not final:
+            self._extra = (shown + 1, t + cfg.reprompt_s, result)
+            self._show_prompt(Prompt(0, len(self.tracker.challenge) if self.tracker else 0,
+                                     None, extra=shown + 1))  # fmt: skip
+            return None
+        self._final = combine(
+            replace(
+                result,
+                outcome=Outcome.INCONCLUSIVE,
+                reason=Reason.INSUFFICIENT,
+                message="challenge performed, but no blink or motion in depth was seen "
+                f"after {shown} more prompt(s): " + "; ".join(verdict.reasons[1:]),
+            ),
+            verdict,
+            self.checks,
+        )
+        return self._final
 
     def _new_track(self) -> None:
         """The face was out of view for a while. During a challenge the tracker fails on
@@ -271,14 +397,28 @@ class LivenessEngine:
             return
         prompt = self.tracker.prompt
         if prompt != self._shown and self.tracker.result is None:
-            self._shown = prompt
+            self._show_prompt(prompt)
+
+    def _show_prompt(self, prompt: Prompt) -> None:
+        self._shown = prompt
+        if self.overlay is not None:
             self.overlay.show(prompt)
 
+    def pending(self) -> bool:
+        """A passed challenge waits for more passive evidence (a blink or turn prompt)."""
+        return self._final is None and self._extra is not None
+
     def result(self) -> LivenessResult | None:
-        """The challenge result with the passive checks folded in (None without a challenge)."""
+        """The result so far with the passive checks folded in (None without a challenge).
+        At the end of a stream, a challenge still waiting for evidence is inconclusive."""
         if self.tracker is None:
             return None
-        return combine(self.tracker.finish(), self.passive.verdict())
+        if self._final is not None:
+            return self._final
+        res = self.tracker.finish()
+        if self._extra is not None:
+            return self._decide(res, self._last_t, final=True)
+        return combine(res, self.passive.verdict(), self.checks)
 
     def report(self) -> AnalysisReport:
         span = self._last_t - (self._first_t or 0.0)
@@ -319,7 +459,7 @@ def run_check(session: FrameStream, engine: LivenessEngine) -> LivenessResult:
             if result is not None:
                 break
         if result is None:  # the stream ended first
-            result = combine(engine.tracker.finish(), engine.passive.verdict())
+            result = engine.result() or engine.tracker.finish()
         if engine.overlay is not None:
             engine.overlay.done(f"{result.outcome.value}: {result.message}")
         return result

@@ -44,6 +44,7 @@ class GestureEvent:
     end_frame: int
     t: float
     peak: float
+    start_t: float | None = None  # time of `start_frame` (when the gesture began)
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,8 @@ class SignalPolicy:
     blink_open: float = 0.85  # mean openness back above this fraction: eyes open again
     blink_max_s: float = 0.7  # longer than this is "eyes closed", not a blink
     blink_max_yaw: float = 35.0  # beyond this the far eye is too foreshortened to judge
+    glance_drop: float = 0.06  # iris centre this far below its baseline (eye widths): a glance
+    glance_floor: float = 0.45  # ...unless the lids closed further than this (rel. openness)
     baseline_s: float = 2.0  # running window for the open-eye and neutral-mouth baselines
     baseline_min: int = 5  # samples needed before blinks/smiles are judged
     turn_enter: float = 20.0  # degrees of yaw
@@ -69,6 +72,7 @@ class SignalPolicy:
     def __post_init__(self) -> None:
         checks = (
             0 < self.blink_close < self.blink_open <= 1,
+            self.glance_drop > 0 and 0 <= self.glance_floor < self.blink_close,
             self.blink_close <= self.blink_close_each <= 1,
             0 < self.turn_exit < self.turn_enter < 90,
             1 < self.smile_exit < self.smile_enter,
@@ -99,51 +103,97 @@ class _Baseline:
 
 
 class BlinkDetector:
-    """Both eyes' openness relative to their own running baselines (median of open-eye
-    frames). The openness measure is the eye contrast when the frame was available
-    (signals.py: the mesh's lids barely move), else the eye aspect ratio. Closing needs the
-    mean of both eyes below `blink_close` and neither above `blink_close_each`, so one eye
-    hidden by a turned head is not a blink."""
+    """Both eyes' openness relative to the person's own open-eye baseline (the median of
+    open-eye frames over the last `baseline_s`), with hysteresis.
+
+    Openness per eye: the eyelid opening from the iris landmark model (iris.py) when it ran,
+    averaged with the eye contrast when the frame was also at hand; the contrast alone, or
+    the mesh's eye aspect ratio alone, otherwise. Closing needs the mean of both eyes below
+    `blink_close` and neither eye above `blink_close_each` (one eye hidden by a turned head,
+    or a wink, is not a blink); the blink counts when the mean is back above `blink_open`
+    within `blink_max_s`. Nothing requires two closed frames: at 6 fps a blink is often one
+    closed frame between two open ones, and that counts.
+
+    A downward glance also lowers the lids and darkens the eye region, but the iris goes
+    down with the gaze while in a blink it is covered where it was. So a closing during
+    which the iris centre dropped more than `glance_drop` (in eye widths) below its open-eye
+    baseline, without the lids closing below `glance_floor`, is a glance, not a blink.
+    """
 
     def __init__(self, policy: SignalPolicy) -> None:
         self._p = policy
         self._baselines = {
             src: (_Baseline(policy.baseline_s, 50), _Baseline(policy.baseline_s, 50))
-            for src in ("contrast", "ear")
+            for src in ("lids", "contrast", "ear")
         }
+        self._drop = _Baseline(policy.baseline_s, 50)
         self._closed_at: tuple[int, float] | None = None
         self._source = ""
         self._lowest = math.inf
+        self._max_drop = -math.inf
+        self._lids_t: float | None = None
 
     def reset(self) -> None:
         self._closed_at = None
         self._lowest = math.inf
+        self._max_drop = -math.inf
+
+    @property
+    def closing(self) -> bool:
+        return self._closed_at is not None
+
+    @staticmethod
+    def _sources(s: FaceSignals) -> dict[str, tuple[float, float]]:
+        out: dict[str, tuple[float, float]] = {}
+        if s.lids_right is not None and s.lids_left is not None:
+            out["lids"] = (s.lids_right, s.lids_left)
+        if s.contrast_right is not None and s.contrast_left is not None:
+            out["contrast"] = (s.contrast_right, s.contrast_left)
+        if not out:
+            out["ear"] = (s.ear_right, s.ear_left)
+        return out
 
     def update(self, frame: int, t: float, s: FaceSignals) -> GestureEvent | None:
         p = self._p
         if abs(s.yaw) > p.blink_max_yaw:
             self.reset()
             return None
-        if s.contrast_right is not None and s.contrast_left is not None:
-            source, values = "contrast", (s.contrast_right, s.contrast_left)
-        else:
-            source, values = "ear", (s.ear_right, s.ear_left)
+        values = self._sources(s)
+        if "lids" in values:
+            self._lids_t = t
+        elif self._lids_t is not None and t - self._lids_t < p.max_gap_s:
+            return None  # the eyelid model skipped this frame (engine.py): wait for it
+        source = "+".join(sorted(values))
         if self._closed_at is not None and source != self._source:
-            return None  # judge the reopening with the measure that saw the closing
-        base_r, base_l = self._baselines[source]
-        b_r, b_l = base_r.value(p.baseline_min), base_l.value(p.baseline_min)
-        if b_r is None or b_l is None or b_r <= 0 or b_l <= 0:
-            base_r.add(t, values[0])
-            base_l.add(t, values[1])
+            return None  # judge the reopening with the measures that saw the closing
+        drop = None
+        if s.drop_right is not None and s.drop_left is not None:
+            drop = (s.drop_right + s.drop_left) / 2.0
+        rels: list[tuple[float, float]] = []
+        ready = True
+        for name, (v_r, v_l) in values.items():
+            base_r, base_l = self._baselines[name]
+            b_r, b_l = base_r.value(p.baseline_min), base_l.value(p.baseline_min)
+            if b_r is None or b_l is None or b_r <= 0 or b_l <= 0:
+                ready = False
+                continue
+            rels.append((v_r / b_r, v_l / b_l))
+        if not ready:
+            self._feed(t, values, drop)
             return None
-        rel = (values[0] / b_r, values[1] / b_l)
+        rel = (
+            sum(r[0] for r in rels) / len(rels),
+            sum(r[1] for r in rels) / len(rels),
+        )
         openness = (rel[0] + rel[1]) / 2.0
+        base_drop = self._drop.value(p.baseline_min)
         if self._closed_at is None:
             if openness < p.blink_close and max(rel) < p.blink_close_each:
                 self._closed_at, self._source, self._lowest = (frame, t), source, openness
+                self._max_drop = -math.inf
+                self._track_drop(drop, base_drop)
             else:  # only open-eye frames feed the baselines
-                base_r.add(t, values[0])
-                base_l.add(t, values[1])
+                self._feed(t, values, drop)
             return None
         self._lowest = min(self._lowest, openness)
         start_frame, start_t = self._closed_at
@@ -152,10 +202,25 @@ class BlinkDetector:
                 self.reset()
             return None
         if openness >= p.blink_open:
-            lowest = self._lowest
+            lowest, glance = self._lowest, self._max_drop > p.glance_drop
             self.reset()
-            return GestureEvent(Gesture.BLINK, start_frame, frame, t, lowest)
+            if glance and lowest > p.glance_floor:
+                return None  # the gaze went down and came back: not a blink
+            return GestureEvent(Gesture.BLINK, start_frame, frame, t, lowest, start_t)
+        self._track_drop(drop, base_drop)
         return None
+
+    def _track_drop(self, drop: float | None, base: float | None) -> None:
+        if drop is not None and base is not None:
+            self._max_drop = max(self._max_drop, drop - base)
+
+    def _feed(self, t: float, values: dict[str, tuple[float, float]], drop: float | None) -> None:
+        for name, (v_r, v_l) in values.items():
+            base_r, base_l = self._baselines[name]
+            base_r.add(t, v_r)
+            base_l.add(t, v_l)
+        if drop is not None:
+            self._drop.add(t, drop)
 
 
 class _HoldDetector:
@@ -174,8 +239,8 @@ class _HoldDetector:
 
     def step(
         self, frame: int, t: float, value: float, entered: bool, exited: bool
-    ) -> tuple[int, float] | None:
-        """Returns (start_frame, peak) when the gesture is confirmed at this frame."""
+    ) -> tuple[int, float, float] | None:
+        """Returns (start_frame, peak, start time) when the gesture is confirmed here."""
         if self._since is None:
             if entered:
                 self._since = (frame, t)
@@ -189,7 +254,7 @@ class _HoldDetector:
         start_frame, start_t = self._since
         if not self._fired and entered and t - start_t >= self._hold_s:
             self._fired = True
-            return start_frame, self._peak
+            return start_frame, self._peak, start_t
         return None
 
 
@@ -212,7 +277,7 @@ class TurnDetector:
             y = sign * s.yaw
             hit = det.step(frame, t, s.yaw, y >= p.turn_enter, y <= p.turn_exit)
             if hit is not None:
-                return GestureEvent(gesture, hit[0], frame, t, hit[1])
+                return GestureEvent(gesture, hit[0], frame, t, hit[1], hit[2])
         return None
 
 
@@ -238,7 +303,7 @@ class SmileDetector:
         rel = s.smile / base
         hit = self._hold.step(frame, t, rel, rel >= p.smile_enter, rel <= p.smile_exit)
         if hit is not None:
-            return GestureEvent(Gesture.SMILE, hit[0], frame, t, hit[1])
+            return GestureEvent(Gesture.SMILE, hit[0], frame, t, hit[1], hit[2])
         return None
 
 
@@ -256,6 +321,11 @@ class GestureDetectors:
         self._blink.reset()
         self._turn.reset()
         self._smile.reset()
+
+    @property
+    def blink_in_progress(self) -> bool:
+        """The eyes were seen closing and the reopening is awaited."""
+        return self._blink.closing
 
     def update(self, sample: Sample) -> list[GestureEvent]:
         s = sample.signals

@@ -27,9 +27,14 @@ class Prompt:
     step: int
     total: int
     gesture: Gesture | None
+    #: After the challenge, when the passive checks saw too little (no blink, no motion
+    #: in depth): ask for either again, the `extra`-th time.
+    extra: int = 0
 
     @property
     def text(self) -> str:
+        if self.extra:
+            return "Not sure yet: blink or turn your head now"
         if self.gesture is None:
             return "Look at the camera"
         return f"Step {self.step} of {self.total}: {PROMPT_TEXT[self.gesture]}"

@@ -12,7 +12,7 @@ from attest.challenge import Gesture
 
 #: The method name carried in the claim: an active challenge from the nonce, plus the
 #: passive replay checks of passive.py. Bump the version when a threshold changes meaning.
-METHOD = "edgeproof-active-challenge+passive/v1"
+METHOD = "edgeproof-active-challenge+passive/v2"
 
 
 class Outcome(StrEnum):
@@ -34,6 +34,8 @@ class Reason(StrEnum):
     NO_FACE = "liveness.no-face"
     INCOMPLETE = "liveness.incomplete"
     SESSION_TIMEOUT = "liveness.session-timeout"
+    UNTIMELY = "liveness.untimely-gesture"  # the right gesture, begun outside its window
+    INSUFFICIENT = "liveness.insufficient-evidence"  # challenge done, no sign of life
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,9 @@ class LivenessResult:
     failed_gesture: Gesture | None = None
     decided_frame: int | None = None
     decided_at: float | None = None
+    #: Which checks ran and produced a value (e.g. "challenge", "timed-window", "lids",
+    #: "nonrigid", "moire", "comove"): the evidence says what was looked at.
+    checks: tuple[str, ...] = ()
 
     @property
     def passed(self) -> bool:
@@ -67,4 +72,5 @@ class LivenessResult:
             "failed_gesture": self.failed_gesture.value if self.failed_gesture else None,
             "decided_frame": self.decided_frame,
             "decided_at": self.decided_at,
+            "checks": list(self.checks),
         }

@@ -16,12 +16,14 @@ mirrors the picture.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
 
 from edge.liveness.errors import LandmarkError
+from edge.liveness.iris import EyeLids
 
 # MediaPipe face mesh indices (canonical_face_model_uv_visualization).
 # Eye aspect ratio points, Soukupová & Čech 2016: p1 and p4 the corners, p2/p6 and p3/p5
@@ -64,6 +66,13 @@ class FaceSignals:
     scale: float
     contrast_right: float | None = None
     contrast_left: float | None = None
+    #: Eyelid opening per eye from the iris landmark model (iris.py, in units of the eye's
+    #: corner distance), and how far the iris sits below the corner line (a downward
+    #: glance raises it, a blink does not). None without that model.
+    lids_right: float | None = None
+    lids_left: float | None = None
+    drop_right: float | None = None
+    drop_left: float | None = None
 
 
 def check_landmarks(landmarks: Landmarks) -> NDArray[np.float64]:
@@ -136,10 +145,17 @@ def eye_contrast(
         luma.fill(0)
 
 
-def face_signals(landmarks: Landmarks, rgb: NDArray[np.uint8] | None = None) -> FaceSignals:
-    """All signals for one mesh; with the frame `rgb`, also the eye contrast. Raises
-    LandmarkError for a malformed array."""
+def face_signals(
+    landmarks: Landmarks,
+    rgb: NDArray[np.uint8] | None = None,
+    lids: Mapping[str, EyeLids] | None = None,
+) -> FaceSignals:
+    """All signals for one mesh; with the frame `rgb`, also the eye contrast; with `lids`
+    (iris.IrisLandmarks.eyes), the eyelid openings. Raises LandmarkError for a malformed
+    array."""
     xy = check_landmarks(landmarks)
+    lid_r = lids.get("right") if lids else None
+    lid_l = lids.get("left") if lids else None
     scale = _dist(xy, *EYE_OUTER)
     ear_r = eye_aspect_ratio(xy, RIGHT_EYE)
     ear_l = eye_aspect_ratio(xy, LEFT_EYE)
@@ -171,4 +187,8 @@ def face_signals(landmarks: Landmarks, rgb: NDArray[np.uint8] | None = None) -> 
         scale=scale,
         contrast_right=eye_contrast(rgb, xy, RIGHT_EYE_RING) if rgb is not None else None,
         contrast_left=eye_contrast(rgb, xy, LEFT_EYE_RING) if rgb is not None else None,
+        lids_right=lid_r.opening if lid_r else None,
+        lids_left=lid_l.opening if lid_l else None,
+        drop_right=lid_r.iris_drop if lid_r else None,
+        drop_left=lid_l.iris_drop if lid_l else None,
     )

@@ -2,9 +2,16 @@
 
     waiting (a steady, frontal face for `settle_s`) -> step 1 -> ... -> step n -> passed
 
-A step is done when the gesture detectors (events.py) report its gesture. An unrequested
-head turn or smile fails the step, so a recording that performs every gesture in some
-other order cannot pass; blinks are involuntary and never count against the person. The
+A step is done when the gesture detectors (events.py) report its gesture and that gesture
+*began* within its window: no sooner than `min_reaction_s` after the prompt was shown
+(nobody reacts faster; an earlier start was under way before the prompt) and no later than
+`start_window_s` after it. The prompts' moments are unknown in advance (they follow the
+person's own pace and the random challenge), so a recording of the right gestures at the
+wrong moments fails. An early start is not counted (the person may simply redo it); a late
+one fails the step (`liveness.untimely-gesture`). An unrequested head turn or smile fails
+the step, so a recording that performs every gesture in some other order cannot pass;
+blinks are involuntary and never count against the person. The windows are device-side
+policy: the verifier sees the outcome in the signed evidence, not the timing. The
 face may drop out of view only briefly, must stay the same face (by embedding, checked by
 the caller and passed in as `same_face`), and must be alone in the frame.
 """
@@ -29,10 +36,15 @@ class ChallengePolicy:
     session_timeout_s: float = 30.0
     max_face_gap_s: float = 0.5
     multi_face_frames: int = 3
+    #: A prompted gesture must begin within this long after its prompt is shown...
+    start_window_s: float = 4.0
+    #: ...and not sooner than this (human reaction time is about 0.2 s or more).
+    min_reaction_s: float = 0.1
 
     def __post_init__(self) -> None:
         if not (
-            self.settle_s >= 0
+            0 <= self.min_reaction_s < self.start_window_s <= self.step_timeout_s
+            and self.settle_s >= 0
             and 0 < self.frontal_deg < 90
             and 0 < self.step_timeout_s <= self.session_timeout_s
             and self.max_face_gap_s > 0
@@ -155,6 +167,16 @@ class ChallengeTracker:
         for ev in events:
             expected = self.challenge[self._step]
             if ev.gesture is expected:
+                began = ev.start_t if ev.start_t is not None else ev.t
+                if began - self._step_started < p.min_reaction_s:
+                    continue  # already under way when the prompt appeared: not an answer
+                if began - self._step_started > p.start_window_s:
+                    return self._fail(
+                        Reason.UNTIMELY,
+                        f"began {began - self._step_started:.1f} s after the prompt "
+                        f"(window {p.start_window_s:g} s)",
+                        t,
+                    )
                 self._step += 1
                 self._step_started = t
                 if self._step == len(self.challenge):

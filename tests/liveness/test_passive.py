@@ -54,14 +54,16 @@ def test_real_head_motion_or_a_blink_is_live() -> None:
     assert blink_only.verdict().verdict is Verdict.LIVE
 
 
-def test_a_face_that_holds_still_and_never_blinks_looks_like_a_photo() -> None:
-    # The documented limit of the passive checks alone: without blinks or motion in depth
-    # a face cannot be told from a picture of it. The active challenge always asks for
-    # motion, so a live person never ends up here during a check.
+def test_a_face_that_holds_still_and_never_blinks_is_inconclusive_not_an_attack() -> None:
+    # Issue 14: without blinks or motion in depth a face cannot be told from a picture of
+    # it, and a live person must never be called an attack for keeping still. So: not
+    # enough evidence, "blink / turn now" (the engine prompts again).
     checks = PassiveChecks()
     for i in range(40):
         checks.add(render(template(), Pose(yaw=3 * np.sin(i / 6)))[:, :2])
-    assert checks.verdict().verdict is Verdict.ATTACK
+    v = checks.verdict()
+    assert v.verdict is Verdict.INCONCLUSIVE, v
+    assert "blink or turn" in v.reasons[0] and v.score == 0.0
 
 
 def test_too_few_frames_is_inconclusive_and_wipe_clears_the_reference() -> None:
@@ -86,6 +88,9 @@ def test_a_passed_challenge_fails_when_the_passive_checks_see_a_picture() -> Non
     vetoed = combine(passed, attack)
     assert vetoed.outcome is Outcome.FAILED and vetoed.reason is Reason.PASSIVE_ATTACK
     assert "only planar" in vetoed.message and vetoed.challenge == "blink"
-    assert combine(passed, live) is passed
+    kept = combine(passed, live, ("challenge",))
+    assert kept.outcome is Outcome.PASSED and kept.reason is Reason.PASSED
+    assert kept.checks == ("challenge", "nonrigid", "blink")  # the evidence names them
     timed_out = LivenessResult(Outcome.FAILED, Reason.STEP_TIMEOUT, "late", "blink")
-    assert combine(timed_out, attack) is timed_out
+    late = combine(timed_out, attack)
+    assert late.outcome is Outcome.FAILED and late.reason is Reason.STEP_TIMEOUT
