@@ -1,26 +1,32 @@
 """`edgeproof demo`: the whole mission on one machine, on the embedded defaults, no hardware.
 
 1. The release process signs a manifest of exactly this installation (code and models).
-2. A verifier starts under gunicorn on 127.0.0.1 with SQLite and the explicit demo policy,
-   trusting that release; a software-key device is enrolled.
+2. A verifier starts under gunicorn on 127.0.0.1 with SQLite and the production policy
+   (every challenge derived from the verifier's nonce), trusting that release; a
+   software-key device is enrolled.
 3. Test passports are generated under a test CSCA and served by the passport emulator:
    through real pcscd + vpcd + pyscard when they are installed, in-process otherwise.
-4. Three sessions run, each the same code path a field device runs (edge.session):
-   genuine (chip photo of the performer, recorded clip) -> match;
-   wrong person (another face on the chip, same clip) -> no match;
-   photo replay (the still photo shown to the camera) -> liveness fails.
+4. Four sessions run, each the same code path a field device runs (edge.session), with a
+   camera made in memory (edge/capture/synthetic.py):
+   right person   the chip photo's face, animated by the project's mesh renderer, answers
+                  each prompt of the nonce's challenge -> match, affirming;
+   wrong person   the same live face, another person's photo on the chip -> no match;
+   photo replay   the chip photo held up to the camera as a print -> liveness fails;
+   replayed video the right person's recorded answers to an earlier nonce's challenge,
+                  played back -> liveness fails (a fresh nonce asks for other gestures).
 5. For each, the relying party validates the signed result offline with the published key
    set, and the inclusion proof of the audit log entry is checked.
 
-Why the demo policy: a recording cannot perform a fresh challenge derived from a nonce; that
-is the point of the challenge. So the demo verifier issues the fixed challenge the recorded
-clip happens to perform ("turn_right,turn_right", see docs/capture-liveness.md), the
-evidence says so (liveness method "active-fixed-demo"), and a production verifier rejects
-such evidence.
+The people are public-domain portraits shipped with the project (edge/capture/media,
+SOURCES.md there). No frame or photo is written anywhere: frames are rendered into the
+capture ring and wiped with it. Only the verifier's database, its log and the device key
+live in a temporary folder, removed at the end, also when the demo is stopped (Ctrl-C,
+SIGTERM, a closed terminal). `--out DIR` keeps the evidence and result tokens for
+`edgeproof attest inspect`.
 
-Everything lives in a temporary folder removed at the end; `--out DIR` keeps the evidence
-and result tokens for `edgeproof attest inspect`. Nothing biometric or personal is written:
-the test passports are synthetic documents around public photos shipped in data/.
+exit codes: 0 every outcome as expected; 1 an outcome not as expected, or the demo could
+not run; 2 bad arguments (an --out that is not a writable folder); 128+N stopped by
+signal N (130 Ctrl-C, 129 closed terminal, 143 SIGTERM).
 """
 
 from __future__ import annotations
@@ -30,20 +36,20 @@ import contextlib
 import hashlib
 import os
 import re
+import signal
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
-REPO = Path(__file__).resolve().parent.parent
-CLIP = REPO / "data" / "video" / "short_hamilton_clip.mp4"
-STILL = REPO / "data" / "video" / "lin-manuel-miranda.png"
-OTHER_FACE = REPO / "data" / "demo" / "other-person.jpg"
 EDGEPROOF = [sys.executable, "-m", "edgeproof_cli"]
+#: Exit codes (documented in the docstring above and docs/operator.md).
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -71,28 +77,77 @@ def _head(text: str) -> None:
     _say(f"\n== {text}")
 
 
-@dataclass(frozen=True)
+@dataclass
 class Run:
+    """One session of the demo: which chip, which camera, what must come out."""
+
     name: str
-    expect: str
+    expect: str  # "match", "no match" or "liveness fails"
     chip: Any  # TestDocument
-    camera: str  # capture spec
-
-
-def _demo(args: argparse.Namespace) -> int:
-    out = Path(args.out) if args.out else None
-    if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="edgeproof-demo-") as tmp:
-        try:
-            return _run(Path(tmp), out, args.reader)
-        except DemoError as exc:
-            print(f"edgeproof demo: {exc}", file=sys.stderr)
-            return 1
+    camera: Callable[[Any], Any]  # CaptureConfig -> FrameSource
+    overlay: Any = None  # who sees the prompts (the live performer)
+    challenge: tuple[Any, ...] = ()  # filled in when the verifier issues it
 
 
 class DemoError(RuntimeError):
     pass
+
+
+class Stopped(BaseException):
+    """A stop signal arrived: unwind every context (verifier, chip rig, temporary folder)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _on_signal(signum: int, frame: FrameType | None) -> None:
+    # Once is enough: further signals must not interrupt the clean-up they asked for.
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_IGN)
+    raise Stopped(signum)
+
+
+def _check_out(raw: str) -> Path:
+    """`--out` must be a folder this user can write (created if missing)."""
+    out = Path(raw)
+    if out.exists() and not out.is_dir():
+        raise DemoError(f"--out {raw}: exists and is not a folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DemoError(f"--out {raw}: cannot create it ({exc.strerror})") from None
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise DemoError(f"--out {raw}: not writable by this user")
+    return out
+
+
+def _demo(args: argparse.Namespace) -> int:
+    try:
+        out = _check_out(args.out) if args.out else None
+    except DemoError as exc:
+        print(f"edgeproof demo: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    previous = {
+        sig: signal.signal(sig, _on_signal)
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    }
+    try:
+        with tempfile.TemporaryDirectory(prefix="edgeproof-demo-") as tmp:
+            return _run(Path(tmp), out, args.reader)
+    except DemoError as exc:
+        print(f"edgeproof demo: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except Stopped as stop:
+        name = signal.Signals(stop.signum).name
+        print(
+            f"\nedgeproof demo: stopped by {name}; verifier stopped, temporary folder removed",
+            file=sys.stderr,
+        )
+        return 128 + stop.signum
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _run(work: Path, out: Path | None, reader: str) -> int:
@@ -156,59 +211,108 @@ def _with_verifier(
     signer = cose_signer(store)
     device = device_identity(measure())
 
-    _head("4. passports: generate test documents under a test CSCA")
+    _head("4. passports and people")
+    from edge.capture.facerig import OTHER_PHOTO, SUBJECT_PHOTO
     from edge.mrtd.sim.testdoc import DocOptions, generate
 
-    genuine = generate(DocOptions())
-    other = generate(DocOptions(face_photo=str(OTHER_FACE), document_number="D23145890"))
-    _say("two passports: one with the performer's photo, one with another person's")
-    photo_replay = _still_as_video(work)
-
+    genuine = generate(DocOptions(face_photo=str(SUBJECT_PHOTO)))
+    other = generate(DocOptions(face_photo=str(OTHER_PHOTO), document_number="D23145890"))
+    _say("two test passports: Eileen Collins's photo, and Grace Hopper's (public-domain")
+    _say("portraits, edge/capture/media); the person at the camera is Eileen Collins's")
+    _say("photo brought to life by the project's face-mesh renderer, in memory")
+    cast = _Cast.make()
     runs = [
-        Run("genuine", "match", genuine, f"replay:{CLIP}"),
-        Run("wrong person", "no match", other, f"replay:{CLIP}"),
-        Run("photo replay", "liveness fails", genuine, f"replay:{photo_replay}"),
+        Run("right person", "match", genuine, *cast.live(seed=1)),
+        Run("wrong person", "no match", other, *cast.live(seed=2)),
+        Run("photo replay", "liveness fails", genuine, cast.print_attack),
+        Run("replayed video", "liveness fails", genuine, lambda c: None),
     ]
+    replay = runs[3]
+    replay.camera = cast.replay_of(runs[0], runs[1], current=replay)
     chip_for = stack.enter_context(_chip_transports(work, reader))
 
     from edge.face.match import FaceMatcher
-    from edge.liveness.engine import FaceModels
 
-    models = FaceModels.load()
     matcher = FaceMatcher()
     failures = 0
     for n, run in enumerate(runs, start=1):
         _head(f"5.{n} session: {run.name} (expected: {run.expect})")
-        ok = _session(run, chip_for, models, matcher, signer, device, url, rp_token, out)
+        ok = _session(run, chip_for, cast.models, matcher, signer, device, url, rp_token, out)
         failures += 0 if ok else 1
+    cast.wipe()
     _head("done")
-    _say("no frame, photo, template or personal datum was written to disk or sent")
+    _say("no frame, photo, template or personal datum was written to disk or sent;")
+    _say("the verifier holds only the signed evidence and its results")
     if out is not None:
-        _say(f"tokens kept in {out}: try `edgeproof attest inspect {out}/genuine.evidence.cbor`")
-    return 1 if failures else 0
+        _say(f"tokens kept in {out}: try `edgeproof attest inspect {out}/right-person.result.cbor`")
+    return EXIT_FAILED if failures else EXIT_OK
+
+
+@dataclass
+class _Cast:
+    """The people in front of the demo's camera, all rendered in memory."""
+
+    models: Any
+    frame: Any  # the subject's photo as a camera frame
+    rig: Any
+    performers: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def make(cls) -> _Cast:
+        from edge.capture.facerig import SUBJECT_PHOTO, FaceRig, frame_from_photo, load_photo
+        from edge.liveness.engine import FaceModels
+
+        photo = load_photo(SUBJECT_PHOTO)
+        frame = frame_from_photo(photo)
+        photo.fill(0)
+        return cls(FaceModels.load(), frame, FaceRig(frame))
+
+    def live(self, seed: int) -> tuple[Callable[[Any], Any], Any]:
+        """A camera on the live performer, and the performer (who watches the prompts)."""
+        from edge.capture.synthetic import Performer, PerformerSource
+
+        performer = Performer(seed)
+        self.performers[str(seed)] = performer
+        return (lambda config: PerformerSource(self.rig, performer, seed=seed)), performer
+
+    def print_attack(self, config: Any) -> Any:
+        from edge.capture.synthetic import PrintSource
+
+        return PrintSource(self.frame, seed=3)
+
+    def replay_of(self, *earlier: Run, current: Run) -> Callable[[Any], Any]:
+        """The attacker's video: the moves an earlier session's person made, at their
+        times, played back whatever the new prompts ask. Taken from an earlier session
+        whose challenge differs from this one (with three steps, two nonces give the same
+        challenge once in 36 draws; a replay then could pass, which is why production
+        challenges should be long enough for the risk the relying party accepts)."""
+        from edge.capture.synthetic import Performer, PerformerSource
+
+        def camera(config: Any) -> Any:
+            for run in earlier:
+                if run.challenge and run.challenge != current.challenge:
+                    _say(
+                        f"  [attack] replaying the recording of the {run.name!r} session, "
+                        f"which answered {_spec(run.challenge)}"
+                    )
+                    moves = list(run.overlay.moves)
+                    return PerformerSource(self.rig, Performer.scripted(moves), seed=4)
+            raise DemoError("no earlier session with another challenge to replay")
+
+        return camera
+
+    def wipe(self) -> None:
+        self.rig.wipe()
+        self.frame.fill(0)
+
+
+def _spec(gestures: tuple[Any, ...]) -> str:
+    return ",".join(g.value for g in gestures)
 
 
 def _check(r: Any, what: str) -> None:
     if r.status_code not in (200, 201):
         raise DemoError(f"{what}: verifier answered {r.status_code}: {r.text[:300]}")
-
-
-def _still_as_video(work: Path) -> Path:
-    """The chip photo held up to the camera: the still, slightly moved, as frames."""
-    from PIL import Image
-
-    folder = work / "photo-replay"
-    folder.mkdir()
-    canvas = Image.new("RGB", (640, 360), (40, 40, 40))
-    with Image.open(STILL) as src:
-        face = src.convert("RGB")
-    face.thumbnail((300, 340))
-    for i in range(150):
-        frame = canvas.copy()
-        dx, dy = int(12 * ((i % 30) / 30 - 0.5)), int(6 * ((i % 20) / 20 - 0.5))
-        frame.paste(face, (170 + dx, 10 + dy))
-        frame.save(folder / f"{i:04d}.png")
-    return folder
 
 
 @contextlib.contextmanager
@@ -263,13 +367,15 @@ def _session(
     from edge.verifier_link import HttpVerifier
 
     txn = hashlib.sha256(f"demo transaction {run.name} {time.time()}".encode()).digest()
-    link = HttpVerifier(url, rp_token, txn_hash=txn)
+    link = _Watched(HttpVerifier(url, rp_token, txn_hash=txn), run)
     chip = PassportChipStep(
         transport=lambda: chip_for(run.chip),
         trust=TrustStore([Certificate.load(run.chip.csca_der)]),
         mrz=run.chip.mrz_key,
     )
-    live = CameraLiveStep(run.camera, models)
+    live = CameraLiveStep(
+        run.camera, models, overlay=_Prompts(run.overlay) if run.overlay else None
+    )
 
     def progress(step: str, message: str) -> None:
         _say(f"  [{step}] {message}")
@@ -296,7 +402,7 @@ def _session(
         (out / f"{slug}.result.cbor").write_bytes(sub.result_token)
     try:
         checked = validate_result(
-            sub.result_token, link.keyset(), now=int(time.time()), expected_txn_hash=txn
+            sub.result_token, link.inner.keyset(), now=int(time.time()), expected_txn_hash=txn
         )
     except AttestError as exc:
         _say(f"  relying party: result REFUSED: {exc.code}: {exc.message}")
@@ -311,10 +417,41 @@ def _session(
     got = {
         "match": checked.accepted,
         "no match": decision == "no-match",
-        "liveness fails": liveness == "failed" and not checked.accepted,
+        "liveness fails": liveness != "passed" and not checked.accepted,
     }[run.expect]
     _say(f"  {'as expected' if got else 'NOT AS EXPECTED'}: {run.expect}")
     return got
+
+
+class _Prompts:
+    """The device's screen: prints each prompt and shows it to the performer."""
+
+    def __init__(self, person: Any) -> None:
+        self._person = person
+
+    def show(self, prompt: Any) -> None:
+        if prompt.gesture is not None:
+            _say(f"  [screen] {prompt.text}")
+        self._person.show(prompt)
+
+    def done(self, message: str) -> None:
+        self._person.done(message)
+
+
+class _Watched:
+    """The device's verifier link, noting the challenge issued (the demo prints it and the
+    replay attack picks a recording that answered another one)."""
+
+    def __init__(self, inner: Any, run: Run) -> None:
+        self.inner, self._run = inner, run
+
+    def challenge(self) -> Any:
+        ch = self.inner.challenge()
+        self._run.challenge = tuple(ch.gestures)
+        return ch
+
+    def submit(self, evidence: bytes) -> Any:
+        return self.inner.submit(evidence)
 
 
 @contextlib.contextmanager
@@ -324,7 +461,7 @@ def _verifier(work: Path) -> Iterator[tuple[str, str]]:
 
     import httpx
 
-    _head("2. verifier: SQLite, demo policy, gunicorn on 127.0.0.1")
+    _head("2. verifier: SQLite, production policy, gunicorn on 127.0.0.1")
     inst = work / "verifier"
     init = subprocess.run(
         [
@@ -334,7 +471,7 @@ def _verifier(work: Path) -> Iterator[tuple[str, str]]:
             "--instance",
             str(inst),
             "--policy",
-            "demo",
+            "production",
             "--release-key",
             str(work / "release.pub"),
         ],
@@ -368,6 +505,9 @@ def _verifier(work: Path) -> Iterator[tuple[str, str]]:
         stdout=log,
         stderr=subprocess.STDOUT,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        # Its own session: a terminal's SIGINT/SIGHUP reach only the demo, which stops the
+        # verifier by PID (gunicorn would take SIGHUP as "reload" and outlive the demo).
+        start_new_session=True,
     )
     try:
         deadline = time.monotonic() + 60
@@ -382,7 +522,7 @@ def _verifier(work: Path) -> Iterator[tuple[str, str]]:
             if time.monotonic() > deadline:
                 raise DemoError("the verifier did not start within 60 s")
             time.sleep(0.2)
-        _say(f"verifier up at {url} (pid {proc.pid}), policy: demo")
+        _say(f"verifier up at {url} (pid {proc.pid}), policy: production")
         yield url, admin
     finally:
         proc.terminate()

@@ -59,7 +59,8 @@ Image = NDArray[np.uint8]
 @dataclass(frozen=True)
 class Pose:
     """One frame's expression. `yaw` in degrees, > 0 the subject's own left (as the
-    liveness signals measure it); `blink` 0 open to 1 closed; `smile` 0 to 1."""
+    liveness signals measure it); `blink` 0 open to 1 closed; `smile` 0 the photo's own
+    mouth, 1 a full smile, negative values relax it (corners drawn in)."""
 
     yaw: float = 0.0
     pitch: float = 0.0
@@ -78,12 +79,14 @@ def load_photo(path: str | Path) -> Image:
         raise SourceNotFoundError(f"no photo at {p}")
     try:
         with PILImage.open(p) as im:
-            return np.ascontiguousarray(np.asarray(im.convert("RGB")), dtype=np.uint8)
+            return np.array(im.convert("RGB"), dtype=np.uint8, order="C")
     except OSError as exc:
         raise SourceFormatError(f"{p} is not an image Pillow can read: {exc}") from None
 
 
-def frame_from_photo(photo: Image, size: tuple[int, int] = (640, 480), face_frac: float = 0.3) -> Image:
+def frame_from_photo(
+    photo: Image, size: tuple[int, int] = (640, 480), face_frac: float = 0.3
+) -> Image:
     """Crop and scale a portrait to a camera frame with the face about `face_frac` of its
     width, placed where a person facing a kiosk camera usually is (centred, upper half)."""
     import cv2
@@ -216,7 +219,7 @@ class FaceRig:
         mid = (left + right) / 2
         move = np.zeros((len(self.points), 2))
         for corner in (left, right):
-            out = (corner - mid) / max(np.linalg.norm(corner - mid), 1e-6)
+            out = (corner - mid) / max(float(np.linalg.norm(corner - mid)), 1e-6)
             shift = out * 0.2 * width + np.array([0.0, -0.06 * width])
             d = np.linalg.norm(m[:, :2] - corner, axis=1)
             fall = np.clip(1 - d / (0.75 * width), 0, 1) ** 2
@@ -251,9 +254,9 @@ class FaceRig:
         tri = self.triangles
         rx0, ry0, rx1, ry1 = self.roi
         d = dst[tri]  # (T, 3, 2)
-        area = (d[:, 1, 0] - d[:, 0, 0]) * (d[:, 2, 1] - d[:, 0, 1]) - (
-            d[:, 2, 0] - d[:, 0, 0]
-        ) * (d[:, 1, 1] - d[:, 0, 1])
+        area = (d[:, 1, 0] - d[:, 0, 0]) * (d[:, 2, 1] - d[:, 0, 1]) - (d[:, 2, 0] - d[:, 0, 0]) * (
+            d[:, 1, 1] - d[:, 0, 1]
+        )
         usable = np.abs(area) > 1e-3
         # Back-facing triangles (folded over by the turn: the far cheek behind the nose)
         # are drawn first, whatever their depth, so that every front-facing one covers them;

@@ -37,6 +37,8 @@ BLINK_S = 0.22
 TURN_S = 1.3
 TURN_DEG = 36.0
 SMILE_S = 1.3
+#: The face at rest: the portrait's posed smile relaxed (corners drawn in a little).
+REST_SMILE = -0.35
 #: Involuntary blinks: a person blinks every 2 to 6 s (mean about 4).
 SPONTANEOUS_BLINK_S = (2.5, 5.5)
 
@@ -114,13 +116,13 @@ class Performer:
         pitch = 1.2 * math.sin(0.7 * t + 2 * ph)
         dx = 2.0 * math.sin(0.5 * t + ph)
         dy = 1.5 * math.sin(0.8 * t + 1.0) + 0.6 * math.sin(1.7 * t)  # breathing, posture
-        blink = smile = 0.0
+        blink, smile = 0.0, REST_SMILE
         for m in self.moves:
             u = (t - m.t) / m.duration
             if m.gesture is Gesture.BLINK:
                 blink = max(blink, _bump(u, 0.35, 0.5))
             elif m.gesture is Gesture.SMILE:
-                smile = max(smile, _bump(u, 0.25, 0.25))
+                smile = max(smile, REST_SMILE + (1.0 - REST_SMILE) * _bump(u, 0.25, 0.25))
             else:
                 sign = 1.0 if m.gesture is Gesture.TURN_LEFT else -1.0
                 yaw += sign * TURN_DEG * _bump(u, 0.35, 0.35)
@@ -135,9 +137,7 @@ class _Noise:
 
     def __init__(self, shape: tuple[int, int, int], seed: int, sigma: float = 2.0) -> None:
         rng = np.random.default_rng(seed)
-        self._fields = [
-            np.round(rng.normal(0, sigma, shape)).astype(np.int16) for _ in range(6)
-        ]
+        self._fields = [np.round(rng.normal(0, sigma, shape)).astype(np.int16) for _ in range(6)]
         self._rng = rng
         self._tmp = np.zeros(shape, np.int16)
 
@@ -225,15 +225,16 @@ class PrintSource:
         tilt = 0.04 * math.sin(0.9 * t)
         cx, cy = w / 2 + 6 * math.sin(0.7 * t), h / 2 + 4 * math.sin(1.1 * t)
         hw, hh = s * w / 2, s * h / 2
-        dst = np.float32(
+        dst = np.array(
             [
                 [cx - hw * (1 - tilt), cy - hh * (1 + tilt)],
                 [cx + hw * (1 + tilt), cy - hh * (1 - tilt)],
                 [cx + hw * (1 + tilt), cy + hh * (1 - tilt)],
                 [cx - hw * (1 - tilt), cy + hh * (1 + tilt)],
-            ]
+            ],
+            np.float32,
         )
-        src = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
+        src = np.array([[0, 0], [w, 0], [w, h], [0, h]], np.float32)
         m = self._cv2.getPerspectiveTransform(src, dst)
         out.fill(0)
         out[...] = (52, 50, 48)  # the room behind the hand-held print
