@@ -5,47 +5,104 @@ this module only collects them. `attest` is pure and does no I/O, so its command
 (`edgeproof attest ...`) lives here in `edgeproof_cli/attest_cmd.py` instead.
 
 Each group module exposes `register(subparsers)`, which adds its parser and sets a `func`
-default taking the parsed namespace and returning an exit code. Group modules import
-their heavy dependencies inside the handlers, so `edgeproof --help` stays fast.
+default taking the parsed namespace and returning an exit code. Only the group being run
+is imported: a relying party's server with the base install runs `edgeproof rp validate`
+without numpy, Pillow or the device code, and a group whose extra is missing answers with
+one line naming it. `edgeproof --help` lists every group from the table below, fast.
+
+Exit codes common to every group: 0 success, 1 the operation failed, 2 bad arguments or
+missing parts, 3 a group-specific "done, but not to be acted on" (see each group's help),
+128+N stopped by signal N.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
-# (module, what it adds). Order is the order shown in --help.
-GROUPS: tuple[str, ...] = (
-    "edgeproof_cli.demo",
-    "edgeproof_cli.attest_cmd",
-    "edge.mrtd.cli",
-    "verifier.cli",
-    "rp.cli",
-    "audit.cli",
-    "edge.liveness.cli",
-    "edge.face.cli",
-    "edge.keystore.cli",
-    "firmware.cli",
+# (command, module, extra it needs, help). Order is the order shown in --help.
+GROUPS: tuple[tuple[str, str, str, str], ...] = (
+    ("demo", "edgeproof_cli.demo", "edge,verifier", "the whole mission on this machine"),
+    ("attest", "edgeproof_cli.attest_cmd", "", "inspect attestation tokens, make keys"),
+    ("passport", "edge.mrtd.cli", "edge", "read and authenticate a passport chip (ICAO 9303)"),
+    ("verifier", "verifier.cli", "verifier", "the verifier service"),
+    ("rp", "rp.cli", "", "relying-party tools: validate a signed result offline"),
+    ("audit", "audit.cli", "", "audit the verifier's log: checkpoints, entries, privacy"),
+    ("liveness", "edge.liveness.cli", "edge", "liveness detection: analyze, challenge, check"),
+    ("face", "edge.face.cli", "edge", "on-device face matching: eval, calibrate, match"),
+    ("device", "edge.keystore.cli", "edge", "the edge device: key, enrolment, sessions"),
+    ("firmware", "firmware.cli", "", "release manifests: build, sign, verify"),
 )
+EXIT_USAGE = 2
 
 
-def build_parser() -> argparse.ArgumentParser:
+def version() -> str:
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as dist_version
+
+    try:
+        return dist_version("edgeproof")
+    except PackageNotFoundError:  # run from a source tree without installing
+        return "0.1.0 (source tree)"
+
+
+def _command(argv: Sequence[str]) -> str | None:
+    """The group named on the command line (the first word that is not an option)."""
+    for word in argv:
+        if not word.startswith("-"):
+            return word
+    return None
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser. `only=None` imports every group (for tests that walk them all); with a
+    name, that group is imported for real and the others are only listed; `""` lists all."""
     parser = argparse.ArgumentParser(
         prog="edgeproof",
         description="Privacy-first identity verification at the edge.",
+        epilog="Exit codes: 0 success, 1 failed, 2 bad arguments or missing parts, "
+        "3 see the group's help; 128+N stopped by signal N.",
     )
+    parser.add_argument("--version", action="version", version=f"edgeproof {version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in GROUPS:
-        importlib.import_module(name).register(sub)
+    for name, module, _extra, help_text in GROUPS:
+        if only is None or name == only:
+            importlib.import_module(module).register(sub)
+        else:
+            sub.add_parser(name, help=help_text)
     return parser
 
 
+def _quiet_native_logs() -> None:
+    """OpenCV's and LiteRT's own log lines are for developers; errors still show."""
+    os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    code: int = args.func(args)
+    args_in = list(sys.argv[1:] if argv is None else argv)
+    _quiet_native_logs()
+    name = _command(args_in)
+    known = {g[0]: g for g in GROUPS}
+    try:
+        parser = build_parser(name if name in known else "")
+    except ImportError as exc:
+        extra = known[name][2] if name in known else ""
+        hint = f"pip install 'edgeproof[{extra}]'" if extra else "reinstall edgeproof"
+        print(
+            f"edgeproof {name}: a part this command needs is not installed ({exc.name}); {hint}",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    args = parser.parse_args(args_in)
+    try:
+        code: int = args.func(args)
+    except KeyboardInterrupt:
+        print(f"\nedgeproof {name}: interrupted", file=sys.stderr)
+        return 130
     return code
 
 
