@@ -18,10 +18,12 @@ missing parts, 3 a group-specific "done, but not to be acted on" (see each group
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 
 # (command, module, extra it needs, help). Order is the order shown in --help.
 GROUPS: tuple[tuple[str, str, str, str], ...] = (
@@ -76,10 +78,46 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+#: Groups that load the face models (LiteRT) or OpenCV.
+NATIVE_LOGGERS = frozenset({"demo", "liveness", "face", "device"})
+#: LiteRT prints this at INFO level on stderr from C++ whenever an interpreter is created,
+#: whatever TF_CPP_MIN_LOG_LEVEL says; it tells a user nothing.
+_NOISE = (b"INFO: Created TensorFlow Lite XNNPACK delegate",)
+
+
 def _quiet_native_logs() -> None:
-    """OpenCV's and LiteRT's own log lines are for developers; errors still show."""
+    """OpenCV's own log lines are for developers: only its errors are shown."""
     os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+@contextlib.contextmanager
+def _filtered_stderr() -> Iterator[None]:
+    """Pass everything written to file descriptor 2 through, except the lines in _NOISE.
+
+    C++ libraries write to the descriptor, not to sys.stderr, so the filter sits there: a
+    pipe whose reader thread forwards every other line, in order, to the real stderr."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    read_end, write_end = os.pipe()
+    os.dup2(write_end, 2)
+    os.close(write_end)
+
+    def forward() -> None:
+        with os.fdopen(read_end, "rb") as pipe:
+            for line in pipe:
+                if not line.startswith(_NOISE):
+                    os.write(saved, line)
+
+    thread = threading.Thread(target=forward, name="stderr-filter", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)  # closes our last write end of the pipe: the reader sees its end
+        thread.join(timeout=2)  # a child still holding the pipe must not hang the exit
+        os.close(saved)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -98,8 +136,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return EXIT_USAGE
     args = parser.parse_args(args_in)
+    quiet = _filtered_stderr() if name in NATIVE_LOGGERS else contextlib.nullcontext()
     try:
-        code: int = args.func(args)
+        with quiet:
+            code: int = args.func(args)
     except KeyboardInterrupt:
         print(f"\nedgeproof {name}: interrupted", file=sys.stderr)
         return 130

@@ -72,7 +72,6 @@ fi
 stamp=.venv/.edgeproof-installed-$mode
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
     echo "setup: installing Python packages [$extras] into .venv (about a minute the first time)"
-    .venv/bin/python -m pip install --disable-pip-version-check -q --upgrade pip
     .venv/bin/python -m pip install --disable-pip-version-check -e ".[$extras]"
     touch "$stamp"
 fi
