@@ -94,6 +94,9 @@ class Performer:
     # edge.liveness.prompts.Overlay: what the device shows the person.
     def show(self, prompt: object) -> None:
         gesture = getattr(prompt, "gesture", None)
+        if getattr(prompt, "extra", 0):
+            # "Not sure yet: blink or turn your head now": a person blinks.
+            gesture = Gesture.BLINK
         if not self._live or not isinstance(gesture, Gesture):
             return
         start = self.now + REACTION_S

@@ -84,3 +84,19 @@ def test_sources_wipe_what_they_hold(rig: FaceRig) -> None:
     src.close()
     assert src.read_into(out) is None
     assert not src._photo.any()
+
+
+def test_the_performer_blinks_when_asked_again() -> None:
+    """An engine may ask "blink or turn your head now" after the steps (Prompt.extra)."""
+
+    class Again:
+        gesture = None
+        extra = 1
+
+    performer = Performer(seed=3)
+    performer.now = 4.0
+    performer.show(Again())
+    assert [(m.gesture, m.t) for m in performer.moves] == [(Gesture.BLINK, 4.45)]
+    scripted = Performer.scripted([])
+    scripted.show(Again())
+    assert scripted.moves == []
