@@ -40,6 +40,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -164,8 +165,36 @@ def _run(work: Path, out: Path | None, reader: str) -> int:
     _say(f"release manifest digest {manifest.digest().hex()[:16]}...")
 
     with contextlib.ExitStack() as stack:
-        url, admin = stack.enter_context(_verifier(work))
-        return _with_verifier(work, out, reader, url, admin, signed_manifest, stack)
+        _head("2. verifier: SQLite, production policy, gunicorn on 127.0.0.1")
+        verifier = stack.enter_context(_verifier(work))
+        _say("starting in the background (verifier init, then gunicorn)")
+        people = _people()
+        _head("4. verifier ready: trust this release; device: make a key and enrol it")
+        url, admin = verifier.ready()
+        return _with_verifier(work, out, reader, url, admin, signed_manifest, stack, people)
+
+
+def _people() -> tuple[list[Run], _Cast]:
+    """The passports and the people in front of the camera, and the four sessions."""
+    _head("3. passports and people")
+    from edge.capture.facerig import OTHER_PHOTO, SUBJECT_PHOTO
+    from edge.mrtd.sim.testdoc import DocOptions, generate
+
+    genuine = generate(DocOptions(face_photo=str(SUBJECT_PHOTO)))
+    other = generate(DocOptions(face_photo=str(OTHER_PHOTO), document_number="D23145890"))
+    _say("two test passports: Eileen Collins's photo, and Grace Hopper's (public-domain")
+    _say("portraits, edge/capture/media); the person at the camera is Eileen Collins's")
+    _say("photo brought to life by the project's face-mesh renderer, in memory")
+    cast = _Cast.make()
+    runs = [
+        Run("right person", "match", genuine, *cast.live(seed=1)),
+        Run("wrong person", "no match", other, *cast.live(seed=2)),
+        Run("photo replay", "liveness fails", genuine, cast.print_attack),
+        Run("replayed video", "liveness fails", genuine, lambda c: None),
+    ]
+    replay = runs[3]
+    replay.camera = cast.replay_of(runs[0], runs[1], current=replay)
+    return runs, cast
 
 
 def _with_verifier(
@@ -176,6 +205,7 @@ def _with_verifier(
     admin: str,
     signed_manifest: bytes,
     stack: contextlib.ExitStack,
+    people: tuple[list[Run], _Cast],
 ) -> int:
     import httpx
 
@@ -203,7 +233,6 @@ def _with_verifier(
     _check(r, "relying-party token")
     rp_token = r.json()["token"]
 
-    _head("3. device: make a software key and enrol it")
     (work / "device").mkdir(mode=0o700)
     store = SoftwareKeyStore.create(work / "device" / "key.pem")
     enrolment = enrol(store, url, admin, device_id="demo-device")
@@ -211,24 +240,7 @@ def _with_verifier(
     signer = cose_signer(store)
     device = device_identity(measure())
 
-    _head("4. passports and people")
-    from edge.capture.facerig import OTHER_PHOTO, SUBJECT_PHOTO
-    from edge.mrtd.sim.testdoc import DocOptions, generate
-
-    genuine = generate(DocOptions(face_photo=str(SUBJECT_PHOTO)))
-    other = generate(DocOptions(face_photo=str(OTHER_PHOTO), document_number="D23145890"))
-    _say("two test passports: Eileen Collins's photo, and Grace Hopper's (public-domain")
-    _say("portraits, edge/capture/media); the person at the camera is Eileen Collins's")
-    _say("photo brought to life by the project's face-mesh renderer, in memory")
-    cast = _Cast.make()
-    runs = [
-        Run("right person", "match", genuine, *cast.live(seed=1)),
-        Run("wrong person", "no match", other, *cast.live(seed=2)),
-        Run("photo replay", "liveness fails", genuine, cast.print_attack),
-        Run("replayed video", "liveness fails", genuine, lambda c: None),
-    ]
-    replay = runs[3]
-    replay.camera = cast.replay_of(runs[0], runs[1], current=replay)
+    runs, cast = people
     chip_for = stack.enter_context(_chip_transports(work, reader))
 
     from edge.face.match import FaceMatcher
@@ -454,81 +466,115 @@ class _Watched:
         return self.inner.submit(evidence)
 
 
-@contextlib.contextmanager
-def _verifier(work: Path) -> Iterator[tuple[str, str]]:
-    """`edgeproof verifier init` (demo policy) and `serve` on a free loopback port."""
-    import socket
+class _Verifier:
+    """`edgeproof verifier init` (production policy) and `serve` on a free loopback port,
+    booted in a background thread while the demo prepares passports and models.
 
-    import httpx
+    Both run in their own session: a terminal's SIGINT/SIGHUP reach only the demo, which
+    stops them by PID (gunicorn would take SIGHUP as "reload" and outlive the demo)."""
 
-    _head("2. verifier: SQLite, production policy, gunicorn on 127.0.0.1")
-    inst = work / "verifier"
-    init = subprocess.run(
-        [
-            *EDGEPROOF,
-            "verifier",
-            "init",
-            "--instance",
-            str(inst),
-            "--policy",
-            "production",
-            "--release-key",
-            str(work / "release.pub"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    if init.returncode != 0:
-        raise DemoError(f"verifier init failed: {init.stderr.strip()}")
-    admin = init.stdout.strip().splitlines()[-1]
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    url = f"http://127.0.0.1:{port}"
-    log = (work / "verifier.log").open("wb")
-    proc = subprocess.Popen(
-        [
-            *EDGEPROOF,
-            "verifier",
-            "serve",
-            "--config",
-            str(inst / "verifier.toml"),
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            "1",
-            "--access-log",
-            "",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        # Its own session: a terminal's SIGINT/SIGHUP reach only the demo, which stops the
-        # verifier by PID (gunicorn would take SIGHUP as "reload" and outlive the demo).
-        start_new_session=True,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                raise DemoError(
-                    "the verifier exited: " + (work / "verifier.log").read_text()[-800:]
-                )
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            if time.monotonic() > deadline:
-                raise DemoError("the verifier did not start within 60 s")
-            time.sleep(0.2)
-        _say(f"verifier up at {url} (pid {proc.pid}), policy: production")
-        yield url, admin
-    finally:
-        proc.terminate()
+    def __init__(self, work: Path) -> None:
+        import socket
+
+        self.work = work
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        self.bind = f"127.0.0.1:{port}"
+        self.url = f"http://{self.bind}"
+        self.admin = ""
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._init: subprocess.Popen[str] | None = None
+        self._lock = threading.Lock()
+        self._stopping = False
+        self._error: str | None = None
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._boot, name="verifier-boot", daemon=True)
+
+    def start(self) -> _Verifier:
+        self._thread.start()
+        return self
+
+    def _spawn(self, cmd: list[str], **kw: Any) -> Any:
+        with self._lock:
+            if self._stopping:
+                return None
+            return subprocess.Popen(cmd, start_new_session=True, **kw)
+
+    def _boot(self) -> None:
+        import httpx
+
+        inst = self.work / "verifier"
         try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=15)
-        log.close()
+            init = self._spawn(
+                [*EDGEPROOF, "verifier", "init", "--instance", str(inst), "--policy",
+                 "production", "--release-key", str(self.work / "release.pub")],
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            )  # fmt: skip
+            if init is None:
+                return
+            self._init = init
+            out, err = init.communicate(timeout=120)
+            if init.returncode != 0:
+                self._error = f"verifier init failed: {err.strip()[-500:]}"
+                return
+            self.admin = out.strip().splitlines()[-1]
+            with (self.work / "verifier.log").open("wb") as log:
+                self.proc = self._spawn(
+                    [*EDGEPROOF, "verifier", "serve", "--config", str(inst / "verifier.toml"),
+                     "--bind", self.bind, "--workers", "1", "--access-log", ""],
+                    stdout=log, stderr=subprocess.STDOUT,
+                    env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                )  # fmt: skip
+            if self.proc is None:
+                return
+            deadline = time.monotonic() + 60
+            while not self._stopping:
+                if self.proc.poll() is not None:
+                    tail = (self.work / "verifier.log").read_text(errors="replace")[-800:]
+                    self._error = "the verifier exited: " + tail
+                    return
+                with contextlib.suppress(httpx.HTTPError):
+                    if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                        return
+                if time.monotonic() > deadline:
+                    self._error = "the verifier did not start within 60 s"
+                    return
+                time.sleep(0.1)
+        except Exception as exc:  # reported by ready(), in the main thread
+            self._error = f"the verifier could not start: {exc}"
+        finally:
+            self._done.set()
+
+    def ready(self) -> tuple[str, str]:
+        """Wait until it answers (signals still interrupt the wait)."""
+        while not self._done.wait(0.2):
+            pass
+        if self._error is not None:
+            raise DemoError(self._error)
+        assert self.proc is not None
+        _say(f"verifier up at {self.url} (pid {self.proc.pid}), policy: production")
+        return self.url, self.admin
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stopping = True
+        for proc in (self._init, self.proc):
+            if proc is None or proc.poll() is not None:
+                continue
+            proc.terminate()
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=15)
+        self._thread.join(timeout=30)
+
+
+@contextlib.contextmanager
+def _verifier(work: Path) -> Iterator[_Verifier]:
+    verifier = _Verifier(work).start()
+    try:
+        yield verifier
+    finally:
+        verifier.stop()

@@ -39,8 +39,17 @@ def _processes_mentioning(text: str) -> list[int]:
     return found
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
-def test_signal_stops_the_demo_cleanly(tmp_path: Path, sig: signal.Signals) -> None:
+@pytest.mark.parametrize(
+    ("sig", "when"),
+    [
+        (signal.SIGINT, "verifier up at"),
+        (signal.SIGTERM, "verifier up at"),
+        (signal.SIGHUP, "verifier up at"),
+        # while `verifier init` / gunicorn boot in the background
+        (signal.SIGTERM, "starting in the background"),
+    ],
+)
+def test_signal_stops_the_demo_cleanly(tmp_path: Path, sig: signal.Signals, when: str) -> None:
     tmp = tmp_path / "tmp"
     tmp.mkdir()
     env = {**os.environ, "TMPDIR": str(tmp), "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1"}
@@ -59,7 +68,7 @@ def test_signal_stops_the_demo_cleanly(tmp_path: Path, sig: signal.Signals) -> N
         assert proc.stdout is not None
         for line in proc.stdout:
             lines.append(line)
-            if "verifier up at" in line:
+            if when in line:
                 up.set()
 
     reader = threading.Thread(target=read, daemon=True)
@@ -67,11 +76,10 @@ def test_signal_stops_the_demo_cleanly(tmp_path: Path, sig: signal.Signals) -> N
     try:
         assert up.wait(120), "".join(lines)[-2000:]
         m = re.search(r"\(pid (\d+)\)", "".join(lines))
-        assert m
-        verifier_pid = int(m.group(1))
+        verifier_pid = int(m.group(1)) if m else None
         folders = list(tmp.glob("edgeproof-demo-*"))
-        assert len(folders) == 1 and (folders[0] / "verifier").is_dir()
-        time.sleep(1.0)  # into enrolment and model loading
+        assert len(folders) == 1
+        time.sleep(1.0)  # into enrolment and the first session, or into the boot
         proc.send_signal(sig)
         _, err = proc.communicate(timeout=90)
     finally:
@@ -84,7 +92,8 @@ def test_signal_stops_the_demo_cleanly(tmp_path: Path, sig: signal.Signals) -> N
     assert [ln for ln in err.splitlines() if ln.strip()] == [
         f"edgeproof demo: stopped by {sig.name}; verifier stopped, temporary folder removed"
     ]
-    with pytest.raises(ProcessLookupError):
-        os.kill(verifier_pid, 0)
+    if verifier_pid is not None:
+        with pytest.raises(ProcessLookupError):
+            os.kill(verifier_pid, 0)
     assert _processes_mentioning(str(tmp)) == []
     assert list(tmp.iterdir()) == []
