@@ -2,7 +2,7 @@
 writing is listed, and none is an image or a frame. Writes may go only to the demo's
 temporary folder (verifier database and log, device key; removed at the end), the kept
 `--out` folder (tokens only), Python's and LiteRT's caches under .venv, and /dev.
-Also checks the demo's four outcomes."""
+Also checks the demo's four outcomes, and reads the kept results with `attest inspect`."""
 
 from __future__ import annotations
 
@@ -55,3 +55,18 @@ def test_the_demo_writes_no_image_or_frame(tmp_path: Path) -> None:
     assert images == [], images
     assert sorted(p.suffix for p in out.iterdir()) == [".cbor"] * 8
     assert list(tmp.iterdir()) == []
+    # The kept results, read as an auditor would: the outcome in words.
+    for name, outcome in (
+        ("right-person", "status affirming, decision match"),
+        ("wrong-person", "status affirming, decision no-match"),
+        ("photo-replay", "status contraindicated"),
+        ("replayed-video", "status contraindicated"),
+    ):
+        result = str(out / f"{name}.result.cbor")
+        ins = subprocess.run(
+            [sys.executable, "-m", "edgeproof_cli", "attest", "inspect", result],
+            capture_output=True, text=True, timeout=60, env=env, check=False,
+        )  # fmt: skip
+        assert ins.returncode == 0, ins.stderr
+        assert f"outcome: {outcome}" in ins.stdout, ins.stdout
+        assert "sourced-data" in ins.stdout
