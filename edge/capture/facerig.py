@@ -124,7 +124,7 @@ class FaceRig:
         h, w = frame.shape[:2]
         self.size = (w, h)
         det = _one_face(FaceDetector("short"), self.frame)
-        mesh = FaceMesh().landmarks(self.frame, det).astype(np.float64)
+        mesh = _smooth_outline_depth(FaceMesh().landmarks(self.frame, det).astype(np.float64))
         self.mesh = mesh
         centre = mesh[:, :2].mean(axis=0)
         face_w = float(np.ptp(mesh[:, 0]))
@@ -163,6 +163,7 @@ class FaceRig:
             [np.ones(n_mesh), np.ones(len(ring1)), np.full(len(ring2), 0.15), np.zeros(len(border))]
         )
         self.triangles = _delaunay(pts3[:, :2], w, h)
+        self._is_face = (self.triangles < n_mesh).all(axis=1)
         s = pts3[self.triangles, :2]
         self._facing = np.sign(
             (s[:, 1, 0] - s[:, 0, 0]) * (s[:, 2, 1] - s[:, 0, 1])
@@ -269,7 +270,10 @@ class FaceRig:
         sol = np.linalg.solve(mat, src[tri])  # (T, 3, 2)
         ids = self._ids
         ids.fill(-1)
-        order = np.lexsort((-depth[tri].mean(axis=1), ~back))  # back, then far to near
+        # Layers: folded-over triangles, then the head's surroundings (any triangle with a
+        # ring or border point), then the face mesh far to near: the face's own silhouette
+        # always covers what lies around it, as a head in front of a wall does.
+        order = np.lexsort((-depth[tri].mean(axis=1), self._is_face, ~back))
         shift = np.array([rx0, ry0], np.float64)
         polys = np.round((d - shift) * 16).astype(np.int32)
         for t in order:
@@ -293,6 +297,34 @@ class FaceRig:
     def wipe(self) -> None:
         """Zero the photo frame this rig holds (it is a face, even if a public one)."""
         self.frame.fill(0)
+
+
+def _smooth_outline_depth(mesh: NDArray[np.float64], k: int = 8) -> NDArray[np.float64]:
+    """Even out the mesh's depth along the face's outline.
+
+    The model's outline points alternate a little in depth; turned by 30 degrees those
+    differences become a saw-tooth silhouette on the far cheek. The outer band of points
+    (beyond 80 % of the way from the centre to the hull, in each direction) takes the mean
+    depth of its k nearest neighbours; the inner face keeps its shape."""
+    import cv2
+
+    out = mesh.copy()
+    xy = mesh[:, :2]
+    centre = xy.mean(axis=0)
+    rel = xy - centre
+    r = np.linalg.norm(rel, axis=1)
+    angle = np.arctan2(rel[:, 1], rel[:, 0])
+    hull = cv2.convexHull(xy.astype(np.float32), returnPoints=False).ravel()
+    order = np.argsort(angle[hull])
+    ha, hr = angle[hull][order], r[hull][order]
+    edge = np.interp(angle, ha, hr, period=2 * np.pi)  # the hull's radius in each direction
+    outer = r > 0.8 * edge
+    d = np.linalg.norm(xy[:, None, :] - xy[None, :, :], axis=2)
+    near = np.argsort(d, axis=1)[:, :k]
+    for _ in range(3):
+        z = out[:, 2].copy()
+        out[outer, 2] = z[near[outer]].mean(axis=1)
+    return out
 
 
 def _border_points(w: int, h: int, n: int) -> NDArray[np.float64]:
