@@ -12,7 +12,10 @@ one line naming it. `edgeproof --help` lists every group from the table below, f
 
 Exit codes common to every group: 0 success, 1 the operation failed, 2 bad arguments or
 missing parts, 3 a group-specific "done, but not to be acted on" (see each group's help),
-128+N stopped by signal N.
+128+N stopped by signal N. A group answers its own errors; what it lets through is still
+answered here in one line: a `CodedError` (exit 1, with its code) or an `OSError` about a
+path or a service the person named (exit 2). Anything else is a bug and keeps its
+traceback.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ import os
 import sys
 import threading
 from collections.abc import Iterator, Sequence
+
+from attest.errors import CodedError
 
 # (command, module, extra it needs, help). Order is the order shown in --help.
 GROUPS: tuple[tuple[str, str, str, str], ...] = (
@@ -38,7 +43,7 @@ GROUPS: tuple[tuple[str, str, str, str], ...] = (
     ("device", "edge.keystore.cli", "edge", "the edge device: key, enrolment, sessions"),
     ("firmware", "firmware.cli", "", "release manifests: build, sign, verify"),
 )
-EXIT_USAGE = 2
+EXIT_FAILED, EXIT_USAGE = 1, 2
 
 
 def version() -> str:
@@ -143,6 +148,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"\nedgeproof {name}: interrupted", file=sys.stderr)
         return 130
+    except CodedError as exc:
+        # A refusal the group did not phrase itself: still one line, with its code.
+        print(f"edgeproof {name}: {exc.code}: {exc.message}", file=sys.stderr)
+        return EXIT_FAILED
+    except OSError as exc:
+        # A path or a service a person named: missing, unreadable, unwritable, unreachable.
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"edgeproof {name}: {exc.strerror or exc}{where}", file=sys.stderr)
+        return EXIT_USAGE
     return code
 
 

@@ -146,10 +146,31 @@ def test_unknown_command_and_bad_choice() -> None:
     assert r.returncode == 2 and "invalid choice" in r.stderr and "Traceback" not in r.stderr
 
 
-# Issue 13 (the passport helper) rewrites trust loading; until it lands this may still
-# print a FileNotFoundError traceback on this branch.
-@pytest.mark.xfail(strict=False, reason="issue 13: passport read --trust loading rewritten")
 def test_passport_read_missing_trust_store() -> None:
+    # Issue 13 (the passport helper) rewrites trust loading; whatever it raises, the answer
+    # must stay one line and exit 2.
     r = run("passport", "read", "--trust", "/nonexistent", "--mrz", "L898902C3,740812,120415")
     assert r.returncode == 2
     assert "/nonexistent" in one_line(r)
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "says"),
+    [
+        (("verifier", "init", "--instance", "/proc/nope"), 2, "/proc/nope"),
+        (("passport", "make-doc", "--out", "/proc/nope"), 2, "/proc/nope"),
+        (("attest", "inspect", "/nonexistent"), 2, "/nonexistent"),
+        (("liveness", "analyze", "/nonexistent"), 2, "/nonexistent"),
+        (
+            ("device", "show-key", "--key", "file:/nonexistent"),
+            1,
+            "keystore.key-not-found",
+        ),
+    ],
+)
+def test_other_groups_answer_bad_paths_in_one_line(
+    args: tuple[str, ...], code: int, says: str
+) -> None:
+    r = run(*args)
+    assert r.returncode == code, r.stdout + r.stderr
+    assert says in one_line(r)
