@@ -342,11 +342,22 @@ def _chip_transports(work: Path, reader: str) -> Iterator[Callable[[Any], Any]]:
         _say(f"passport emulator: in-process {why}")
         yield lambda doc: InProcessTransport(EmulatedChip(doc))
         return
+    from attest.errors import CodedError
     from edge.mrtd.sim.pcscd import pcsc_rig
     from edge.mrtd.transport import PcscTransport
 
     (work / "pcsc").mkdir()
-    with pcsc_rig(work / "pcsc") as rig:
+    with contextlib.ExitStack() as rig_stack:
+        try:
+            rig = rig_stack.enter_context(pcsc_rig(work / "pcsc"))
+        except (OSError, RuntimeError, CodedError) as exc:
+            # pcscd is installed but cannot run for this user (no root, a busy or foreign
+            # lock): the demo still runs, on the in-process reader, and says why.
+            if reader == "pcscd":
+                raise DemoError(f"--reader pcscd: the pcscd rig cannot start: {exc}") from None
+            _say(f"passport emulator: in-process (pcscd installed but cannot start: {exc})")
+            yield lambda doc: InProcessTransport(EmulatedChip(doc))
+            return
         _say("passport emulator: behind real pcscd + vpcd, read with pyscard")
 
         def transport(doc: Any) -> Any:
