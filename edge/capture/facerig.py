@@ -179,6 +179,8 @@ class FaceRig:
         self._gx = gx.astype(np.float32)
         self._gy = gy.astype(np.float32)
         self._ids = np.empty((ry1 - ry0, rx1 - rx0), np.int32)
+        self._coef = np.zeros((len(self.triangles) + 1, 6), np.float32)
+        self._coef[-1] = (1, 0, 0, 1, 0, 0)  # the identity, for uncovered pixels
         self._lids = self._lid_moves()
         self._smile = self._smile_moves()
 
@@ -268,30 +270,28 @@ class FaceRig:
         mat = np.concatenate([d, ones], axis=2)
         mat[~usable] = np.eye(3)
         sol = np.linalg.solve(mat, src[tri])  # (T, 3, 2)
+        # One row of six affine coefficients per triangle (target pixel -> photo pixel),
+        # and a last row, the identity, for pixels no triangle covers.
+        n = len(tri)
+        coef = self._coef
+        coef[:n] = sol.reshape(n, 6)
         ids = self._ids
-        ids.fill(-1)
+        ids.fill(n)
         # Layers: folded-over triangles, then the head's surroundings (any triangle with a
         # ring or border point), then the face mesh far to near: the face's own silhouette
         # always covers what lies around it, as a head in front of a wall does.
         order = np.lexsort((-depth[tri].mean(axis=1), self._is_face, ~back))
         shift = np.array([rx0, ry0], np.float64)
         polys = np.round((d - shift) * 16).astype(np.int32)
-        for t in order:
-            if usable[t]:
-                cv2.fillConvexPoly(ids, polys[t], int(t), lineType=cv2.LINE_8, shift=4)
-        hit = ids >= 0
-        idx = np.where(hit, ids, 0)
-        a = sol[idx]  # (H, W, 3, 2)
+        for t in order[usable[order]]:
+            cv2.fillConvexPoly(ids, polys[t], int(t), lineType=cv2.LINE_8, shift=4)
+        a = coef[ids]  # (H, W, 6) float32
         gx, gy = self._gx, self._gy
-        mx = np.where(hit, a[..., 0, 0] * gx + a[..., 1, 0] * gy + a[..., 2, 0], gx)
-        my = np.where(hit, a[..., 0, 1] * gx + a[..., 1, 1] * gy + a[..., 2, 1], gy)
+        mx = a[..., 0] * gx + a[..., 2] * gy + a[..., 4]
+        my = a[..., 1] * gx + a[..., 3] * gy + a[..., 5]
         out[...] = self.frame
         out[ry0:ry1, rx0:rx1] = cv2.remap(
-            self.frame,
-            mx.astype(np.float32),
-            my.astype(np.float32),
-            interpolation=cv2.INTER_LINEAR,
-            borderMode=cv2.BORDER_REFLECT,
+            self.frame, mx, my, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT
         )
 
     def wipe(self) -> None:
