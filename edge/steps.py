@@ -100,7 +100,9 @@ class CameraLiveStep:
     buffer_frames: int = 8
     keep: int = 16
     keep_every: int = 10
-    #: Shows each prompt to the person (a screen on the device; the demo's performer).
+    #: Where prompts go (the device's screen, or the terminal); None shows none. The
+    #: engine's "not sure yet: blink or turn your head now" re-prompts (issue 14) go
+    #: there too, and all of them end with the capture session, at the step's deadline.
     overlay: Overlay | None = None
 
     def run(
