@@ -109,10 +109,23 @@ def _filtered_stderr() -> Iterator[None]:
     os.close(write_end)
 
     def forward() -> None:
-        with os.fdopen(read_end, "rb") as pipe:
-            for line in pipe:
-                if not line.startswith(_NOISE):
+        # Chunks, not lines: a prompt without a newline (input() writes its prompt to
+        # stderr) must show at once. Only a line that may still turn out to be noise waits.
+        buf, midline = b"", False
+        while chunk := os.read(read_end, 65536):
+            buf += chunk
+            while (nl := buf.find(b"\n")) >= 0:
+                line, buf = buf[: nl + 1], buf[nl + 1 :]
+                if midline or not line.startswith(_NOISE):
                     os.write(saved, line)
+                midline = False
+            maybe_noise = any(n.startswith(buf) or buf.startswith(n) for n in _NOISE)
+            if buf and (midline or not maybe_noise):
+                os.write(saved, buf)
+                buf, midline = b"", True
+        if buf:
+            os.write(saved, buf)
+        os.close(read_end)
 
     thread = threading.Thread(target=forward, name="stderr-filter", daemon=True)
     thread.start()
