@@ -72,6 +72,8 @@ fi
 stamp=.venv/.edgeproof-installed-$mode
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
     echo "setup: installing Python packages [$extras] into .venv (about a minute the first time)"
-    .venv/bin/python -m pip install --disable-pip-version-check -e ".[$extras]"
+    # --no-compile: Python compiles what the demo imports, on first use, instead of every
+    # file of every package now.
+    .venv/bin/python -m pip install --disable-pip-version-check --no-compile -e ".[$extras]"
     touch "$stamp"
 fi
