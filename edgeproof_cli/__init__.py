@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
+import importlib.util
 import os
 import sys
 import threading
@@ -38,6 +39,7 @@ GROUPS: tuple[tuple[str, str, str, str], ...] = (
     ("verifier", "verifier.cli", "verifier", "the verifier service"),
     ("rp", "rp.cli", "", "relying-party tools: validate a signed result offline"),
     ("audit", "audit.cli", "", "audit the verifier's log: checkpoints, entries, privacy"),
+    ("witness", "witness.cli", "", "a witness of the verifier's log: init, serve, vkey"),
     ("liveness", "edge.liveness.cli", "edge", "liveness detection: analyze, challenge, check"),
     ("face", "edge.face.cli", "edge", "on-device face matching: eval, calibrate, match"),
     ("device", "edge.keystore.cli", "edge", "the edge device: key, enrolment, sessions"),
@@ -76,6 +78,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"edgeproof {version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, module, _extra, help_text in GROUPS:
+        if importlib.util.find_spec(module.split(".")[0]) is None:
+            continue  # a package this checkout does not have (found without importing it)
         if only is None or name == only:
             importlib.import_module(module).register(sub)
         else:
