@@ -14,12 +14,18 @@ from pathlib import Path
 from tests.rig import REPO
 
 BLOCKER = """
-import importlib.abc, sys
+import importlib.abc, importlib.machinery, sys
 BLOCKED = ("numpy", "PIL", "cv2", "ai_edge_litert", "httpx", "flask", "sqlalchemy", "edge")
+class Refuse(importlib.abc.Loader):
+    def create_module(self, spec):
+        raise ImportError(f"No module named {spec.name!r}", name=spec.name)
+    def exec_module(self, module):
+        raise AssertionError("unreachable")
 class Blocker(importlib.abc.MetaPathFinder):
+    # Found (as files are), but importing fails: what a missing dependency does.
     def find_spec(self, name, path=None, target=None):
         if name.split(".")[0] in BLOCKED:
-            raise ImportError(f"No module named {name!r}", name=name)
+            return importlib.machinery.ModuleSpec(name, Refuse())
         return None
 sys.meta_path.insert(0, Blocker())
 from edgeproof_cli import main
