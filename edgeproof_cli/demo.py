@@ -61,7 +61,7 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "demo",
-        help="the whole mission on this machine: verifier, passport emulator, camera replay",
+        help="the whole mission on this machine: verifier, passport emulator, a rendered camera",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
