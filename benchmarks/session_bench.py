@@ -51,6 +51,7 @@ from edge.verifier_link import HttpVerifier  # noqa: E402
 from tests.verifier.helpers import VerifierServer, release  # noqa: E402
 
 CLIP = REPO.parent / "shared" / "data" / "video" / "short_hamilton_clip.mp4"
+STILL = CLIP.parent / "lin-manuel-miranda.png"  # the clip's performer: the chip photo
 GOAL_TOTAL_S, GOAL_OWN_S = 1.0, 0.300
 
 
@@ -168,7 +169,7 @@ def main() -> int:
             device = SigningKey.generate()
             admin.enrol(device)
             admin.add_release(rel)
-            doc = generate(DocOptions())
+            doc = generate(DocOptions(face_photo=str(STILL)))
             trust = TrustStore([x509.Certificate.load(doc.csca_der)])
             matcher = FaceMatcher(threads=1)
             frames = clip_frames()

@@ -28,7 +28,7 @@ from attest.evidence import (
     Threshold,
 )
 from edge.capture.session import CaptureSession, Frame
-from edge.capture.source import CaptureConfig
+from edge.capture.source import CaptureConfig, FrameSource
 from edge.capture.spec import open_source
 from edge.face.calibration import Decision as FaceDecision
 from edge.face.calibration import ScoreBand as FaceBand
@@ -94,7 +94,7 @@ class CameraLiveStep:
     """Film the person through `source` (a capture spec: replay:PATH, v4l2:0, picamera2:0)
     while the liveness engine follows the challenge; keep every `keep_every`-th frame."""
 
-    source: str
+    source: str | Callable[[CaptureConfig], FrameSource]  # a spec, or a source factory
     models: FaceModels
     capture: CaptureConfig = field(default_factory=CaptureConfig)
     buffer_frames: int = 8
@@ -109,7 +109,10 @@ class CameraLiveStep:
         self, gestures: tuple[Gesture, ...], method: LivenessMethod, deadline: float
     ) -> tuple[LiveOutcome, KeptFrames]:
 
-        src = open_source(self.source, self.capture)
+        if isinstance(self.source, str):
+            src = open_source(self.source, self.capture)
+        else:
+            src = self.source(self.capture)
         kept = KeptFrames(self.keep, src.format.shape)
         engine = LivenessEngine(self.models, gestures, overlay=self.overlay)
         session = CaptureSession(

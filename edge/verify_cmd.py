@@ -124,6 +124,7 @@ class Device:
 
     def verify(self, mrz: Any, can: str | None, consent: Any, txn: bytes | None = None) -> int:
         """One session; the exit code of `device verify`."""
+        from edge.liveness.prompts import TextOverlay
         from edge.mrtd.transport import PcscTransport
         from edge.session import SessionError, run_session
         from edge.steps import CameraLiveStep, FaceMatchStep, PassportChipStep
@@ -139,7 +140,7 @@ class Device:
             result = run_session(
                 verifier=link,
                 chip=PassportChipStep(lambda: PcscTransport(self.reader), self.trust, mrz, can),
-                live=CameraLiveStep(self.camera, self.models),
+                live=CameraLiveStep(self.camera, self.models, overlay=TextOverlay(sys.stdout)),
                 matcher=FaceMatchStep(self.matcher),
                 signer=self.signer,
                 device=self.identity,

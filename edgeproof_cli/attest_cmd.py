@@ -134,7 +134,7 @@ def load_keys(data: bytes, alg: int | None = None) -> dict[bytes, PublicKey]:
 def _inspect(args: argparse.Namespace) -> int:
     from attest.errors import AttestError
     from attest.report import describe
-    from edgeproof_cli.tokenio import TokenInputError, read_source, read_token
+    from edgeproof_cli.tokenio import NotATokenError, TokenInputError, read_source, read_token
 
     try:
         given = read_token(args.file)
@@ -142,6 +142,8 @@ def _inspect(args: argparse.Namespace) -> int:
         if args.key:
             alg = _ALGS[args.alg] if args.alg else None
             keys = load_keys(read_source(args.key), alg)
+    except NotATokenError as exc:
+        return _fail(args, EXIT_INVALID, exc.code, str(exc))
     except (InputError, TokenInputError) as exc:
         return _fail(args, EXIT_USAGE, "input.unreadable", str(exc))
     if isinstance(given.data, str):
@@ -155,6 +157,7 @@ def _inspect(args: argparse.Namespace) -> int:
     token, encoding = given.data, given.form
     try:
         report = describe(token, keys)
+        ear = _ear_summary(token) if report.kind == "ear" else []
     except AttestError as exc:
         return _fail(
             args,
@@ -168,9 +171,39 @@ def _inspect(args: argparse.Namespace) -> int:
         print(json.dumps(doc, indent=2))
     else:
         _print_report(report, encoding)
+        for line in ear:
+            print(line)
     if report.privacy_findings:
         return EXIT_PRIVACY
     return EXIT_OK if report.ok else EXIT_INVALID
+
+
+def _ear_summary(token: bytes) -> list[str]:
+    """The result's outcome in words (the submods claim is a nested map a person cannot
+    read): status tier, each trust-vector claim (draft-ietf-rats-ar4si section 2.3),
+    policy, face decision. Display only: the signature is `--key`'s business."""
+    from attest.ear import DECISION_NAMES, Status, decode_ear_unverified
+    from attest.errors import AttestError
+
+    try:
+        ear = decode_ear_unverified(token)
+    except AttestError as exc:
+        return [f"outcome: cannot be read ({exc.code}): {exc.message}"]
+
+    def tier(value: int) -> str:
+        for s in sorted(Status, reverse=True):
+            if value >= s.value and s.value:
+                return f"{s.label} ({value})"
+        return "no claim (0)"
+
+    decision = DECISION_NAMES[ear.decision] if ear.decision is not None else "none"
+    lines = [
+        f"outcome: status {ear.status.label}, decision {decision}, "
+        f"policy {ear.policy_id}, appraised by {ear.verifier_build}",
+        "  trust vector:",
+    ]
+    lines += [f"    {name:<18} {tier(v)}" for name, v in ear.trust_vector.items()]
+    return lines
 
 
 def _fail(args: argparse.Namespace, exit_code: int, code: str, message: str) -> int:

@@ -1,26 +1,32 @@
 """`edgeproof demo`: the whole mission on one machine, on the embedded defaults, no hardware.
 
 1. The release process signs a manifest of exactly this installation (code and models).
-2. A verifier starts under gunicorn on 127.0.0.1 with SQLite and the explicit demo policy,
-   trusting that release; a software-key device is enrolled.
+2. A verifier starts under gunicorn on 127.0.0.1 with SQLite and the production policy
+   (every challenge derived from the verifier's nonce), trusting that release; a
+   software-key device is enrolled.
 3. Test passports are generated under a test CSCA and served by the passport emulator:
    through real pcscd + vpcd + pyscard when they are installed, in-process otherwise.
-4. Three sessions run, each the same code path a field device runs (edge.session):
-   genuine (chip photo of the performer, recorded clip) -> match;
-   wrong person (another face on the chip, same clip) -> no match;
-   photo replay (the still photo shown to the camera) -> liveness fails.
+4. Four sessions run, each the same code path a field device runs (edge.session), with a
+   camera made in memory (edge/capture/synthetic.py):
+   right person   the chip photo's face, animated by the project's mesh renderer, answers
+                  each prompt of the nonce's challenge -> match, affirming;
+   wrong person   the same live face, another person's photo on the chip -> no match;
+   photo replay   the chip photo held up to the camera as a print -> liveness fails;
+   replayed video the right person's recorded answers to an earlier nonce's challenge,
+                  played back -> liveness fails (a fresh nonce asks for other gestures).
 5. For each, the relying party validates the signed result offline with the published key
    set, and the inclusion proof of the audit log entry is checked.
 
-Why the demo policy: a recording cannot perform a fresh challenge derived from a nonce; that
-is the point of the challenge. So the demo verifier issues the fixed challenge the recorded
-clip happens to perform ("turn_right,turn_right", see docs/capture-liveness.md), the
-evidence says so (liveness method "active-fixed-demo"), and a production verifier rejects
-such evidence.
+The people are public-domain portraits shipped with the project (edge/capture/media,
+SOURCES.md there). No frame or photo is written anywhere: frames are rendered into the
+capture ring and wiped with it. Only the verifier's database, its log and the device key
+live in a temporary folder, removed at the end, also when the demo is stopped (Ctrl-C,
+SIGTERM, a closed terminal). `--out DIR` keeps the evidence and result tokens for
+`edgeproof attest inspect`.
 
-Everything lives in a temporary folder removed at the end; `--out DIR` keeps the evidence
-and result tokens for `edgeproof attest inspect`. Nothing biometric or personal is written:
-the test passports are synthetic documents around public photos shipped in data/.
+exit codes: 0 every outcome as expected; 1 an outcome not as expected, or the demo could
+not run; 2 bad arguments (an --out that is not a writable folder); 128+N stopped by
+signal N (130 Ctrl-C, 129 closed terminal, 143 SIGTERM).
 """
 
 from __future__ import annotations
@@ -30,26 +36,32 @@ import contextlib
 import hashlib
 import os
 import re
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
-REPO = Path(__file__).resolve().parent.parent
-CLIP = REPO / "data" / "video" / "short_hamilton_clip.mp4"
-STILL = REPO / "data" / "video" / "lin-manuel-miranda.png"
-OTHER_FACE = REPO / "data" / "demo" / "other-person.jpg"
 EDGEPROOF = [sys.executable, "-m", "edgeproof_cli"]
+#: Wall-clock seconds for the camera step. A device films in real time; the demo renders
+#: its camera, which on a loaded machine runs slower than real time. The gestures' own
+#: windows run on the frames' stream time and are not affected; the verifier's nonce
+#: lives 300 s, so a slow session still submits in time.
+LIVE_S = 150.0
+#: Exit codes (documented in the docstring above and docs/operator.md).
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "demo",
-        help="the whole mission on this machine: verifier, passport emulator, camera replay",
+        help="the whole mission on this machine: verifier, passport emulator, a rendered camera",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -71,28 +83,77 @@ def _head(text: str) -> None:
     _say(f"\n== {text}")
 
 
-@dataclass(frozen=True)
+@dataclass
 class Run:
+    """One session of the demo: which chip, which camera, what must come out."""
+
     name: str
-    expect: str
+    expect: str  # "match", "no match" or "liveness fails"
     chip: Any  # TestDocument
-    camera: str  # capture spec
-
-
-def _demo(args: argparse.Namespace) -> int:
-    out = Path(args.out) if args.out else None
-    if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="edgeproof-demo-") as tmp:
-        try:
-            return _run(Path(tmp), out, args.reader)
-        except DemoError as exc:
-            print(f"edgeproof demo: {exc}", file=sys.stderr)
-            return 1
+    camera: Callable[[Any], Any]  # CaptureConfig -> FrameSource
+    overlay: Any = None  # who sees the prompts (the live performer)
+    challenge: tuple[Any, ...] = ()  # filled in when the verifier issues it
 
 
 class DemoError(RuntimeError):
     pass
+
+
+class Stopped(BaseException):
+    """A stop signal arrived: unwind every context (verifier, chip rig, temporary folder)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _on_signal(signum: int, frame: FrameType | None) -> None:
+    # Once is enough: further signals must not interrupt the clean-up they asked for.
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_IGN)
+    raise Stopped(signum)
+
+
+def _check_out(raw: str) -> Path:
+    """`--out` must be a folder this user can write (created if missing)."""
+    out = Path(raw)
+    if out.exists() and not out.is_dir():
+        raise DemoError(f"--out {raw}: exists and is not a folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DemoError(f"--out {raw}: cannot create it ({exc.strerror})") from None
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise DemoError(f"--out {raw}: not writable by this user")
+    return out
+
+
+def _demo(args: argparse.Namespace) -> int:
+    try:
+        out = _check_out(args.out) if args.out else None
+    except DemoError as exc:
+        print(f"edgeproof demo: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    previous = {
+        sig: signal.signal(sig, _on_signal)
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    }
+    try:
+        with tempfile.TemporaryDirectory(prefix="edgeproof-demo-") as tmp:
+            return _run(Path(tmp), out, args.reader)
+    except DemoError as exc:
+        print(f"edgeproof demo: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except Stopped as stop:
+        name = signal.Signals(stop.signum).name
+        print(
+            f"\nedgeproof demo: stopped by {name}; verifier stopped, temporary folder removed",
+            file=sys.stderr,
+        )
+        return 128 + stop.signum
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _run(work: Path, out: Path | None, reader: str) -> int:
@@ -109,8 +170,36 @@ def _run(work: Path, out: Path | None, reader: str) -> int:
     _say(f"release manifest digest {manifest.digest().hex()[:16]}...")
 
     with contextlib.ExitStack() as stack:
-        url, admin = stack.enter_context(_verifier(work))
-        return _with_verifier(work, out, reader, url, admin, signed_manifest, stack)
+        _head("2. verifier: SQLite, production policy, gunicorn on 127.0.0.1")
+        verifier = stack.enter_context(_verifier(work))
+        _say("starting in the background (verifier init, then gunicorn)")
+        people = _people()
+        _head("4. verifier ready: trust this release; device: make a key and enrol it")
+        url, admin = verifier.ready()
+        return _with_verifier(work, out, reader, url, admin, signed_manifest, stack, people)
+
+
+def _people() -> tuple[list[Run], _Cast]:
+    """The passports and the people in front of the camera, and the four sessions."""
+    _head("3. passports and people")
+    from edge.capture.facerig import OTHER_PHOTO, SUBJECT_PHOTO
+    from edge.mrtd.sim.testdoc import DocOptions, generate
+
+    genuine = generate(DocOptions(face_photo=str(SUBJECT_PHOTO)))
+    other = generate(DocOptions(face_photo=str(OTHER_PHOTO), document_number="D23145890"))
+    _say("two test passports: Eileen Collins's photo, and Grace Hopper's (public-domain")
+    _say("portraits, edge/capture/media); the person at the camera is Eileen Collins's")
+    _say("photo brought to life by the project's face-mesh renderer, in memory")
+    cast = _Cast.make()
+    runs = [
+        Run("right person", "match", genuine, *cast.live(seed=1)),
+        Run("wrong person", "no match", other, *cast.live(seed=2)),
+        Run("photo replay", "liveness fails", genuine, cast.print_attack),
+        Run("replayed video", "liveness fails", genuine, lambda c: None),
+    ]
+    replay = runs[3]
+    replay.camera = cast.replay_of(runs[0], runs[1], current=replay)
+    return runs, cast
 
 
 def _with_verifier(
@@ -121,6 +210,7 @@ def _with_verifier(
     admin: str,
     signed_manifest: bytes,
     stack: contextlib.ExitStack,
+    people: tuple[list[Run], _Cast],
 ) -> int:
     import httpx
 
@@ -148,7 +238,6 @@ def _with_verifier(
     _check(r, "relying-party token")
     rp_token = r.json()["token"]
 
-    _head("3. device: make a software key and enrol it")
     (work / "device").mkdir(mode=0o700)
     store = SoftwareKeyStore.create(work / "device" / "key.pem")
     enrolment = enrol(store, url, admin, device_id="demo-device")
@@ -156,59 +245,91 @@ def _with_verifier(
     signer = cose_signer(store)
     device = device_identity(measure())
 
-    _head("4. passports: generate test documents under a test CSCA")
-    from edge.mrtd.sim.testdoc import DocOptions, generate
-
-    genuine = generate(DocOptions())
-    other = generate(DocOptions(face_photo=str(OTHER_FACE), document_number="D23145890"))
-    _say("two passports: one with the performer's photo, one with another person's")
-    photo_replay = _still_as_video(work)
-
-    runs = [
-        Run("genuine", "match", genuine, f"replay:{CLIP}"),
-        Run("wrong person", "no match", other, f"replay:{CLIP}"),
-        Run("photo replay", "liveness fails", genuine, f"replay:{photo_replay}"),
-    ]
+    runs, cast = people
     chip_for = stack.enter_context(_chip_transports(work, reader))
 
     from edge.face.match import FaceMatcher
-    from edge.liveness.engine import FaceModels
 
-    models = FaceModels.load()
     matcher = FaceMatcher()
     failures = 0
     for n, run in enumerate(runs, start=1):
         _head(f"5.{n} session: {run.name} (expected: {run.expect})")
-        ok = _session(run, chip_for, models, matcher, signer, device, url, rp_token, out)
+        ok = _session(run, chip_for, cast.models, matcher, signer, device, url, rp_token, out)
         failures += 0 if ok else 1
+    cast.wipe()
     _head("done")
-    _say("no frame, photo, template or personal datum was written to disk or sent")
+    _say("no frame, photo, template or personal datum was written to disk or sent;")
+    _say("the verifier holds only the signed evidence and its results")
     if out is not None:
-        _say(f"tokens kept in {out}: try `edgeproof attest inspect {out}/genuine.evidence.cbor`")
-    return 1 if failures else 0
+        _say(f"tokens kept in {out}: try `edgeproof attest inspect {out}/right-person.result.cbor`")
+    return EXIT_FAILED if failures else EXIT_OK
+
+
+@dataclass
+class _Cast:
+    """The people in front of the demo's camera, all rendered in memory."""
+
+    models: Any
+    frame: Any  # the subject's photo as a camera frame
+    rig: Any
+    performers: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def make(cls) -> _Cast:
+        from edge.capture.facerig import SUBJECT_PHOTO, FaceRig, frame_from_photo, load_photo
+        from edge.liveness.engine import FaceModels
+
+        photo = load_photo(SUBJECT_PHOTO)
+        frame = frame_from_photo(photo)
+        photo.fill(0)
+        return cls(FaceModels.load(), frame, FaceRig(frame))
+
+    def live(self, seed: int) -> tuple[Callable[[Any], Any], Any]:
+        """A camera on the live performer, and the performer (who watches the prompts)."""
+        from edge.capture.synthetic import Performer, PerformerSource
+
+        performer = Performer(seed)
+        self.performers[str(seed)] = performer
+        return (lambda config: PerformerSource(self.rig, performer, seed=seed)), performer
+
+    def print_attack(self, config: Any) -> Any:
+        from edge.capture.synthetic import PrintSource
+
+        return PrintSource(self.frame, seed=3)
+
+    def replay_of(self, *earlier: Run, current: Run) -> Callable[[Any], Any]:
+        """The attacker's video: the moves an earlier session's person made, at their
+        times, played back whatever the new prompts ask. Taken from an earlier session
+        whose challenge differs from this one (with three steps, two nonces give the same
+        challenge once in 36 draws; a replay then could pass, which is why production
+        challenges should be long enough for the risk the relying party accepts)."""
+        from edge.capture.synthetic import Performer, PerformerSource
+
+        def camera(config: Any) -> Any:
+            for run in earlier:
+                if run.challenge and run.challenge != current.challenge:
+                    _say(
+                        f"  [attack] replaying the recording of the {run.name!r} session, "
+                        f"which answered {_spec(run.challenge)}"
+                    )
+                    moves = list(run.overlay.moves)
+                    return PerformerSource(self.rig, Performer.scripted(moves), seed=4)
+            raise DemoError("no earlier session with another challenge to replay")
+
+        return camera
+
+    def wipe(self) -> None:
+        self.rig.wipe()
+        self.frame.fill(0)
+
+
+def _spec(gestures: tuple[Any, ...]) -> str:
+    return ",".join(g.value for g in gestures)
 
 
 def _check(r: Any, what: str) -> None:
     if r.status_code not in (200, 201):
         raise DemoError(f"{what}: verifier answered {r.status_code}: {r.text[:300]}")
-
-
-def _still_as_video(work: Path) -> Path:
-    """The chip photo held up to the camera: the still, slightly moved, as frames."""
-    from PIL import Image
-
-    folder = work / "photo-replay"
-    folder.mkdir()
-    canvas = Image.new("RGB", (640, 360), (40, 40, 40))
-    with Image.open(STILL) as src:
-        face = src.convert("RGB")
-    face.thumbnail((300, 340))
-    for i in range(150):
-        frame = canvas.copy()
-        dx, dy = int(12 * ((i % 30) / 30 - 0.5)), int(6 * ((i % 20) / 20 - 0.5))
-        frame.paste(face, (170 + dx, 10 + dy))
-        frame.save(folder / f"{i:04d}.png")
-    return folder
 
 
 @contextlib.contextmanager
@@ -226,11 +347,22 @@ def _chip_transports(work: Path, reader: str) -> Iterator[Callable[[Any], Any]]:
         _say(f"passport emulator: in-process {why}")
         yield lambda doc: InProcessTransport(EmulatedChip(doc))
         return
+    from attest.errors import CodedError
     from edge.mrtd.sim.pcscd import pcsc_rig
     from edge.mrtd.transport import PcscTransport
 
     (work / "pcsc").mkdir()
-    with pcsc_rig(work / "pcsc") as rig:
+    with contextlib.ExitStack() as rig_stack:
+        try:
+            rig = rig_stack.enter_context(pcsc_rig(work / "pcsc"))
+        except (OSError, RuntimeError, CodedError) as exc:
+            # pcscd is installed but cannot run for this user (no root, a busy or foreign
+            # lock): the demo still runs, on the in-process reader, and says why.
+            if reader == "pcscd":
+                raise DemoError(f"--reader pcscd: the pcscd rig cannot start: {exc}") from None
+            _say(f"passport emulator: in-process (pcscd installed but cannot start: {exc})")
+            yield lambda doc: InProcessTransport(EmulatedChip(doc))
+            return
         _say("passport emulator: behind real pcscd + vpcd, read with pyscard")
 
         def transport(doc: Any) -> Any:
@@ -258,18 +390,20 @@ def _session(
     from attest.evidence import ConsentMethod
     from attest.rp import validate_result
     from edge.mrtd.passive import TrustStore
-    from edge.session import SessionError, run_session
+    from edge.session import SessionError, Timeouts, run_session
     from edge.steps import CameraLiveStep, FaceMatchStep, PassportChipStep
     from edge.verifier_link import HttpVerifier
 
     txn = hashlib.sha256(f"demo transaction {run.name} {time.time()}".encode()).digest()
-    link = HttpVerifier(url, rp_token, txn_hash=txn)
+    link = _Watched(HttpVerifier(url, rp_token, txn_hash=txn), run)
     chip = PassportChipStep(
         transport=lambda: chip_for(run.chip),
         trust=TrustStore([Certificate.load(run.chip.csca_der)]),
         mrz=run.chip.mrz_key,
     )
-    live = CameraLiveStep(run.camera, models)
+    live = CameraLiveStep(
+        run.camera, models, overlay=_Prompts(run.overlay) if run.overlay else None
+    )
 
     def progress(step: str, message: str) -> None:
         _say(f"  [{step}] {message}")
@@ -284,6 +418,7 @@ def _session(
             device=device,
             consent=ConsentMethod.OPERATOR_CONFIRMED,
             progress=progress,
+            timeouts=Timeouts(live_s=LIVE_S),
         )
     except SessionError as exc:
         _say(f"  session stopped at {exc.step}: {exc.code}: {exc.message}")
@@ -294,12 +429,12 @@ def _session(
     if out is not None:
         (out / f"{slug}.evidence.cbor").write_bytes(result.evidence_token)
         (out / f"{slug}.result.cbor").write_bytes(sub.result_token)
-        from witness.demo import keep_proof  # issue 16: its .tlog-proof and the *.vkey files
+        from witness.demo import keep_proof  # its .tlog-proof and the *.vkey files
 
         keep_proof(None, out, slug, url, rp_token, sub.result_token, _say)
     try:
         checked = validate_result(
-            sub.result_token, link.keyset(), now=int(time.time()), expected_txn_hash=txn
+            sub.result_token, link.inner.keyset(), now=int(time.time()), expected_txn_hash=txn
         )
     except AttestError as exc:
         _say(f"  relying party: result REFUSED: {exc.code}: {exc.message}")
@@ -314,88 +449,164 @@ def _session(
     got = {
         "match": checked.accepted,
         "no match": decision == "no-match",
-        "liveness fails": liveness == "failed" and not checked.accepted,
+        "liveness fails": liveness != "passed" and not checked.accepted,
     }[run.expect]
     _say(f"  {'as expected' if got else 'NOT AS EXPECTED'}: {run.expect}")
     return got
 
 
-@contextlib.contextmanager
-def _verifier(work: Path) -> Iterator[tuple[str, str]]:
-    """`edgeproof verifier init` (demo policy) and `serve` on a free loopback port."""
-    import socket
+class _Prompts:
+    """The device's screen: prints each prompt and shows it to the performer."""
 
-    import httpx
+    def __init__(self, person: Any) -> None:
+        self._person = person
 
-    _head("2. verifier: SQLite, demo policy, gunicorn on 127.0.0.1")
-    inst = work / "verifier"
-    init = subprocess.run(
-        [
-            *EDGEPROOF,
-            "verifier",
-            "init",
-            "--instance",
-            str(inst),
-            "--policy",
-            "demo",
-            "--release-key",
-            str(work / "release.pub"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    if init.returncode != 0:
-        raise DemoError(f"verifier init failed: {init.stderr.strip()}")
-    admin = init.stdout.strip().splitlines()[-1]
-    from witness.demo import start_for  # issue 16: one witness cosigns the demo's log
+    def show(self, prompt: Any) -> None:
+        if prompt.gesture is not None:
+            _say(f"  [screen] {prompt.text}")
+        self._person.show(prompt)
 
-    witness = start_for(work, inst, _say)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    url = f"http://127.0.0.1:{port}"
-    log = (work / "verifier.log").open("wb")
-    proc = subprocess.Popen(
-        [
-            *EDGEPROOF,
-            "verifier",
-            "serve",
-            "--config",
-            str(inst / "verifier.toml"),
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            "1",
-            "--access-log",
-            "",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                raise DemoError(
-                    "the verifier exited: " + (work / "verifier.log").read_text()[-800:]
-                )
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            if time.monotonic() > deadline:
-                raise DemoError("the verifier did not start within 60 s")
-            time.sleep(0.2)
-        _say(f"verifier up at {url} (pid {proc.pid}), policy: demo")
-        yield url, admin
-    finally:
-        witness.stop()
-        proc.terminate()
+    def done(self, message: str) -> None:
+        self._person.done(message)
+
+
+class _Watched:
+    """The device's verifier link, noting the challenge issued (the demo prints it and the
+    replay attack picks a recording that answered another one)."""
+
+    def __init__(self, inner: Any, run: Run) -> None:
+        self.inner, self._run = inner, run
+
+    def challenge(self) -> Any:
+        ch = self.inner.challenge()
+        self._run.challenge = tuple(ch.gestures)
+        return ch
+
+    def submit(self, evidence: bytes) -> Any:
+        return self.inner.submit(evidence)
+
+
+class _Verifier:
+    """`edgeproof verifier init` (production policy) and `serve` on a free loopback port,
+    booted in a background thread while the demo prepares passports and models.
+
+    Both run in their own session: a terminal's SIGINT/SIGHUP reach only the demo, which
+    stops them by PID (gunicorn would take SIGHUP as "reload" and outlive the demo)."""
+
+    def __init__(self, work: Path) -> None:
+        import socket
+
+        self.work = work
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        self.bind = f"127.0.0.1:{port}"
+        self.url = f"http://{self.bind}"
+        self.admin = ""
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.witness: Any = None  # witness.demo.DemoWitness, once started
+        self._init: subprocess.Popen[str] | None = None
+        self._lock = threading.Lock()
+        self._stopping = False
+        self._error: str | None = None
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._boot, name="verifier-boot", daemon=True)
+
+    def start(self) -> _Verifier:
+        self._thread.start()
+        return self
+
+    def _spawn(self, cmd: list[str], **kw: Any) -> Any:
+        with self._lock:
+            if self._stopping:
+                return None
+            return subprocess.Popen(cmd, start_new_session=True, **kw)
+
+    def _boot(self) -> None:
+        import httpx
+
+        inst = self.work / "verifier"
         try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=15)
-        log.close()
+            init = self._spawn(
+                [*EDGEPROOF, "verifier", "init", "--instance", str(inst), "--policy",
+                 "production", "--release-key", str(self.work / "release.pub")],
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            )  # fmt: skip
+            if init is None:
+                return
+            self._init = init
+            out, err = init.communicate(timeout=120)
+            if init.returncode != 0:
+                self._error = f"verifier init failed: {err.strip()[-500:]}"
+                return
+            self.admin = out.strip().splitlines()[-1]
+            from witness.demo import start_for  # one witness cosigns the demo's log
+
+            witness = start_for(self.work, inst, _say)
+            with self._lock:
+                self.witness, stopping = witness, self._stopping
+            if stopping:  # stop() ran while it started: it could not see it
+                witness.stop()
+                return
+            with (self.work / "verifier.log").open("wb") as log:
+                self.proc = self._spawn(
+                    [*EDGEPROOF, "verifier", "serve", "--config", str(inst / "verifier.toml"),
+                     "--bind", self.bind, "--workers", "1", "--access-log", ""],
+                    stdout=log, stderr=subprocess.STDOUT,
+                    env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                )  # fmt: skip
+            if self.proc is None:
+                return
+            deadline = time.monotonic() + 60
+            while not self._stopping:
+                if self.proc.poll() is not None:
+                    tail = (self.work / "verifier.log").read_text(errors="replace")[-800:]
+                    self._error = "the verifier exited: " + tail
+                    return
+                with contextlib.suppress(httpx.HTTPError):
+                    if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                        return
+                if time.monotonic() > deadline:
+                    self._error = "the verifier did not start within 60 s"
+                    return
+                time.sleep(0.1)
+        except Exception as exc:  # reported by ready(), in the main thread
+            self._error = f"the verifier could not start: {exc}"
+        finally:
+            self._done.set()
+
+    def ready(self) -> tuple[str, str]:
+        """Wait until it answers (signals still interrupt the wait)."""
+        while not self._done.wait(0.2):
+            pass
+        if self._error is not None:
+            raise DemoError(self._error)
+        assert self.proc is not None
+        _say(f"verifier up at {self.url} (pid {self.proc.pid}), policy: production")
+        return self.url, self.admin
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stopping = True
+            witness = self.witness
+        if witness is not None:
+            witness.stop()
+        for proc in (self._init, self.proc):
+            if proc is None or proc.poll() is not None:
+                continue
+            proc.terminate()
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=15)
+        self._thread.join(timeout=30)
+
+
+@contextlib.contextmanager
+def _verifier(work: Path) -> Iterator[_Verifier]:
+    verifier = _Verifier(work).start()
+    try:
+        yield verifier
+    finally:
+        verifier.stop()

@@ -21,9 +21,15 @@ _JWT = re.compile(rb"[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+")
 
 
 class TokenInputError(ValueError):
-    """The input could not be read as any token form."""
+    """The input could not be read (no such file, too large, empty)."""
 
     code = "input.unreadable"
+
+
+class NotATokenError(TokenInputError):
+    """The input was read but is no token in any form this reader knows."""
+
+    code = "input.not-a-token"
 
 
 @dataclass(frozen=True)
@@ -56,17 +62,35 @@ def parse_token(raw: bytes) -> TokenInput:
         raise TokenInputError("input is empty")
     if _JWT.fullmatch(text):
         return TokenInput(text.decode("ascii"), "jwt")
+    if text.startswith(b"eyJ") or (b"." in text and _B64.fullmatch(text.replace(b".", b""))):
+        # base64url of '{"' starts every JWT header: a JWT that lost or gained a dot.
+        raise NotATokenError(
+            "looks like a JWT but does not have three dot-separated base64url parts"
+        )
     if _HEX.fullmatch(text):
         compact = b"".join(text.split())
         if len(compact) % 2 == 0:
-            return TokenInput(binascii.unhexlify(compact), "hex")
+            return _cose(binascii.unhexlify(compact), "hex")
     if _B64.fullmatch(text):
         compact = b"".join(text.split()).replace(b"-", b"+").replace(b"_", b"/").rstrip(b"=")
         try:
-            return TokenInput(base64.b64decode(compact + b"=" * (-len(compact) % 4)), "base64")
+            decoded = base64.b64decode(compact + b"=" * (-len(compact) % 4))
         except binascii.Error:
             pass
-    return TokenInput(raw, "cbor")
+        else:
+            return _cose(decoded, "base64")
+    return _cose(raw, "cbor")
+
+
+def _cose(data: bytes, form: str) -> TokenInput:
+    """A COSE_Sign1 is tag 18 (0xd2) or, untagged, a 4-element array (0x84) (RFC 9052
+    section 4.2); anything else is refused here rather than fed to the CBOR decoder."""
+    if data[:1] not in (b"\xd2", b"\x84"):
+        what = "bytes" if form == "cbor" else f"bytes decoded from {form}"
+        raise NotATokenError(
+            f"not a token: {len(data)} {what} that are neither a COSE_Sign1 nor a JWT"
+        )
+    return TokenInput(data, form)
 
 
 def read_token(source: str) -> TokenInput:

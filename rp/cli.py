@@ -2,8 +2,9 @@
 
 Exit codes (stable, for scripts):
   0  valid, affirming, faces matched, bound to the given transaction or nonce
-  1  invalid: bad signature, unknown key, wrong transaction or nonce, expired, malformed
-  2  usage error (bad arguments, unreadable files, verifier unreachable)
+  1  invalid: bad signature, unknown key, wrong transaction or nonce, expired, malformed,
+     or not a token at all (code input.not-a-token)
+  2  usage error (bad arguments, unreadable files, verifier unreachable); one line on stderr
   3  valid and bound, but not to be acted on: the status is not affirming or no match
 """
 
@@ -45,34 +46,85 @@ def register(sub: Any) -> None:
     v.set_defaults(func=_validate)
 
 
-def _hex(value: str | None, what: str) -> bytes | None:
+class UsageError(Exception):
+    """A mistake in the command line or its surroundings: exit 2 with one line."""
+
+
+#: --txn is a SHA-256 (draft-ietf-rats-ear binds results to it); nonces are 8 to 64 bytes
+#: (RFC 9711 section 4.1, eat_nonce).
+TXN_BYTES = 32
+NONCE_BYTES = (8, 64)
+
+
+def _hex(value: str | None, what: str, size: tuple[int, int]) -> bytes | None:
     if value is None:
         return None
     try:
-        return binascii.unhexlify(value.strip())
+        raw = binascii.unhexlify(value.strip())
     except (binascii.Error, ValueError):
-        raise SystemExit(f"edgeproof rp validate: {what} must be hex") from None
+        raise UsageError(f"{what} must be hex, got {value[:40]!r}") from None
+    lo, hi = size
+    if not lo <= len(raw) <= hi:
+        want = f"{lo} bytes" if lo == hi else f"{lo} to {hi} bytes"
+        raise UsageError(f"{what} must be {want} ({2 * lo} hex digits), got {len(raw)}")
+    return raw
+
+
+def _keys(args: argparse.Namespace) -> Any:
+    """The key set, from a file or the verifier; every failure is a UsageError."""
+    import urllib.error
+
+    from attest.errors import AttestError
+    from attest.keyset import KeySet
+    from edgeproof_cli.tokenio import TokenInputError, read_source
+    from rp.keyset_cache import fetch_keyset
+
+    if args.keys:
+        try:
+            return KeySet.from_json(read_source(args.keys))
+        except TokenInputError as exc:
+            raise UsageError(f"--keys: {exc}") from None
+        except AttestError as exc:
+            raise UsageError(f"--keys: not a key set: {exc.code}: {exc.message}") from None
+    try:
+        return fetch_keyset(args.verifier)
+    except urllib.error.HTTPError as exc:
+        raise UsageError(f"the verifier at {args.verifier} answered HTTP {exc.code}") from None
+    except urllib.error.URLError as exc:
+        reason = getattr(exc.reason, "strerror", None) or str(exc.reason)
+        raise UsageError(f"cannot reach the verifier at {args.verifier}: {reason}") from None
+    except TimeoutError:
+        raise UsageError(f"the verifier at {args.verifier} did not answer in time") from None
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"cannot fetch the key set from {args.verifier}: {exc}") from None
+    except AttestError as exc:
+        raise UsageError(f"{args.verifier}: bad key set: {exc.code}: {exc.message}") from None
 
 
 def _validate(args: argparse.Namespace) -> int:
+    import sys
+
     from attest.ear import DECISION_NAMES
     from attest.errors import AttestError
-    from attest.keyset import KeySet
     from attest.rp import validate_result
-    from edgeproof_cli.tokenio import TokenInputError, read_source, read_token
-    from rp.keyset_cache import fetch_keyset
+    from edgeproof_cli.tokenio import NotATokenError, TokenInputError, read_token
 
-    txn, nonce = _hex(args.txn, "--txn"), _hex(args.nonce, "--nonce")
     try:
-        token = read_token(args.result)
-        keys = (
-            KeySet.from_json(read_source(args.keys)) if args.keys else fetch_keyset(args.verifier)
-        )
-    except (TokenInputError, OSError) as exc:
-        print(f"error: {exc}")
-        return 2
-    except AttestError as exc:
-        print(f"error: key set: {exc.code}: {exc.message}")
+        txn = _hex(args.txn, "--txn", (TXN_BYTES, TXN_BYTES))
+        nonce = _hex(args.nonce, "--nonce", NONCE_BYTES)
+        if args.max_age <= 0:
+            raise UsageError(f"--max-age must be a positive number of seconds, not {args.max_age}")
+        try:
+            token = read_token(args.result)
+        except NotATokenError as exc:
+            out = {"valid": False, "code": exc.code, "message": str(exc)}
+            print(json.dumps(out) if args.json else f"INVALID {exc.code}: {exc}")
+            return 1
+        except TokenInputError as exc:
+            raise UsageError(str(exc)) from None
+        keys = _keys(args)
+    except UsageError as exc:
+        print(f"edgeproof rp validate: {exc}", file=sys.stderr)
         return 2
     try:
         res = validate_result(

@@ -4,7 +4,7 @@
 # pcscd, PostgreSQL, ... fail instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+bash scripts/setup.sh test
 export PATH="$PWD/.venv/bin:$PATH"
 if [ "${CI:-}" = "true" ]; then export EDGEPROOF_REQUIRE_RIG=1; fi
 

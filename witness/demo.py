@@ -80,6 +80,7 @@ def start_for(work: Path, instance: Path, say: Callable[[str], None]) -> DemoWit
         [*EDGEPROOF, "witness", "serve", "--dir", str(root), "--bind", f"127.0.0.1:{port}"],
         stdout=log,
         stderr=subprocess.STDOUT,
+        start_new_session=True,  # the demo stops it by PID; a terminal's SIGHUP must not reload it
     )
     log.close()
     w = DemoWitness(root, log_vkey, vkey, url, proc)

@@ -1,10 +1,11 @@
-"""`edgeproof device keygen|show-key|measure|enroll|verify|flush-queue`: the edge device.
+"""`edgeproof device keygen|show-key|measure|enroll|verify|run|flush-queue`: the edge device.
 
 keygen     create the device key (TPM or software file); never overwrites an existing one
 show-key   print the public key: kid, algorithm, JWK, COSE_Key or PEM (never the private key)
 measure    print the device's measurement (release manifest digest and model digests)
 enroll     create or load the key and register it with the verifier (admin token)
 verify     run one verification session (edge/verify_cmd.py)
+run        the device service: an operator console running session after session
 flush-queue send evidence queued while the verifier was unreachable
 
 The key is named by a spec: tpm:PATH (default, blob under /var/lib/edgeproof/keys) or

@@ -22,7 +22,7 @@ from edge.mrtd.sim.card import EmulatedChip
 from edge.mrtd.sim.pcscd import missing_parts, pcsc_rig
 from edge.mrtd.sim.testdoc import DocOptions, generate
 from tests.rig import require
-from tests.shared import CLIP
+from tests.shared import CLIP, STILL
 from tests.verifier.helpers import Release, VerifierServer
 
 
@@ -75,7 +75,7 @@ def test_operator_console_runs_a_session(tmp_path: Path) -> None:
             ).status_code
             == 201
         )
-        doc = generate(DocOptions())
+        doc = generate(DocOptions(face_photo=str(STILL)))  # the clip's performer
         (tmp_path / "csca").mkdir()
         (tmp_path / "csca" / "csca.der").write_bytes(doc.csca_der)
         (tmp_path / "rp-token").write_text(admin.token("relying-party"))

@@ -1,7 +1,7 @@
 """Generate a complete, signed test passport: CSCA, DSC, LDS files, chip keys.
 
-Everything is synthetic except the face photo, which comes from the repository's test data
-(data/video/lin-manuel-miranda.png, see data/video/SOURCES.md). Options produce the negative
+Everything is synthetic except the face photo, by default the demo's public-domain portrait
+(edge/capture/media/astronaut.jpg, see edge/capture/media/SOURCES.md). Options produce the negative
 documents the tests need: expired DSC, untrusted CSCA, wrong data-group hash, chip keys that
 do not match DG14/DG15.
 """
@@ -31,7 +31,7 @@ from edge.mrtd.securityinfo import CA_PREFIX, PACE_PREFIX, PK_ECDH, build_securi
 from edge.mrtd.sod import LDS_SECURITY_OBJECT_OID, DataGroupHash, LdsSecurityObject
 
 REPO = Path(__file__).resolve().parents[3]
-FACE_PHOTO = REPO / "data" / "video" / "lin-manuel-miranda.png"
+FACE_PHOTO = REPO / "edge" / "capture" / "media" / "astronaut.jpg"
 CurveName = Literal["brainpoolP256r1", "secp256r1"]
 _CURVES: dict[str, ec.EllipticCurve] = {
     "brainpoolP256r1": ec.BrainpoolP256R1(),
@@ -72,7 +72,7 @@ class DocOptions:
     document_number: str = "C01X00T47"
     date_of_birth: str = "740812"
     date_of_expiry: str = "341031"
-    face_photo: str | None = None  # the chip photo; default: data/video/lin-manuel-miranda.png
+    face_photo: str | None = None  # the chip photo; default: edge/capture/media/astronaut.jpg
 
 
 @dataclass
