@@ -173,7 +173,11 @@ def test_inspect_results_and_profile_violations(tmp_path: Path) -> None:
     (tmp_path / "key.pub").write_bytes(key.public.pem())
     code, doc = inspect_json(str(tmp_path / "ear.cbor"), "--key", str(tmp_path / "key.pub"))
     assert code == 0 and doc["kind"] == "ear"
-    assert {c["name"] for c in doc["claims"]} >= {"submods", "edgeproof.evidence-digest"}
+    assert {c["name"] for c in doc["claims"]} >= {
+        "submods",
+        "urn:edgeproof:ear:result",
+        "ear_status",
+    }
     # alg in the unprotected header: decoded, shown, and refused with the profile's reason.
     payload = evidence().encode()
     sig = key.sign(cose.sig_structure(b"", payload))
