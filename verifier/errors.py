@@ -26,6 +26,7 @@ REASONS: dict[str, Reason] = {
     "request.method-not-allowed": Reason(405, "Method not allowed on this resource"),
     "request.too-large": Reason(413, "Request body too large"),
     "request.unsupported-media-type": Reason(415, "Wrong content type"),
+    "request.not-acceptable": Reason(406, "No representation the Accept header allows"),
     "request.malformed": Reason(400, "Malformed request"),
     "request.conflict": Reason(409, "Conflicts with the current state"),
     "request.internal": Reason(500, "Internal error"),

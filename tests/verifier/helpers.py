@@ -217,14 +217,15 @@ def check_with_independent_libraries(keys_doc: dict[str, Any], cwt: bytes, jwt: 
     msg.key = EC2Key(crv=P256, x=b64url_decode(jwk["x"]), y=b64url_decode(jwk["y"]))
     assert msg.verify_signature() and msg.payload is not None
     claims = cbor2.loads(msg.payload)
-    assert claims[265] == "tag:github.com,2023:veraison/ear"
+    assert claims[265] == "tag:ietf.org,2026:rats/ear#04"  # draft-ietf-rats-ear-04
 
     header = pyjwt.get_unverified_header(jwt)
     assert header["kid"] == kid
     key = pyjwt.PyJWKSet.from_dict(keys_doc)[header["kid"]]
     decoded = pyjwt.decode(jwt, key=key.key, algorithms=["ES256"])
-    assert decoded["submods"]["edgeproof-device"]["ear.status"] in ("affirming", "warning")
-    assert decoded["eat_nonce"] == b64url(claims[10])
+    sub = decoded["submods"]["edgeproof-device"]
+    assert sub["ear_status"] in ("affirming", "warning")
+    assert sub["eat_nonce"] == b64url(claims[266]["edgeproof-device"][10])
 
 
 def _run(args: list[str], **kw: Any) -> subprocess.CompletedProcess[str]:

@@ -96,6 +96,19 @@ def unsupported_media_type(w: World) -> httpx.Response:
     )
 
 
+def not_acceptable(w: World) -> httpx.Response:
+    """A result asked for in an EAR profile the verifier does not issue (RFC 9782 eat_profile)."""
+    c = w.client
+    return c.http.post(
+        f"{c.base}/v1/attestations",
+        content=w.good(),
+        headers={
+            "Content-Type": "application/eat+cwt",
+            "Accept": 'application/eat+cwt; eat_profile="tag:example.org,2020:other"',
+        },
+    )
+
+
 def malformed(w: World) -> httpx.Response:
     c = w.client
     return c.http.post(
@@ -284,6 +297,7 @@ TRIGGERS: dict[str, Callable[[World], httpx.Response]] = {
     "request.method-not-allowed": method_not_allowed,
     "request.too-large": too_large,
     "request.unsupported-media-type": unsupported_media_type,
+    "request.not-acceptable": not_acceptable,
     "request.malformed": malformed,
     "request.conflict": conflict,
     "evidence.malformed": evidence_malformed,
