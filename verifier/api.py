@@ -15,7 +15,7 @@ from flask import Blueprint, Response, jsonify, request
 
 from attest import ear as earmod
 from attest.errors import AttestError
-from attest.keys import PublicKey, b64url, b64url_decode
+from attest.keys import EDDSA, PublicKey, b64url, b64url_decode
 from verifier import metrics
 from verifier.app import body, caller, json_body, require, verifier
 from verifier.errors import RequestError, VerifierError
@@ -72,12 +72,23 @@ def _key(doc: dict[str, Any]) -> PublicKey:
     v = doc.get("cose_key")
     try:
         if isinstance(v, str):
-            return PublicKey.from_cose_key(b64url_decode(v))
-        if isinstance(doc.get("jwk"), dict):
-            return PublicKey.from_jwk(doc["jwk"])
+            key = PublicKey.from_cose_key(b64url_decode(v))
+        elif isinstance(doc.get("jwk"), dict):
+            key = PublicKey.from_jwk(doc["jwk"])
+        else:
+            raise RequestError("give cose_key (base64url COSE_Key bytes) or jwk")
     except AttestError as exc:
         raise VerifierError(f"{exc.code}: {exc.message}", code="device.bad-key") from None
-    raise RequestError("give cose_key (base64url COSE_Key bytes) or jwk")
+    if key.alg == EDDSA:
+        # RFC 9864 section 4.2 deprecates the polymorphic EdDSA (-8) for the fully specified
+        # Ed25519 (-19). A new enrolment (or rotation) must pin -19: the same key, the same
+        # kid (RFC 9679 thumbprints leave alg out). Devices pinned to -8 before keep working:
+        # their pin is stored, and for an OKP/Ed25519 key -8 is not ambiguous.
+        raise VerifierError(
+            "COSE alg -8 (EdDSA) is deprecated by RFC 9864: enrol the key with alg -19",
+            code="device.deprecated-alg",
+        )
+    return key
 
 
 def _int_arg(name: str, default: int | None = None, hi: int = 2**31) -> int:

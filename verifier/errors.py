@@ -39,6 +39,9 @@ REASONS: dict[str, Reason] = {
     "device.unknown": Reason(422, "No device is enrolled with this key"),
     "device.revoked": Reason(422, "The device key was revoked"),
     "device.key-retired": Reason(422, "The device key was rotated and its overlap has ended"),
+    "device.deprecated-alg": Reason(
+        422, "EdDSA (-8) is deprecated by RFC 9864; enrol as Ed25519 (-19)"
+    ),
     # -- appraisal: freshness ------------------------------------------------------------
     "nonce.unknown": Reason(422, "The nonce was not issued by this verifier"),
     "nonce.expired": Reason(422, "The challenge expired"),
