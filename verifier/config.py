@@ -168,7 +168,7 @@ def load_config(path: Path | None = None, environ: Mapping[str, str] | None = No
 
 
 def write_config(config: Config, path: Path) -> None:
-    """The TOML file `init` leaves behind (no secrets beyond a local database path)."""
+    """The TOML file `init` leaves behind, readable by its owner only."""
     lines = []
     for f in fields(config):
         v = getattr(config, f.name)
@@ -178,7 +178,11 @@ def write_config(config: Config, path: Path) -> None:
             lines.append(f"{f.name} = {v}")
         else:
             lines.append(f"{f.name} = {_toml_str(str(v))}")
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    # 0600: the database URL may carry a password (issue 16, finding 10).
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # a file that existed keeps its mode through O_CREAT: set it
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write("\n".join(lines) + "\n")
 
 
 def _toml_str(s: str) -> str:
