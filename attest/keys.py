@@ -215,6 +215,13 @@ class PublicKey:
 
     # -- verification --------------------------------------------------------------------
 
+    def accepts_alg(self, alg: int) -> bool:
+        """Whether a token's `alg` fits this key's pin. Exactly the pin, with one widening:
+        a key pinned to EdDSA (-8) before RFC 9864 also accepts Ed25519 (-19), which for an
+        Ed25519 key is the same algorithm (RFC 9864 section 2.2), so a device pinned to -8
+        keeps working after its software moves to -19. A -19 pin never accepts -8."""
+        return alg == self.alg or (self.alg == EDDSA and alg == ED25519)
+
     def verify(self, signature: bytes, data: bytes) -> None:
         """Check a raw COSE signature (r||s for ECDSA, RFC 9053 section 2.1) over `data`."""
         try:

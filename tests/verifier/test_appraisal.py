@@ -75,6 +75,11 @@ def test_eddsa_minus_8_still_verifies_for_a_key_pinned_to_it() -> None:
     pinned_19 = DeviceRecord(old.kid, PublicKey.from_cose_key(as_19), "d-19")
     r = appraise(sign_evidence(ev, old), pinned_19, nonce, REFS, PROD, NOW)
     assert not r.accepted and r.failures[0].code == "evidence.alg-not-pinned"
+    # A device pinned to -8 whose software now signs -19 (the same key): accepted.
+    upgraded = SigningKey.from_private_pem(old.private_pem())  # an Ed25519 PEM reads as -19
+    assert upgraded.alg == ED25519 and upgraded.kid == old.kid
+    pinned_8 = DeviceRecord(old.kid, old.public, "d-8")
+    assert appraise(sign_evidence(ev, upgraded), pinned_8, nonce, REFS, PROD, NOW).accepted
 
 
 def test_transaction_is_bound_through_the_nonce() -> None:
