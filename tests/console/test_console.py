@@ -378,3 +378,28 @@ def test_pages_forbid_scripts_and_framing(console: Console) -> None:
     css = c.get("/static/console.css")
     assert css.status_code == 200 and css.mimetype == "text/css"
     css.close()
+
+
+def test_result_profile_setting_issues_the_2023_profile(
+    console: Console, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`result_profile = "veraison-2023"` (verifier.toml): results in the profile Veraison's
+    libraries read, when the request does not ask for one; the default is draft-04."""
+    import dataclasses
+
+    from attest.ear import EAR_PROFILE, LEGACY_PROFILE, verify_ear_cwt, verify_ear_jwt
+
+    assert console.results[0]["ear"]["cwt"]
+    first = verify_ear_cwt(b64url_decode(console.results[0]["ear"]["cwt"]), console.v.keyset)
+    assert first.profile == EAR_PROFILE
+    legacy = dataclasses.replace(console.v.config, result_profile="veraison-2023")
+    monkeypatch.setattr(console.v, "config", legacy)
+    out = console.appraise()
+    console.results.pop()  # the other tests count the fixture's own appraisals
+    assert verify_ear_cwt(b64url_decode(out["ear"]["cwt"]), console.v.keyset).profile == (
+        LEGACY_PROFILE
+    )
+    claims = verify_ear_jwt(out["ear"]["jwt"], console.v.keyset).to_json_claims()
+    assert "ear.appraisal-policy-id" in claims["submods"]["edgeproof-device"]
+    with pytest.raises(Exception, match="result_profile"):
+        dataclasses.replace(console.v.config, result_profile="ear-03")
