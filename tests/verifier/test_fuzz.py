@@ -100,6 +100,8 @@ def test_mutated_bodies_never_crash_or_pass(world: World) -> None:
     rng = random.Random(20261123)
     seeds = [world.good() for _ in range(8)]
     before = c.http.get(f"{c.base}/v1/log/checkpoint", headers=c.h(world.auditor)).json()
+    assert world.server.proc is not None
+    workers = worker_pids(world.server.proc.pid)
 
     shared = httpx.Client(timeout=30, limits=httpx.Limits(max_connections=4))
 
@@ -136,6 +138,7 @@ def test_mutated_bodies_never_crash_or_pass(world: World) -> None:
     assert after["tree_size"] == before["tree_size"]
     # The originals are still good: the fuzzing consumed no nonce.
     assert c.submit(seeds[0]).status_code == 201
+    assert worker_pids(world.server.proc.pid) == workers, "a worker died"
 
 
 def test_malformed_chunked_bodies_are_problem_documents(world: World) -> None:
