@@ -16,7 +16,7 @@ separate claims on purpose: a genuine device can honestly report "no match".
 
 Extensions (section 4 of the draft): each is a map, under a name that cannot collide: CBOR
 labels -65601 and -65602 (Private Use, clear of Project Veraison's -70000..-70002, which the
-draft's section 4.6 gives to `ear_veraison_*`), JWT names that are URNs (collision-resistant
+draft's section 4.5 gives to `ear_veraison_*`), JWT names that are URNs (collision-resistant
 names, RFC 7519 section 4.2). A receiver ignores claims it does not know (section 4: "A
 receiver MUST ignore any unknown claim"); evidence is different (attest.evidence keeps its
 closed schema: there an unknown claim is a privacy finding).
@@ -53,15 +53,15 @@ SUBMOD = "edgeproof-device"
 MAX_JWT_SIZE = 8 * 1024
 MAX_CWT_SIZE = 4096
 
-# RFC 9782 section 6 media types; the eat_profile parameter names the EAR version.
+# RFC 9782 media types; the eat_profile parameter names the EAR version.
 CWT_MEDIA = "application/eat+cwt"
 JWT_MEDIA = "application/eat+jwt"
-CMW_JSON_MEDIA = "application/cmw+json"  # draft-ietf-rats-msg-wrap-23 section 10.6
+CMW_JSON_MEDIA = "application/cmw+json"  # draft-ietf-rats-msg-wrap-23 section 10.5
 CMW_CBOR_MEDIA = "application/cmw+cbor"
 CMW_IND_ATTESTATION_RESULTS = 1 << 3  # section 3.1.1: cm-type attestation-results is bit 3
 
 # CBOR labels: CWT/EAT claims (RFC 8392, RFC 9711 section 4) and EAR's 1000-range
-# (draft-ietf-rats-ear-04 section 7.1, unchanged from the 2023 profile).
+# (draft-ietf-rats-ear-04 section 9.1, unchanged from the 2023 profile).
 L_EXP, L_IAT, L_NONCE, L_PROFILE, L_SUBMODS = 4, 6, 10, 265, 266
 L_STATUS, L_TRUST_VECTOR, L_POLICY_ID, L_VERIFIER_ID = 1000, 1001, 1003, 1004
 L_RAW_EVIDENCE = 1002
@@ -246,7 +246,7 @@ class Ear:
         return self.profile == LEGACY_PROFILE
 
     def media_type(self, kind: str) -> str:
-        """RFC 9782 media type with the eat_profile parameter (draft section 6)."""
+        """RFC 9782 media type with the eat_profile parameter (draft section 5)."""
         base = CWT_MEDIA if kind == "cwt" else JWT_MEDIA
         return f'{base}; eat_profile="{self.profile}"'
 
@@ -284,8 +284,8 @@ class Ear:
         if self.legacy:
             claims[L_NONCE] = self.nonce
         else:
-            # Section 3.2: the appraisal's eat_nonce is the nonce of the appraised evidence,
-            # for a relying party that was the challenger; section 3.1's overall ear_status.
+            # Section 3.1: the appraisal's eat_nonce is the nonce of the appraised evidence,
+            # for a relying party that was the challenger; section 3's overall ear_status.
             sub[L_NONCE] = self.nonce
             sub[L_PROFILE] = APPRAISAL_PROFILE
             claims[L_STATUS] = int(self.status)
@@ -305,7 +305,7 @@ class Ear:
     # -- JSON ------------------------------------------------------------------------------
 
     def to_json_claims(self) -> dict[str, Any]:
-        """draft-ietf-rats-ear-04 section 3.3 (JSON serialisation), or the 2023 profile."""
+        """draft-ietf-rats-ear-04 section 3.2 (JSON serialisation), or the 2023 profile."""
         n = _LEGACY_NAMES if self.legacy else _NAMES
         tv = {name: v for name, v in self.trust_vector.items() if v}
         sub: dict[str, Any] = {n["status"]: self.status.label}
@@ -345,7 +345,7 @@ class Ear:
             raise ClaimsError(f"malformed EAR claims: {exc}", code="ear.bad-claim") from None
 
 
-# JSON claim names per profile: draft-ietf-rats-ear-04 section 7.1 (underscores) and the
+# JSON claim names per profile: draft-ietf-rats-ear-04 section 9.1 (underscores) and the
 # 2023 profile (dots and dashes).
 _NAMES = {
     "status": "ear_status",
@@ -493,7 +493,7 @@ def _parse(c: Any, *, cbor_form: bool) -> Ear:
     trust_vector = TrustVector.from_items(tv_map)
     policy = _need(sub, key(L_POLICY_ID, names["policy"]), "submod")
     if not legacy:
-        # Section 3.2: ear_appraisal_policy_ids, a non-empty list applied in order; the
+        # Section 3.1: ear_appraisal_policy_ids, a non-empty list applied in order; the
         # result names the one policy edgeproof applies.
         if not isinstance(policy, list) or len(policy) != 1:
             raise ClaimsError(
@@ -506,7 +506,7 @@ def _parse(c: Any, *, cbor_form: bool) -> Ear:
         nonce = blob(_need(sub, key(L_NONCE, "eat_nonce"), "submod"), "eat_nonce")
         overall = c.get(key(L_STATUS, "ear_status"))
         if overall is not None and _status(overall, cbor_form) < status:
-            # Section 3.1: the overall status is no higher trust than the worst appraisal;
+            # Section 3: the overall status is no higher trust than the worst appraisal;
             # AR4SI tiers order trust inversely to their value.
             raise ClaimsError(
                 "ear_status claims more trust than the appraisal", code="ear.bad-claim"
@@ -723,7 +723,7 @@ def unwrap_cmw(data: bytes | str | list[Any]) -> bytes | str:
 
 
 def _eat_profile_param(params: str) -> str | None:
-    """RFC 9782 section 6: the optional eat_profile parameter, case-insensitive."""
+    """RFC 9782: the optional eat_profile parameter, case-insensitive."""
     for p in params.split(";"):
         name, _, value = p.strip().partition("=")
         if name.strip().lower() == "eat_profile":

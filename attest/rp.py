@@ -88,7 +88,7 @@ def validate_result(
     else:
         ear, kind = verify_ear_cwt(bytes(token), keys, closed=False), "cwt"
     if ear.exp is not None and now >= ear.exp:
-        # draft-ietf-rats-ear-04 section 3.1: after exp the result MUST NOT be accepted.
+        # draft-ietf-rats-ear-04 section 3: after exp the result MUST NOT be accepted.
         raise ResultError(f"result expired at {ear.exp}", code="rp.expired")
     if ear.iat > now + CLOCK_SKEW_S:
         raise ResultError(

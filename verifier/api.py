@@ -151,7 +151,7 @@ def challenges() -> Response:
 
 def _accept() -> list[tuple[str, str | None]]:
     """The Accept header's media types, in order, each with its eat_profile parameter
-    (RFC 9782 section 6: optional, case-insensitive). Bounded: at most 16 entries."""
+    (RFC 9782: optional, case-insensitive). Bounded: at most 16 entries."""
     out: list[tuple[str, str | None]] = []
     for item in _split_unquoted(request.headers.get("Accept", "")[:1024], ",")[:16]:
         mtype, _, params = item.partition(";")

@@ -453,7 +453,7 @@ def _claims(report: Any) -> list[dict[str, Any]]:
 
 
 def _submod(cwt: bytes) -> list[tuple[str, str]]:
-    """The submodule's claims by their EAR names (draft-ietf-rats-ear-04 section 3.2)."""
+    """The submodule's claims by their EAR names (draft-ietf-rats-ear-04 section 3.1)."""
     try:
         e = decode_ear_unverified(cwt)
     except AttestError:

@@ -6,7 +6,7 @@
 - The claims match the CDDL of draft-ietf-rats-ear-04 narrowed to what edgeproof emits,
   taken from docs/attestation.md (between the EAR CDDL markers) and compiled with pycddl.
   JSON claims are checked against the same CDDL after mapping the draft's JSON names to
-  its CBOR keys (the draft's JC<> pairs, section 7.1) and text values to their codes.
+  its CBOR keys (the draft's JC<> pairs, section 9.1) and text values to their codes.
 python-cwt is not used: it pins cbor2 < 6 and cannot be installed beside this project.
 """
 
@@ -42,7 +42,7 @@ DOCS = Path(__file__).resolve().parents[2] / "docs" / "attestation.md"
 TIERS = {"none": 0, "affirming": 2, "warning": 32, "contraindicated": 96}
 DECISIONS = {"match": 1, "no-match": 2, "inconclusive": 3}
 TV = {"instance-identity": 0, "executables": 2, "hardware": 4, "sourced-data": 7}
-# draft-ietf-rats-ear-04 section 7.1 (and RFC 9711, ar4si): JSON name -> CBOR key.
+# draft-ietf-rats-ear-04 section 9.1 (and RFC 9711, ar4si): JSON name -> CBOR key.
 TOP = {"eat_profile": 265, "ear_status": 1000, "iat": 6, "exp": 4, "ear_verifier_id": 1004}
 TOP |= {"submods": 266, "urn:edgeproof:ear:result": -65601}
 APPRAISAL = {"eat_profile": 265, "ear_status": 1000, "ear_trustworthiness_vector": 1001}
