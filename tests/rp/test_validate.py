@@ -238,6 +238,19 @@ def test_cli_exit_codes(tmp_path: Path) -> None:
     assert run(str(tmp_path / "ok.cwt"), "--txn", "00" * 32).returncode == 1
     assert run(str(tmp_path / "nomatch.jwt"), "--txn", TXN.hex()).returncode == 3
     assert run(str(tmp_path / "missing"), "--txn", TXN.hex()).returncode == 2
+    # The 2023 profile (Veraison's libraries) and CMW records (draft-ietf-rats-msg-wrap-23).
+    legacy = sign_ear_jwt(make_ear(iat=_now(), profile=LEGACY_PROFILE), key)
+    (tmp_path / "legacy.jwt").write_text(legacy)
+    (tmp_path / "legacy.cmw.json").write_text(json.dumps(cmw_json(legacy, LEGACY_PROFILE)))
+    (tmp_path / "ok.cmw.cbor").write_bytes(cmw_cbor(sign_ear_cwt(make_ear(iat=_now()), key)))
+    for name, profile in (
+        ("legacy.jwt", LEGACY_PROFILE),
+        ("legacy.cmw.json", LEGACY_PROFILE),
+        ("ok.cmw.cbor", EAR_PROFILE),
+    ):
+        out = run(str(tmp_path / name), "--txn", TXN.hex(), "--json")
+        assert out.returncode == 0, (name, out.stdout + out.stderr)
+        assert json.loads(out.stdout)["profile"] == profile
 
 
 def _now() -> int:
