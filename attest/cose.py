@@ -270,7 +270,7 @@ def verify_sign1(token: bytes, keys: KeyLookup, *, max_size: int = MAX_TOKEN_SIZ
 def check_signature(keys: KeyLookup, alg: int, kid: bytes, signature: bytes, tbs: bytes) -> None:
     """The key pinned for `kid` must be pinned to `alg` and verify `signature` over `tbs`."""
     key = lookup_key(keys, kid)
-    if alg != key.alg:
+    if not key.accepts_alg(alg):
         raise SignatureError(
             f"token says {ALG_NAMES[alg]} but the key is pinned to {ALG_NAMES[key.alg]}",
             code="cose.alg-not-pinned",

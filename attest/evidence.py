@@ -22,7 +22,8 @@ from typing import Any, TypeVar
 from attest import cbor, cose
 from attest.challenge import MAX_STEPS, Gesture
 from attest.cose import Signer
-from attest.errors import AttestError, ClaimsError, DecodeError, PrivacyError
+from attest.errors import AttestError, ClaimsError, DecodeError, PrivacyError, SignatureError
+from attest.keys import ECDSA_ALGS, is_low_s
 
 PROFILE_V1 = "urn:edgeproof:v1"
 MAX_VALIDITY_S = 300  # exp - iat, ARCHITECTURE.md
@@ -551,7 +552,12 @@ class Evidence:
         failed_step = lv[3]
         if failed_step is not None:
             failed_step = _int(failed_step, "liveness failed_step", 0, 7)
-        return cls(
+        rp = claims.get(RP_COMMITMENT)
+        if RP_COMMITMENT in claims:
+            # Optional means absent or a bool: `null` would be a second encoding of "no
+            # commitment" with another digest (the CDDL says `? -65544 => bool`).
+            rp = _bool(rp, "rp_commitment")
+        ev = cls(
             nonce=claims[EAT_NONCE],
             iat=claims[IAT],
             exp=claims[EXP],
@@ -580,9 +586,14 @@ class Evidence:
             erasure=Erasure(era[0], era[1], _erased_at(claims[IAT], era[2])),
             dbgstat=_enum(DebugStatus, claims[DBGSTAT], "dbgstat"),
             intuse=_enum(IntendedUse, claims[INTUSE], "intuse"),
-            rp_commitment_matched=claims.get(RP_COMMITMENT),
+            rp_commitment_matched=rp,
             profile=claims[EAT_PROFILE],
         )
+        if ev.to_claims() != claims:
+            # Exactly closed: one claims map per Evidence. Any value the typed model would
+            # write differently (a wider form the checks above let through) is refused.
+            raise _fail("non-canonical", "claims are not in the one encoding profile v1 allows")
+        return ev
 
     @classmethod
     def decode(cls, payload: bytes) -> Evidence:
@@ -601,7 +612,10 @@ class Evidence:
                 fast = None
             if fast is not None:
                 return fast
-        return cls.from_claims(cbor.decode(payload, max_size=MAX_PAYLOAD))
+        ev = cls.from_claims(cbor.decode(payload, max_size=MAX_PAYLOAD))
+        if ev.encode() != payload:  # RFC 8949 section 4.2.1, and one encoding per claim set
+            raise _fail("non-canonical", "claims are not in the one encoding profile v1 allows")
+        return ev
 
 
 _EVIDENCE_ENUMS: tuple[tuple[str, type[IntEnum]], ...] = (
@@ -962,6 +976,26 @@ def verify_evidence(token: bytes, keys: cose.KeyLookup) -> tuple[Evidence, cose.
         ev = _from_match(m)
         msg = cose.verified_in_layout(token, keys)
         if msg is not None:
+            _require_low_s(msg)
             return (Evidence.decode(msg.payload) if ev is None else ev), msg
     msg = cose.verify_sign1(token, keys)
+    _require_low_s(msg)
     return Evidence.decode(msg.payload), msg
+
+
+def _require_low_s(msg: cose.Sign1) -> None:
+    """ECDSA evidence must be low-S (s <= n/2), one signature per signed content.
+
+    (r, s) and (r, n - s) both verify: without this rule anyone holding a device's token
+    could make a second valid token of the same claims, with another digest; submitted
+    first, it would consume the nonce and the device's own would be refused as a replay.
+    Refusing high S (rather than hashing the payload instead of the token) keeps the
+    evidence digest the SHA-256 of the exact bytes the device sent, as the result, the
+    log and the auditor already state it (docs/attestation.md, "Signature malleability").
+    Every edgeproof signer normalises (attest.keys.SigningKey.sign, attest.keys.low_s).
+    """
+    if msg.protected.get(1) in ECDSA_ALGS and not is_low_s(msg.signature):
+        raise SignatureError(
+            "ECDSA signature has a high S (s > n/2); profile v1 accepts the low-S form only",
+            code="cose.high-s",
+        )

@@ -26,7 +26,9 @@ from attest import cbor
 from attest.errors import KeyFormatError, SignatureError
 
 # COSE algorithms (IANA COSE Algorithms registry; RFC 9053, RFC 9864 for the fully
-# specified ESP256 and Ed25519).
+# specified ESP256 and Ed25519). RFC 9864 section 4.2 deprecates the polymorphic EdDSA (-8):
+# new Ed25519 keys are pinned to Ed25519 (-19) by default; -8 still verifies for keys that
+# were pinned to it before (the verifier refuses new enrolments of it: docs/attestation.md).
 ES256 = -7
 ESP256 = -9
 EDDSA = -8
@@ -168,9 +170,11 @@ class PublicKey:
 
     # -- JWK (RFC 7517, RFC 8037) --------------------------------------------------------
 
-    def jwk(self) -> dict[str, str]:
+    def jwk(self) -> dict[str, Any]:
         req = self._required()
-        common = {"kid": b64url(self.kid), "alg": JOSE_ALG[self.alg], "use": "sig"}
+        common: dict[str, Any] = {"kid": b64url(self.kid), "alg": JOSE_ALG[self.alg], "use": "sig"}
+        if self.alg not in (ES256, ED25519):  # the JOSE name alone would read back as these
+            common["cose_alg"] = self.alg
         if req[KTY] == KTY_EC2:
             return {"kty": "EC", "crv": "P-256", "x": b64url(req[X]), "y": b64url(req[Y]), **common}
         return {"kty": "OKP", "crv": "Ed25519", "x": b64url(req[X]), **common}
@@ -195,7 +199,7 @@ class PublicKey:
                 KTY: KTY_OKP,
                 CRV: CRV_ED25519,
                 X: b64url_decode(jwk.get("x", "")),
-                ALG: alg if alg is not None else EDDSA,
+                ALG: alg if alg is not None else ED25519,
             }
         else:
             raise KeyFormatError(f"unsupported JWK kty={kty!r} crv={crv!r}", code="key.wrong-type")
@@ -211,6 +215,13 @@ class PublicKey:
 
     # -- verification --------------------------------------------------------------------
 
+    def accepts_alg(self, alg: int) -> bool:
+        """Whether a token's `alg` fits this key's pin. Exactly the pin, with one widening:
+        a key pinned to EdDSA (-8) before RFC 9864 also accepts Ed25519 (-19), which for an
+        Ed25519 key is the same algorithm (RFC 9864 section 2.2), so a device pinned to -8
+        keeps working after its software moves to -19. A -19 pin never accepts -8."""
+        return alg == self.alg or (self.alg == EDDSA and alg == ED25519)
+
     def verify(self, signature: bytes, data: bytes) -> None:
         """Check a raw COSE signature (r||s for ECDSA, RFC 9053 section 2.1) over `data`."""
         try:
@@ -225,6 +236,23 @@ class PublicKey:
 
 
 _ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())
+# The order of the P-256 group (SEC 2 section 2.4.2, FIPS 186-5 D.1.2.3).
+P256_N = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+
+
+def is_low_s(signature: bytes) -> bool:
+    """Whether a raw P-256 r||s signature has s <= n/2 (the one of the pair (r, s),
+    (r, n - s) that BIP-146 and EIP-2 call canonical)."""
+    return len(signature) == 64 and int.from_bytes(signature[32:], "big") <= P256_N // 2
+
+
+def low_s(signature: bytes) -> bytes:
+    """The low-S form of a raw P-256 r||s signature, for signers that do not normalise
+    (a TPM's TPM2_Sign, a secure element): same validity, one encoding."""
+    if len(signature) != 64:
+        raise SignatureError("ES256 signatures are 64 bytes (r || s)")
+    s = int.from_bytes(signature[32:], "big")
+    return signature[:32] + min(s, P256_N - s).to_bytes(32, "big")
 
 
 def _der_integer(v: bytes) -> bytes:
@@ -282,10 +310,14 @@ class SigningKey:
         return cls(alg, ed25519.Ed25519PrivateKey.generate())
 
     def sign(self, data: bytes) -> bytes:
-        """A raw COSE signature: r||s (32 bytes each) for ECDSA, 64 bytes for Ed25519."""
+        """A raw COSE signature: r||s (32 bytes each) for ECDSA, 64 bytes for Ed25519.
+
+        ECDSA signatures are always low-S (s <= n/2): evidence with a high S is refused
+        (attest.evidence.verify_evidence), because (r, n - s) is a second valid signature
+        over the same bytes that anyone could make from the device's."""
         if isinstance(self._key, ec.EllipticCurvePrivateKey):
             r, s = decode_dss_signature(self._key.sign(data, ec.ECDSA(hashes.SHA256())))
-            return r.to_bytes(32, "big") + s.to_bytes(32, "big")
+            return r.to_bytes(32, "big") + min(s, P256_N - s).to_bytes(32, "big")
         return self._key.sign(data)
 
     def private_pem(self) -> bytes:
@@ -298,7 +330,8 @@ class SigningKey:
 
     @classmethod
     def from_private_pem(cls, pem: bytes, alg: int | None = None) -> SigningKey:
-        """Load a PKCS#8 PEM; `alg` defaults to ES256 for P-256 and EdDSA for Ed25519."""
+        """Load a PKCS#8 PEM; `alg` defaults to ES256 for P-256 and Ed25519 (-19, RFC 9864)
+        for Ed25519."""
         try:
             key = serialization.load_pem_private_key(pem, password=None)
         except (ValueError, TypeError) as exc:
@@ -309,7 +342,7 @@ class SigningKey:
                 raise KeyFormatError("a P-256 key signs ES256 or ESP256", code="key.wrong-type")
             return cls(chosen, key)
         if isinstance(key, ed25519.Ed25519PrivateKey):
-            chosen = EDDSA if alg is None else alg
+            chosen = ED25519 if alg is None else alg
             if chosen not in EDDSA_ALGS:
                 raise KeyFormatError("an Ed25519 key signs EdDSA or Ed25519", code="key.wrong-type")
             return cls(chosen, key)
@@ -327,5 +360,5 @@ def public_key_from_pem(pem: bytes, alg: int | None = None) -> PublicKey:
     if isinstance(key, ec.EllipticCurvePublicKey):
         return PublicKey(ES256 if alg is None else alg, key)
     if isinstance(key, ed25519.Ed25519PublicKey):
-        return PublicKey(EDDSA if alg is None else alg, key)
+        return PublicKey(ED25519 if alg is None else alg, key)
     raise KeyFormatError("only P-256 and Ed25519 public keys are supported", code="key.wrong-type")

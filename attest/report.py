@@ -35,11 +35,27 @@ HEADER_NAMES = {
 }
 
 EAR_CLAIMS: dict[int, tuple[str, str, str]] = {
-    ear.L_PROFILE: ("eat_profile", "the EAR profile this result follows", "identifier"),
+    ear.L_PROFILE: (
+        "eat_profile",
+        "the EAR profile (and draft version) this result follows",
+        "identifier",
+    ),
     ear.L_IAT: ("iat", "when the verifier issued this result", "time"),
-    ear.L_VERIFIER_ID: ("ear.verifier-id", "who appraised: developer and build", "identifier"),
+    ear.L_EXP: ("exp", "after this time the result must not be accepted", "time"),
+    ear.L_STATUS: ("ear_status", "overall trust tier (draft-ietf-rats-ear-04)", "outcome"),
+    ear.L_VERIFIER_ID: ("ear_verifier_id", "who appraised: developer and build", "identifier"),
     ear.L_NONCE: ("eat_nonce", "the nonce of the appraised evidence, echoed", "random bytes"),
-    ear.L_SUBMODS: ("submods", "status, trust vector, policy and face-match decision", "outcome"),
+    ear.L_SUBMODS: (
+        "submods",
+        "status, trust vector, policy ids, nonce and face-match decision",
+        "outcome",
+    ),
+    ear.L_EXT_RESULT: (
+        ear.J_EXT_RESULT,
+        "appraisal id, SHA-256 of the evidence, device key thumbprint, transaction hash and salt",
+        "identifier and digests",
+    ),
+    # Bare values of results issued under the 2023 profile before draft-ietf-rats-ear-04.
     ear.L_APPRAISAL_ID: (
         "edgeproof.appraisal-id",
         "the verifier's id for this appraisal",
@@ -293,6 +309,10 @@ def _ear_claims(claims: dict[Any, Any], findings: list[Finding]) -> tuple[Entry,
         ear.Ear.from_cbor_claims(claims)
     except AttestError as exc:
         findings.append(Finding(exc.code, exc.message))
+    # A relying party ignores these (draft-ietf-rats-ear-04 section 4); shown as findings
+    # here because a result is published data and edgeproof's own profile is closed.
+    for extra in ear.unknown_claims(claims):
+        findings.append(Finding("ear.unknown-claim", f"claim {extra} is outside the profile"))
     entries = []
     for label, value in claims.items():
         name, meaning, kind = EAR_CLAIMS.get(
@@ -349,7 +369,7 @@ def _kind(payload: Any) -> Kind:
     profile = payload.get(evidence.EAT_PROFILE)
     if profile == evidence.PROFILE_V1:
         return "evidence"
-    if profile == ear.EAR_PROFILE:
+    if profile in ear.PROFILES:
         return "ear"
     if payload.get("format") == manifest.MANIFEST_FORMAT:
         return "release-manifest"

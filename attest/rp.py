@@ -16,7 +16,7 @@ import hmac
 from dataclasses import dataclass
 
 from attest.cose import KeyLookup
-from attest.ear import Ear, Status, verify_ear_cwt, verify_ear_jwt
+from attest.ear import Ear, Status, unwrap_cmw, verify_ear_cwt, verify_ear_jwt
 from attest.errors import ResultError
 from attest.evidence import Decision
 
@@ -58,7 +58,9 @@ def validate_result(
     expected_nonce: bytes | None = None,
     max_age_s: int = DEFAULT_MAX_AGE_S,
 ) -> ValidatedResult:
-    """Check a CWT (bytes) or JWT (text) result; raise an AttestError with a reason code.
+    """Check a CWT (bytes) or JWT (text) result, bare or wrapped in a record CMW, of either
+    EAR profile (draft-ietf-rats-ear-04, or Veraison's 2023 one); raise an AttestError with
+    a reason code.
 
     At least one binding is required: the transaction hash the relying party supplied when
     it asked for the challenge, or the nonce. Without one, a result for somebody else's
@@ -72,11 +74,22 @@ def validate_result(
             code="rp.no-binding",
         )
     if isinstance(token, str):
-        ear, kind = verify_ear_jwt(token.strip(), keys), "jwt"
+        token = token.strip()
+    if isinstance(token, str) and token.startswith("["):
+        token = unwrap_cmw(token)  # a JSON record CMW (draft-ietf-rats-msg-wrap-23)
+    elif isinstance(token, bytes | bytearray) and token[:1] in (b"\x82", b"\x83", b"["):
+        token = unwrap_cmw(bytes(token))  # a CBOR (or JSON) record CMW
+    # draft-ietf-rats-ear-04 section 4: a receiver ignores claims it does not know.
+    if isinstance(token, str):
+        ear, kind = verify_ear_jwt(token.strip(), keys, closed=False), "jwt"
     elif isinstance(token, bytes | bytearray) and token[:1] != b"\xd2" and token.count(b".") == 2:
-        ear, kind = verify_ear_jwt(bytes(token).decode("ascii", "replace").strip(), keys), "jwt"
+        jwt = bytes(token).decode("ascii", "replace").strip()
+        ear, kind = verify_ear_jwt(jwt, keys, closed=False), "jwt"
     else:
-        ear, kind = verify_ear_cwt(bytes(token), keys), "cwt"
+        ear, kind = verify_ear_cwt(bytes(token), keys, closed=False), "cwt"
+    if ear.exp is not None and now >= ear.exp:
+        # draft-ietf-rats-ear-04 section 3: after exp the result MUST NOT be accepted.
+        raise ResultError(f"result expired at {ear.exp}", code="rp.expired")
     if ear.iat > now + CLOCK_SKEW_S:
         raise ResultError(
             f"result issued {ear.iat - now} s in the future: check the clocks",

@@ -30,7 +30,7 @@ from attest.evidence import (
     Outcome,
     ScoreBand,
 )
-from attest.keys import ALG_NAMES, EDDSA, PublicKey, SigningKey
+from attest.keys import ALG_NAMES, ED25519, PublicKey, SigningKey
 from attest.sample import sample_evidence
 
 
@@ -93,7 +93,7 @@ protected-header = {{
   1 => alg,                ; alg, the one pinned for the key at enrolment
   4 => bstr .size 32,      ; kid: RFC 9679 SHA-256 thumbprint of the COSE_Key
 }}
-alg = {algs}  ; {alg_names}
+alg = {algs}  ; {alg_names} (-8: only keys pinned to it before RFC 9864)
 
 evidence-claims = {{
 {chr(10).join(lines)}
@@ -179,7 +179,7 @@ def example_token() -> tuple[bytes, PublicKey]:
     public label: it is an example, and no verifier may ever enrol it.
     """
     seed = hashlib.sha256(b"edgeproof example key: published, never enrol it").digest()
-    key = SigningKey(EDDSA, ed25519.Ed25519PrivateKey.from_private_bytes(seed))
+    key = SigningKey(ED25519, ed25519.Ed25519PrivateKey.from_private_bytes(seed))
     # A challenge bound to a relying party's transaction: the nonce commits to it.
     ev = sample_evidence(
         nonce=transaction_nonce(

@@ -26,7 +26,10 @@ def register(sub: Any) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    v.add_argument("result", help="result file (CBOR, hex, base64 or JWT), or - for stdin")
+    v.add_argument(
+        "result",
+        help="result file (CBOR, hex, base64, JWT, or a CMW record), or - for stdin",
+    )
     src = v.add_mutually_exclusive_group(required=True)
     src.add_argument("--keys", metavar="KEYSET", help="the verifier's key set (JSON file)")
     src.add_argument("--verifier", metavar="URL", help="fetch the key set from this verifier")
@@ -151,6 +154,7 @@ def _validate(args: argparse.Namespace) -> int:
         "appraisal_id": res.ear.appraisal_id,
         "issued_at": res.ear.iat,
         "serialisation": res.serialisation,
+        "profile": res.ear.profile,
     }
     if logged:
         out["log"] = logged

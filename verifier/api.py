@@ -7,13 +7,15 @@ return JSON; every error is a VerifierError turned into a problem document by ap
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
+from attest import ear as earmod
 from attest.errors import AttestError
-from attest.keys import PublicKey, b64url_decode
+from attest.keys import EDDSA, PublicKey, b64url, b64url_decode
 from verifier import metrics
 from verifier.app import body, caller, json_body, require, verifier
 from verifier.errors import RequestError, VerifierError
@@ -70,12 +72,23 @@ def _key(doc: dict[str, Any]) -> PublicKey:
     v = doc.get("cose_key")
     try:
         if isinstance(v, str):
-            return PublicKey.from_cose_key(b64url_decode(v))
-        if isinstance(doc.get("jwk"), dict):
-            return PublicKey.from_jwk(doc["jwk"])
+            key = PublicKey.from_cose_key(b64url_decode(v))
+        elif isinstance(doc.get("jwk"), dict):
+            key = PublicKey.from_jwk(doc["jwk"])
+        else:
+            raise RequestError("give cose_key (base64url COSE_Key bytes) or jwk")
     except AttestError as exc:
         raise VerifierError(f"{exc.code}: {exc.message}", code="device.bad-key") from None
-    raise RequestError("give cose_key (base64url COSE_Key bytes) or jwk")
+    if key.alg == EDDSA:
+        # RFC 9864 section 4.2 deprecates the polymorphic EdDSA (-8) for the fully specified
+        # Ed25519 (-19). A new enrolment (or rotation) must pin -19: the same key, the same
+        # kid (RFC 9679 thumbprints leave alg out). Devices pinned to -8 before keep working:
+        # their pin is stored, and for an OKP/Ed25519 key -8 is not ambiguous.
+        raise VerifierError(
+            "COSE alg -8 (EdDSA) is deprecated by RFC 9864: enrol the key with alg -19",
+            code="device.deprecated-alg",
+        )
+    return key
 
 
 def _int_arg(name: str, default: int | None = None, hi: int = 2**31) -> int:
@@ -136,17 +149,100 @@ def challenges() -> Response:
     return _created(out)
 
 
+def _accept() -> list[tuple[str, str | None]]:
+    """The Accept header's media types, in order, each with its eat_profile parameter
+    (RFC 9782: optional, case-insensitive). Bounded: at most 16 entries."""
+    out: list[tuple[str, str | None]] = []
+    for item in _split_unquoted(request.headers.get("Accept", "")[:1024], ",")[:16]:
+        mtype, _, params = item.partition(";")
+        profile = None
+        for p in params.split(";"):
+            name, _, value = p.strip().partition("=")
+            if name.strip().lower() == "eat_profile":
+                profile = value.strip().strip('"').lower()
+        out.append((mtype.strip().lower(), profile))
+    return out
+
+
+def _split_unquoted(text: str, sep: str) -> list[str]:
+    """Split at `sep` outside quoted strings (RFC 9110 section 5.6.4): the 2023 EAR
+    profile, `tag:github.com,2023:veraison/ear`, has a comma in it."""
+    parts: list[str] = []
+    cur: list[str] = []
+    quoted = False
+    for ch in text:
+        if ch == '"':
+            quoted = not quoted
+        if ch == sep and not quoted:
+            parts.append("".join(cur))
+            cur = []
+        else:
+            cur.append(ch)
+    parts.append("".join(cur))
+    return parts
+
+
+def _requested_profile() -> str | None:
+    """An EAR profile named in Accept (`application/eat+cwt; eat_profile="..."` or the
+    +jwt form); None: the configured default. A profile we do not issue is a 406."""
+    for mtype, profile in _accept():
+        if profile is None or mtype not in (earmod.CWT_MEDIA, earmod.JWT_MEDIA, "*/*"):
+            continue
+        for known in earmod.PROFILES:
+            if profile == known.lower():
+                return known
+        raise VerifierError(
+            f"results are issued in the EAR profiles {list(earmod.PROFILES)}",
+            code="request.not-acceptable",
+        )
+    return None
+
+
+def _with_cmw(out: dict[str, Any]) -> dict[str, Any]:
+    """The result also as record CMWs (draft-ietf-rats-msg-wrap-23 section 3.1), and the
+    RFC 9782 media type of each serialisation with its eat_profile."""
+    ear = out["ear"]
+    cwt = b64url_decode(ear["cwt"])
+    profile = earmod.decode_ear_unverified(cwt).profile
+    ear["profile"] = profile
+    ear["media_types"] = {
+        "cwt": f'{earmod.CWT_MEDIA}; eat_profile="{profile}"',
+        "jwt": f'{earmod.JWT_MEDIA}; eat_profile="{profile}"',
+    }
+    ear["cmw_json"] = earmod.cmw_json(ear["jwt"], profile)
+    ear["cmw_cbor"] = b64url(earmod.cmw_cbor(cwt, profile))
+    return out
+
+
+def _negotiated(out: dict[str, Any]) -> Response:
+    """GET of a result: the JSON document, or the bare token / CMW the Accept header asks
+    for (RFC 9110 section 12.5.1; q-values are not weighed, the first match wins)."""
+    ear = out["ear"]
+    for mtype, _ in _accept():
+        if mtype == earmod.CWT_MEDIA:
+            return Response(b64url_decode(ear["cwt"]), content_type=ear["media_types"]["cwt"])
+        if mtype == earmod.JWT_MEDIA:
+            return Response(ear["jwt"], content_type=ear["media_types"]["jwt"])
+        if mtype == earmod.CMW_JSON_MEDIA:
+            body_ = json.dumps(ear["cmw_json"], separators=(",", ":"))
+            return Response(body_, content_type=earmod.CMW_JSON_MEDIA)
+        if mtype == earmod.CMW_CBOR_MEDIA:
+            return Response(b64url_decode(ear["cmw_cbor"]), content_type=earmod.CMW_CBOR_MEDIA)
+    return jsonify(out)
+
+
 @bp.post("/v1/attestations")
 def attestations() -> Response:
     v = verifier()
     token = body(EVIDENCE_TYPE, v.config.max_evidence_bytes)
+    profile = _requested_profile()
     try:
-        out = v.submit(token)
+        out = v.submit(token, profile)
     except VerifierError as exc:
         metrics.appraisal(exc.code)
         raise
     metrics.appraisal(f"result-{out['status']}")
-    return _created(out, f"/v1/attestations/{out['appraisal_id']}")
+    return _created(_with_cmw(out), f"/v1/attestations/{out['appraisal_id']}")
 
 
 @bp.get("/v1/attestations/<appraisal_id>")
@@ -154,7 +250,7 @@ def attestations() -> Response:
 def attestation(appraisal_id: str) -> Response:
     if not re.fullmatch(r"[0-9a-f]{32}", appraisal_id):
         raise VerifierError("no such appraisal", code="request.not-found")
-    return jsonify(verifier().appraisal(caller(), appraisal_id))
+    return _negotiated(_with_cmw(verifier().appraisal(caller(), appraisal_id)))
 
 
 # -- management ------------------------------------------------------------------------------

@@ -22,6 +22,13 @@ from verifier.config import Config, load_config
 from verifier.errors import REASONS, RequestError, VerifierError
 from verifier.service import Caller, Verifier
 
+try:  # gunicorn reads the body for the app: a broken framing surfaces as its exceptions
+    from gunicorn.http.errors import NoMoreData, ParseException
+
+    _BAD_FRAMING: tuple[type[BaseException], ...] = (ParseException, NoMoreData)
+except ImportError:  # pragma: no cover - another WSGI server
+    _BAD_FRAMING = ()
+
 log = logging.getLogger("verifier")
 PROBLEM_TYPE = "urn:edgeproof:problem:"
 MAX_BODY = 300 * 1024  # the largest body any route accepts (a signed release manifest)
@@ -160,6 +167,12 @@ def create_app(config: Config, *, clock: Callable[[], float] = time.time) -> Fla
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:
+        if isinstance(exc, _BAD_FRAMING):
+            # RFC 9112 section 7.1: a chunked body whose framing is broken (size not hex,
+            # a missing CRLF, a bad extension, the data cut short) is the client's error,
+            # found while the view reads the body. A 400, never a 500 with a trace.
+            log.info("malformed request body: %s", type(exc).__name__)
+            return problem("request.malformed", "the request body's framing is malformed")
         log.exception("unexpected error")
         return problem("request.internal", "internal error; the server log has details")
 

@@ -183,7 +183,7 @@ def _identity(token: bytes, device: DeviceRecord | None, now: int, c: _Checks) -
         return None
     c.ok("device-active")
     # RFC 9052 section 3.1: alg is taken from the protected header only; we pin it per kid.
-    if alg != device.key.alg:
+    if not device.key.accepts_alg(alg):  # -8 pins also take -19 (attest.keys, RFC 9864)
         c.fail("algorithm-pinned", "evidence.alg-not-pinned", f"token alg {alg}")
         return None
     c.ok("algorithm-pinned")

@@ -71,12 +71,6 @@ def _fail(message: str) -> int:
 
 
 def _init(args: argparse.Namespace) -> int:
-    from attest.keys import SigningKey
-    from verifier.config import parse_config, write_config
-    from verifier.errors import VerifierError
-    from verifier.service import Verifier
-    from verifier.storage import make_engine, migrate
-
     instance = Path(args.instance).resolve()
     config_file = instance / "verifier.toml"
     if config_file.exists():
@@ -85,7 +79,34 @@ def _init(args: argparse.Namespace) -> int:
             f"{instance} is already initialised; use `edgeproof verifier migrate` to upgrade "
             "or `edgeproof verifier token --role admin` for another admin token"
         )
-    instance.mkdir(mode=0o700, parents=True, exist_ok=True)
+    # The instance holds the result key and a configuration whose database URL may carry a
+    # password (issue 16, finding 10): the folder is 0700 and every file init creates is
+    # 0600 (umask 077 while init runs: the TOML file, the SQLite database and its WAL).
+    if instance.exists():
+        st = instance.stat()
+        if not instance.is_dir():
+            return _fail(f"{instance} exists and is not a folder")
+        if st.st_uid != os.getuid():
+            return _fail(f"{instance} belongs to another user (uid {st.st_uid}); refusing")
+        if st.st_mode & 0o077:
+            os.chmod(instance, 0o700)
+            print(f"note: {instance} was {oct(st.st_mode & 0o777)}; now 0o700 (it holds keys)")
+    else:
+        instance.mkdir(mode=0o700, parents=True)
+    old_umask = os.umask(0o077)
+    try:
+        return _init_files(args, instance, config_file)
+    finally:
+        os.umask(old_umask)
+
+
+def _init_files(args: argparse.Namespace, instance: Path, config_file: Path) -> int:
+    from attest.keys import SigningKey
+    from verifier.config import parse_config, write_config
+    from verifier.errors import VerifierError
+    from verifier.service import Verifier
+    from verifier.storage import make_engine, migrate
+
     values: dict[str, Any] = {"instance_path": str(instance), "policy": args.policy}
     if args.database_url:
         values["database_url"] = args.database_url

@@ -22,6 +22,12 @@ ENV_PREFIX = "EDGEPROOF_VERIFIER_"
 ENV_CONFIG_FILE = ENV_PREFIX + "CONFIG"  # path of the TOML file; not itself a setting
 MAX_EVIDENCE_BYTES = 16 * 1024  # ARCHITECTURE.md: evidence bodies capped at 16 KiB
 POLICIES = ("production", "demo")
+# Which EAR profile results are issued in when the request does not ask (attest/ear.py):
+# draft-ietf-rats-ear-04, or the 2023 profile that Veraison's libraries read.
+RESULT_PROFILES = {
+    "ear-04": "tag:ietf.org,2026:rats/ear#04",
+    "veraison-2023": "tag:github.com,2023:veraison/ear",
+}
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:+-]{0,63}")
 
 
@@ -33,6 +39,7 @@ class Config:
     retiring_result_keys: tuple[Path, ...] = ()  # PEMs (public or private) still published
     release_keys: tuple[Path, ...] = ()  # public PEMs of trusted release (manifest) keys
     policy: str = "production"
+    result_profile: str = "ear-04"
     verifier_build: str = "edgeproof-verifier-0.1.0"
     log_origin: str = "edgeproof-verifier"
     # The log's Ed25519 note key (C2SP signed-note), private PEM; default in the instance.
@@ -57,6 +64,8 @@ class Config:
             raise ConfigError("database_url must be sqlite:///PATH or postgresql+psycopg://...")
         if self.policy not in POLICIES:
             raise ConfigError(f"policy must be one of {POLICIES}, not {self.policy!r}")
+        if self.result_profile not in RESULT_PROFILES:
+            raise ConfigError(f"result_profile must be one of {sorted(RESULT_PROFILES)}")
         for name in ("verifier_build", "log_origin"):
             if not _ID.fullmatch(getattr(self, name)):
                 raise ConfigError(f"{name} must be a short identifier")
@@ -98,6 +107,7 @@ _KINDS: dict[str, str] = {
     "retiring_result_keys": "paths",
     "release_keys": "paths",
     "policy": "str",
+    "result_profile": "str",
     "verifier_build": "str",
     "log_origin": "str",
     "log_key": "path",
@@ -177,7 +187,7 @@ def load_config(path: Path | None = None, environ: Mapping[str, str] | None = No
 
 
 def write_config(config: Config, path: Path) -> None:
-    """The TOML file `init` leaves behind (no secrets beyond a local database path)."""
+    """The TOML file `init` leaves behind, readable by its owner only."""
     lines = []
     for f in fields(config):
         v = getattr(config, f.name)
@@ -187,7 +197,11 @@ def write_config(config: Config, path: Path) -> None:
             lines.append(f"{f.name} = {v}")
         else:
             lines.append(f"{f.name} = {_toml_str(str(v))}")
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    # 0600: the database URL may carry a password (issue 16, finding 10).
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # a file that existed keeps its mode through O_CREAT: set it
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write("\n".join(lines) + "\n")
 
 
 def _toml_str(s: str) -> str:

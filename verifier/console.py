@@ -1,9 +1,11 @@
 """The auditor console: server-rendered pages over the verifier's own records (issue 8).
 
-Auditors (and admins) log in once with their bearer token; the console keeps only the
-token's row id in a signed, HttpOnly, SameSite=Strict session cookie and re-reads that row
-on every request, so revoking the token ends the session at once. Relying-party tokens are
-refused: a relying party may see only its own results, through the API.
+Auditors (and admins) log in once with their bearer token; the console keeps a random
+session id in a signed, HttpOnly, SameSite=Strict session cookie, and the session itself
+(its token and expiry) on the server, re-read on every request: revoking the token ends the
+session at once, and logging out deletes it, so a copy of the cookie is worth nothing.
+Relying-party tokens are refused: a relying party may see only its own results, through
+the API.
 
 Everything is rendered by Jinja with autoescaping (the pages show device-supplied and
 verifier-signed data); charts are inline SVG computed here, so the pages need no
@@ -38,7 +40,7 @@ from flask import (
     url_for,
 )
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
-from sqlalchemy import Integer, func, literal_column, select
+from sqlalchemy import Integer, delete, func, literal_column, select
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as WerkzeugResponse
 
@@ -50,7 +52,7 @@ from attest.report import describe
 from verifier.app import verifier
 from verifier.errors import RequestError, VerifierError
 from verifier.service import Caller
-from verifier.storage import ApiToken, Appraisal, Device
+from verifier.storage import ApiToken, Appraisal, ConsoleSession, Device
 
 log = logging.getLogger("verifier.console")
 bp = Blueprint("console", __name__, url_prefix="/console")
@@ -122,15 +124,53 @@ def utc(t: int | None) -> str:
 # -- authentication ----------------------------------------------------------------------
 
 
-def _session_caller() -> Caller | None:
-    tid = session.get("tid")
-    if not isinstance(tid, int) or isinstance(tid, bool):
+def _sid_hash() -> bytes | None:
+    sid = session.get("sid")
+    if not isinstance(sid, str) or not 16 <= len(sid) <= 64:
         return None
-    with verifier().reader() as s:
-        row = s.get(ApiToken, tid)
+    return hashlib.sha256(sid.encode("ascii", "replace")).digest()
+
+
+def _session_caller() -> Caller | None:
+    """The session's caller, read from the server: the cookie only names a session row
+    (issue 16, finding 11: a cookie captured before logout must not work after it)."""
+    sid_hash = _sid_hash()
+    if sid_hash is None:
+        return None
+    v = verifier()
+    with v.reader() as s:
+        open_ = s.get(ConsoleSession, sid_hash)
+        if open_ is None or open_.expires_at <= v.now():
+            return None
+        row = s.get(ApiToken, open_.token_id)
     if row is None or row.revoked_at is not None or row.role not in CONSOLE_ROLES:
         return None
     return Caller(row.id, row.role)
+
+
+def _open_session(token_id: int) -> str:
+    """A new server-side session; expired ones are swept here, so the table stays small."""
+    v = verifier()
+    now = v.now()
+    sid = secrets.token_urlsafe(32)
+    with v.writer() as s, s.begin():
+        s.execute(delete(ConsoleSession).where(ConsoleSession.expires_at <= now))
+        s.add(
+            ConsoleSession(
+                sid_hash=hashlib.sha256(sid.encode("ascii")).digest(),
+                token_id=token_id,
+                created_at=now,
+                expires_at=now + int(SESSION_LIFETIME.total_seconds()),
+            )
+        )
+    return sid
+
+
+def _close_session() -> None:
+    sid_hash = _sid_hash()
+    if sid_hash is not None:
+        with verifier().writer() as s, s.begin():
+            s.execute(delete(ConsoleSession).where(ConsoleSession.sid_hash == sid_hash))
 
 
 def _csrf() -> str:
@@ -153,7 +193,7 @@ def _authenticate() -> WerkzeugResponse | None:
         return None
     who = _session_caller()
     if who is None:
-        session.pop("tid", None)
+        session.pop("sid", None)
         return redirect(url_for("console.login"), code=303)
     g.caller = who
     return None
@@ -204,8 +244,9 @@ def login() -> Any:
     if who.role not in CONSOLE_ROLES:
         log.info("console login refused: role %s", who.role)
         return _page("login.html", 403, error=f"a {who.role} token cannot open the auditor console")
+    _close_session()  # a session open in this browser ends with a new login
     session.clear()  # a fresh session (and CSRF token) at each login
-    session["tid"] = who.token_id
+    session["sid"] = _open_session(who.token_id)
     log.info("console login: token %d (%s)", who.token_id, who.role)
     return redirect(url_for("console.overview"), code=303)
 
@@ -214,6 +255,7 @@ def login() -> Any:
 def logout() -> Any:
     if not _check_csrf():
         return _page("error.html", 400, code="request.malformed", message="the form expired")
+    _close_session()  # on the server: the cookie, if kept or copied, names nothing now
     session.clear()
     return redirect(url_for("console.login"), code=303)
 
@@ -412,20 +454,21 @@ def _claims(report: Any) -> list[dict[str, Any]]:
 
 
 def _submod(cwt: bytes) -> list[tuple[str, str]]:
-    """The submodule's claims by their EAR names (draft-ietf-rats-ear section 3)."""
+    """The submodule's claims by their EAR names (draft-ietf-rats-ear-04 section 3.1)."""
     try:
         e = decode_ear_unverified(cwt)
     except AttestError:
         return []
     tiers = {int(t): t.label for t in Status}
-    out = [("ear.status", e.status.label)]
+    out = [("ear_status", e.status.label)]
     out += [
-        (f"ear.trustworthiness-vector / {name}", f"{n} ({tiers.get(n, 'no tier')})")
+        (f"ear_trustworthiness_vector / {name}", f"{n} ({tiers.get(n, 'no tier')})")
         for name, n in e.trust_vector.items()
     ]
-    out.append(("ear.appraisal-policy-id", e.policy_id))
+    out.append(("ear_appraisal_policy_ids", e.policy_id))
     decision = DECISION_NAMES[e.decision] if e.decision is not None else "none"
-    out.append(("edgeproof.decision", decision))
+    out.append(("urn:edgeproof:ear:face-match / decision", decision))
+    out.append(("eat_profile", e.profile))
     return out
 
 

@@ -26,6 +26,7 @@ REASONS: dict[str, Reason] = {
     "request.method-not-allowed": Reason(405, "Method not allowed on this resource"),
     "request.too-large": Reason(413, "Request body too large"),
     "request.unsupported-media-type": Reason(415, "Wrong content type"),
+    "request.not-acceptable": Reason(406, "No representation the Accept header allows"),
     "request.malformed": Reason(400, "Malformed request"),
     "request.conflict": Reason(409, "Conflicts with the current state"),
     "request.internal": Reason(500, "Internal error"),
@@ -38,6 +39,9 @@ REASONS: dict[str, Reason] = {
     "device.unknown": Reason(422, "No device is enrolled with this key"),
     "device.revoked": Reason(422, "The device key was revoked"),
     "device.key-retired": Reason(422, "The device key was rotated and its overlap has ended"),
+    "device.deprecated-alg": Reason(
+        422, "EdDSA (-8) is deprecated by RFC 9864; enrol as Ed25519 (-19)"
+    ),
     # -- appraisal: freshness ------------------------------------------------------------
     "nonce.unknown": Reason(422, "The nonce was not issued by this verifier"),
     "nonce.expired": Reason(422, "The challenge expired"),

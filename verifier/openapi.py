@@ -285,9 +285,11 @@ def openapi() -> dict[str, Any]:
             },
             "/v1/attestations": {
                 "post": _op(
-                    "appraise evidence; returns the signed EAR, log index and inclusion proof",
+                    "appraise evidence; returns the signed EAR (draft-ietf-rats-ear-04, or the"
+                    " 2023 Veraison profile when Accept names it by eat_profile), its record"
+                    " CMWs, the log index and inclusion proof",
                     {"201": _json(OBJ)},
-                    (400, 409, 413, 415, 422),
+                    (400, 406, 409, 413, 415, 422),
                     secured=False,
                     body={
                         "required": True,
@@ -301,8 +303,21 @@ def openapi() -> dict[str, Any]:
             },
             "/v1/attestations/{appraisal_id}": {
                 "get": _op(
-                    "one appraisal (relying parties: their own only)",
-                    {"200": _json(OBJ)},
+                    "one appraisal (relying parties: their own only); by Accept, the bare"
+                    " EAR (application/eat+cwt, application/eat+jwt) or a record CMW"
+                    " (application/cmw+json, application/cmw+cbor)",
+                    {
+                        "200": {
+                            "description": "the appraisal, or the form of its result asked for",
+                            "content": {
+                                "application/json": {"schema": OBJ},
+                                "application/eat+cwt": {"schema": {"type": "string"}},
+                                "application/eat+jwt": {"schema": {"type": "string"}},
+                                "application/cmw+json": {"schema": {"type": "array"}},
+                                "application/cmw+cbor": {"schema": {"type": "string"}},
+                            },
+                        }
+                    },
                     (404,),
                     params=[
                         {

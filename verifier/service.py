@@ -39,7 +39,7 @@ from attest.note import open_checkpoint
 from verifier import appraisal as ap
 from verifier.auditlog import Checkpoint, LogView
 from verifier.committer import Committer, Pending
-from verifier.config import Config
+from verifier.config import RESULT_PROFILES, Config
 from verifier.errors import ConfigError, NotFoundError, RequestError, VerifierError
 from verifier.hotpath import HotPath
 from verifier.policy import Policy, policy_named
@@ -349,8 +349,11 @@ class Verifier:
 
     # -- attestations --------------------------------------------------------------------
 
-    def submit(self, token: bytes) -> dict[str, Any]:
-        """Appraise, sign, commit (nonce + appraisal + log entry), answer with the proof."""
+    def submit(self, token: bytes, profile: str | None = None) -> dict[str, Any]:
+        """Appraise, sign, commit (nonce + appraisal + log entry), answer with the proof.
+
+        `profile`: the EAR profile to issue (attest.ear.PROFILES); the configured one
+        (`result_profile`) when None."""
         now = self.now()
         seen = ap.peek(token)
         with self.hot_reads.connection() as conn:
@@ -382,6 +385,7 @@ class Verifier:
             decision=ev.decision,
             txn_hash=nrow.txn_hash,
             txn_salt=nrow.txn_salt,
+            profile=profile or RESULT_PROFILES[self.config.result_profile],
         )
         cwt = earmod.sign_ear_cwt(ear, self.result_key)
         jwt = earmod.sign_ear_jwt(ear, self.result_key)

@@ -46,6 +46,16 @@ class ApiToken(Base):
     revoked_at: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
+class ConsoleSession(Base):
+    """An open console session: the SHA-256 of the random id its cookie carries."""
+
+    __tablename__ = "console_sessions"
+    sid_hash: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    token_id: Mapped[int] = mapped_column(ForeignKey("api_tokens.id"))
+    created_at: Mapped[int] = mapped_column(Integer)
+    expires_at: Mapped[int] = mapped_column(Integer)
+
+
 class Device(Base):
     """One device key. Rotation adds a row; old rows stay for auditors."""
 

@@ -14,7 +14,10 @@ from attest.errors import SignatureError
 from attest.keys import ED25519, EDDSA, ES256, ESP256, PublicKey, alg_name
 from edge.keystore.errors import KeySpecError, SigningError
 
-ALG_BY_NAME = {"ES256": ES256, "ESP256": ESP256, "EDDSA": EDDSA, "ED25519": ED25519}
+# "EdDSA" names an Ed25519 key, pinned to the fully specified Ed25519 (-19): RFC 9864
+# deprecates the polymorphic -8, and the verifier refuses new enrolments of it. The number
+# -8 still parses, for keys that were pinned to it before.
+ALG_BY_NAME = {"ES256": ES256, "ESP256": ESP256, "EDDSA": ED25519, "ED25519": ED25519}
 
 
 def parse_alg(name: str) -> int:
@@ -26,7 +29,7 @@ def parse_alg(name: str) -> int:
         number = int(key)
     except ValueError:
         number = 0
-    if number in ALG_BY_NAME.values():
+    if number in (*ALG_BY_NAME.values(), EDDSA):
         return number
     raise KeySpecError(f"unknown algorithm {name!r}; use ES256 or EdDSA", code="keystore.bad-alg")
 

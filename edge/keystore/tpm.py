@@ -36,7 +36,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from attest import cbor
 from attest.errors import DecodeError
-from attest.keys import ES256, PublicKey
+from attest.keys import ES256, PublicKey, low_s
 from edge.keystore import files
 from edge.keystore.errors import (
     BackendMissingError,
@@ -234,8 +234,9 @@ class TpmKeyStore:
         r, s = bytes(sig.signature.ecdsa.signatureR), bytes(sig.signature.ecdsa.signatureS)
         if len(r) > 32 or len(s) > 32:
             raise TpmError("the TPM returned an ECDSA signature wider than P-256")
-        # RFC 9053 section 2.1: r and s as fixed 32-byte big-endian integers.
-        return r.rjust(32, b"\0") + s.rjust(32, b"\0")
+        # RFC 9053 section 2.1: r and s as fixed 32-byte big-endian integers; low S, since
+        # the verifier refuses the malleable high-S form (attest.evidence, issue 16).
+        return low_s(r.rjust(32, b"\0") + s.rjust(32, b"\0"))
 
     def object_attributes(self) -> frozenset[str]:
         """The attributes the TPM itself reports for the loaded key (TPM2_ReadPublic)."""

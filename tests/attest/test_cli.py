@@ -15,7 +15,7 @@ import pytest
 
 from attest import cbor, cose
 from attest.ear import sign_ear_cwt
-from attest.keys import EDDSA, SigningKey
+from attest.keys import ED25519, EDDSA, SigningKey
 from attest.keyset import KeySet
 from edgeproof_cli import main
 from tests.attest.conftest import evidence
@@ -168,12 +168,16 @@ def test_claim_outside_the_registry_is_a_privacy_finding(tmp_path: Path) -> None
 
 
 def test_inspect_results_and_profile_violations(tmp_path: Path) -> None:
-    key = SigningKey.generate(EDDSA)
+    key = SigningKey.generate(ED25519)  # a PEM reads back as Ed25519 (-19, RFC 9864)
     (tmp_path / "ear.cbor").write_bytes(sign_ear_cwt(sample_ear(), key))
     (tmp_path / "key.pub").write_bytes(key.public.pem())
     code, doc = inspect_json(str(tmp_path / "ear.cbor"), "--key", str(tmp_path / "key.pub"))
     assert code == 0 and doc["kind"] == "ear"
-    assert {c["name"] for c in doc["claims"]} >= {"submods", "edgeproof.evidence-digest"}
+    assert {c["name"] for c in doc["claims"]} >= {
+        "submods",
+        "urn:edgeproof:ear:result",
+        "ear_status",
+    }
     # alg in the unprotected header: decoded, shown, and refused with the profile's reason.
     payload = evidence().encode()
     sig = key.sign(cose.sig_structure(b"", payload))

@@ -357,3 +357,53 @@ def test_fast_path_objects_have_every_field() -> None:
     assert ev is not None
     for obj in (ev, ev.threshold, ev.liveness, ev.document, ev.consent, ev.erasure):
         assert set(vars(obj)) == {f.name for f in dataclasses.fields(obj)}
+
+
+def test_rp_commitment_null_is_refused_one_encoding_per_claim_set(es256_key: SigningKey) -> None:
+    """Issue 16, finding 6: `rp_commitment: null` was read as "no commitment", so one
+    claim set had two encodings and two digests. Absent or a bool, nothing else."""
+    claims = evidence().to_claims()
+    assert evm.RP_COMMITMENT not in claims
+    nulled = {**claims, evm.RP_COMMITMENT: None}
+    for bad in (nulled, {**claims, evm.RP_COMMITMENT: 1}):
+        with pytest.raises(ClaimsError) as err:
+            Evidence.from_claims(bad)
+        assert err.value.code == "claims.bad-value"
+        with pytest.raises(ClaimsError):
+            Evidence.decode(cbor.encode(bad))
+        token = cose.sign1(cbor.encode(bad), es256_key)
+        with pytest.raises(ClaimsError):
+            evm.verify_evidence(token, {es256_key.kid: es256_key.public})
+
+
+def test_accepted_payloads_reencode_to_themselves() -> None:
+    """Exactly closed: whatever Evidence.decode accepts, Evidence.encode gives back byte
+    for byte, so the SHA-256 of a token names one claim set."""
+    payload = evidence().encode()
+    assert Evidence.decode(payload).encode() == payload
+    claims = cbor.decode(payload)
+    for wider in (
+        {**claims, evm.IAT: cbor.Tag(1, claims[evm.IAT])},  # a tagged time (RFC 8949 3.4.2)
+        {**claims, evm.RP_COMMITMENT: None},
+    ):
+        with pytest.raises(AttestError):
+            Evidence.decode(cbor.encode(wider))
+
+
+def test_high_s_ecdsa_evidence_is_refused(es256_key: SigningKey) -> None:
+    """Issue 16, finding 7: (r, n - s) verifies as well as (r, s). A third party could turn
+    a device's token into a second valid one (another digest) and, submitted first, have
+    the device's own refused as a replay. Evidence is low-S only; our signer makes low S."""
+    from attest.keys import P256_N, is_low_s
+
+    keys = {es256_key.kid: es256_key.public}
+    token = evm.sign_evidence(evidence(), es256_key)
+    assert is_low_s(token[-64:])
+    r, s = token[-64:-32], int.from_bytes(token[-32:], "big")
+    flipped = token[:-32] + (P256_N - s).to_bytes(32, "big")
+    es256_key.public.verify(flipped[-64:], cose.decode_sign1(flipped).to_be_signed())  # valid
+    evm.verify_evidence(token, keys)
+    with pytest.raises(AttestError) as err:
+        evm.verify_evidence(flipped, keys)
+    assert err.value.code == "cose.high-s"
+    assert r == flipped[-64:-32]

@@ -38,8 +38,9 @@ from pycose.messages.sign1message import Sign1Message
 
 from attest import cose
 from attest.ear import sign_ear_cwt, sign_ear_jwt
+from attest.errors import AttestError
 from attest.evidence import Evidence, sign_evidence, verify_evidence
-from attest.keys import ES256, SigningKey, b64url_decode
+from attest.keys import ES256, P256_N, SigningKey, b64url_decode, low_s
 from attest.keyset import KeySet
 from tests.attest.conftest import evidence
 from tests.attest.test_ear import bound_to, sample_ear
@@ -116,6 +117,16 @@ def test_attest_verifies_what_pycose_signs(any_key: SigningKey) -> None:
     msg = Sign1Message(phdr={Algorithm: alg, KID: any_key.kid}, payload=payload)
     msg.key = key
     token = msg.encode()
+    if any_key.alg == ES256:
+        # pycose does not normalise S; evidence is low-S only (docs/attestation.md): check
+        # both forms of pycose's signature, the low one accepted, the high one refused.
+        sig = token[-64:]
+        low = token[:-64] + low_s(sig)
+        high = low[:-32] + (P256_N - int.from_bytes(low[-32:], "big")).to_bytes(32, "big")
+        with pytest.raises(AttestError) as err:
+            verify_evidence(high, {any_key.kid: any_key.public})
+        assert err.value.code == "cose.high-s"
+        token = low
     ev, checked = verify_evidence(token, {any_key.kid: any_key.public})
     assert ev == evidence() and checked.kid == any_key.kid
     assert cose.decode_sign1(token).protected == {1: any_key.alg, 4: any_key.kid}

@@ -93,6 +93,27 @@ def test_login_sets_a_strict_http_only_cookie_and_logout_ends_it(
     assert c.get("/console/").status_code == 303
 
 
+def test_a_cookie_captured_before_logout_no_longer_works(console: Console) -> None:
+    """Issue 16, finding 11: logout ends the session on the server, not just in the
+    browser that pressed the button."""
+    c = console.login()
+    page = c.get("/console/")
+    assert page.status_code == 200
+    captured = c.get_cookie("edgeproof_console", path="/console")
+    assert captured is not None
+    thief = console.client()
+    thief.set_cookie("edgeproof_console", captured.value, path="/console")
+    assert thief.get("/console/").status_code == 200  # the same session, before logout
+    r = c.post("/console/logout", data={"csrf": csrf_of(page.text)})
+    assert r.status_code == 303
+    r = thief.get("/console/")
+    assert r.status_code == 303 and r.headers["Location"].endswith("/console/login")
+    # A second login opens a new session; the old cookie stays dead.
+    c2 = console.login()
+    assert c2.get("/console/").status_code == 200
+    assert thief.get("/console/").status_code == 303
+
+
 def test_revoking_the_token_ends_the_session(console: Console) -> None:
     c = console.login()
     assert c.get("/console/").status_code == 200
@@ -214,10 +235,10 @@ def test_appraisal_page_explains_the_result_claim_by_claim(console: Console) -> 
     for e in report.claims:
         assert f"<td>{e.meaning}</td>".replace("'", "&#39;") in html
     assert "signature valid" in html
-    assert "ear.status</th><td>contraindicated" in html
+    assert "ear_status</th><td>contraindicated" in html  # draft-ietf-rats-ear-04 names
     # The evidence digest, the log index and the link to the inclusion proof.
-    row_digest = report.claims[[e.name for e in report.claims].index("edgeproof.evidence-digest")]
-    assert row_digest.value in html
+    ext = report.claims[[e.name for e in report.claims].index("urn:edgeproof:ear:result")]
+    assert isinstance(ext.value, dict) and ext.value["1"] in html
     assert (
         f'<td>{bad["log_index"]} · <a href="/console/appraisals/{bad["appraisal_id"]}/proof">'
         in html
@@ -357,3 +378,28 @@ def test_pages_forbid_scripts_and_framing(console: Console) -> None:
     css = c.get("/static/console.css")
     assert css.status_code == 200 and css.mimetype == "text/css"
     css.close()
+
+
+def test_result_profile_setting_issues_the_2023_profile(
+    console: Console, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`result_profile = "veraison-2023"` (verifier.toml): results in the profile Veraison's
+    libraries read, when the request does not ask for one; the default is draft-04."""
+    import dataclasses
+
+    from attest.ear import EAR_PROFILE, LEGACY_PROFILE, verify_ear_cwt, verify_ear_jwt
+
+    assert console.results[0]["ear"]["cwt"]
+    first = verify_ear_cwt(b64url_decode(console.results[0]["ear"]["cwt"]), console.v.keyset)
+    assert first.profile == EAR_PROFILE
+    legacy = dataclasses.replace(console.v.config, result_profile="veraison-2023")
+    monkeypatch.setattr(console.v, "config", legacy)
+    out = console.appraise()
+    console.results.pop()  # the other tests count the fixture's own appraisals
+    assert verify_ear_cwt(b64url_decode(out["ear"]["cwt"]), console.v.keyset).profile == (
+        LEGACY_PROFILE
+    )
+    claims = verify_ear_jwt(out["ear"]["jwt"], console.v.keyset).to_json_claims()
+    assert "ear.appraisal-policy-id" in claims["submods"]["edgeproof-device"]
+    with pytest.raises(Exception, match="result_profile"):
+        dataclasses.replace(console.v.config, result_profile="ear-03")

@@ -59,7 +59,8 @@ def test_enroll_creates_the_key_and_registers_it(
     assert "created a new device key" in out and "enrolled" in out
     store = SoftwareKeyStore.load(tmp_path / "device.pem")
     record = _record(verifier, store.kid)
-    assert record["device_id"] == "office-7:desk-2" and record["alg"] == -8
+    # "EdDSA" makes an Ed25519 key pinned to -19 (RFC 9864; -8 enrolments are refused).
+    assert record["device_id"] == "office-7:desk-2" and record["alg"] == -19
     assert record["hardware_model"] == hardware_model() and record["hardware_model"]
     assert isinstance(record["cose_key"], str)
     assert PublicKey.from_cose_key(b64url_decode(record["cose_key"])).kid == store.kid

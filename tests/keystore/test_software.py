@@ -29,7 +29,7 @@ from edge.keystore import (
 )
 
 
-@pytest.mark.parametrize("alg", [ES256, EDDSA])
+@pytest.mark.parametrize("alg", [ES256, ED25519])  # an Ed25519 PEM reads back as -19
 def test_create_load_sign(tmp_path: Path, alg: int) -> None:
     path = tmp_path / "device.pem"
     store = SoftwareKeyStore.create(path, alg)
@@ -200,7 +200,8 @@ def test_signer_catches_a_signature_that_does_not_verify() -> None:
 
 
 def test_spec_and_alg_parsing(tmp_path: Path) -> None:
-    assert parse_alg("es256") == ES256 and parse_alg("EdDSA") == EDDSA
+    assert parse_alg("es256") == ES256 and parse_alg("EdDSA") == ED25519  # RFC 9864
+    assert parse_alg("-8") == EDDSA
     assert parse_alg("-19") == ED25519
     with pytest.raises(KeySpecError):
         parse_alg("RS256")

@@ -14,7 +14,17 @@ import pytest
 
 from attest import cbor, cose, keys
 from attest.commitment import transaction_nonce
-from attest.ear import Ear, Status, TrustVector, sign_ear_cwt, sign_ear_jwt
+from attest.ear import (
+    EAR_PROFILE,
+    LEGACY_PROFILE,
+    Ear,
+    Status,
+    TrustVector,
+    cmw_cbor,
+    cmw_json,
+    sign_ear_cwt,
+    sign_ear_jwt,
+)
 from attest.errors import AttestError
 from attest.evidence import Decision
 from attest.keyset import KeySet
@@ -128,7 +138,8 @@ def test_wrong_transaction_and_nonce(key: keys.SigningKey, sign: Sign) -> None:
     )
     # A verifier that echoes a transaction the device's nonce does not commit to is caught
     # by every relying party, even with its own valid signature on the result.
-    claims = {**make_ear().to_cbor_claims(), -70002: other}
+    claims = make_ear().to_cbor_claims()
+    claims[-65601] = {**claims[-65601], 3: other}  # the result extension's txn_hash
     rebound = cose.sign1(cbor.encode(claims), key)
     assert (
         _code(lambda: validate_result(rebound, ks, now=NOW, expected_txn_hash=other))
@@ -227,6 +238,19 @@ def test_cli_exit_codes(tmp_path: Path) -> None:
     assert run(str(tmp_path / "ok.cwt"), "--txn", "00" * 32).returncode == 1
     assert run(str(tmp_path / "nomatch.jwt"), "--txn", TXN.hex()).returncode == 3
     assert run(str(tmp_path / "missing"), "--txn", TXN.hex()).returncode == 2
+    # The 2023 profile (Veraison's libraries) and CMW records (draft-ietf-rats-msg-wrap-23).
+    legacy = sign_ear_jwt(make_ear(iat=_now(), profile=LEGACY_PROFILE), key)
+    (tmp_path / "legacy.jwt").write_text(legacy)
+    (tmp_path / "legacy.cmw.json").write_text(json.dumps(cmw_json(legacy, LEGACY_PROFILE)))
+    (tmp_path / "ok.cmw.cbor").write_bytes(cmw_cbor(sign_ear_cwt(make_ear(iat=_now()), key)))
+    for name, profile in (
+        ("legacy.jwt", LEGACY_PROFILE),
+        ("legacy.cmw.json", LEGACY_PROFILE),
+        ("ok.cmw.cbor", EAR_PROFILE),
+    ):
+        out = run(str(tmp_path / name), "--txn", TXN.hex(), "--json")
+        assert out.returncode == 0, (name, out.stdout + out.stderr)
+        assert json.loads(out.stdout)["profile"] == profile
 
 
 def _now() -> int:
@@ -261,3 +285,38 @@ def test_transaction_nonce() -> None:
     for salt, txn in ((b"short", TXN), (SALT + b"x", TXN), (SALT, TXN[:31]), (SALT, "x" * 32)):
         with pytest.raises(ValueError):
             transaction_nonce(salt, txn)  # type: ignore[arg-type]
+
+
+def test_both_profiles_and_cmw_wrapped_results(key: keys.SigningKey, sign: Sign) -> None:
+    """A relying party on draft-ietf-rats-ear-04 or on Veraison's 2023 profile, bare or
+    wrapped in a record CMW (draft-ietf-rats-msg-wrap-23), validates the same way."""
+    ks = KeySet.of([key.public])
+    for profile in (EAR_PROFILE, LEGACY_PROFILE):
+        ear = make_ear(profile=profile)
+        token = sign(ear, key)
+        res = validate_result(token, ks, now=NOW, expected_txn_hash=TXN)
+        assert res.accepted and res.ear.profile == profile
+        wrapped: bytes | str = (
+            json.dumps(cmw_json(token, profile))
+            if isinstance(token, str)
+            else cmw_cbor(token, profile)
+        )
+        res = validate_result(wrapped, ks, now=NOW, expected_txn_hash=TXN)
+        assert res.ear == ear
+
+
+def test_unknown_claims_are_ignored_exp_is_honoured(key: keys.SigningKey) -> None:
+    """draft-ietf-rats-ear-04 section 4 ("A receiver MUST ignore any unknown claim") and
+    section 3.1 (after `exp` a result MUST NOT be accepted)."""
+    ks = KeySet.of([key.public])
+    claims = make_ear().to_cbor_claims()
+    claims[-70000] = {"annotated": "evidence"}  # a Veraison extension
+    claims[1002] = b"raw evidence"  # ear_raw_evidence: known to the draft, unused here
+    claims[266]["edgeproof-device"][-999999] = 1
+    token = cose.sign1(cbor.encode(claims), key)
+    assert validate_result(token, ks, now=NOW, expected_txn_hash=TXN).accepted
+    expiring = sign_ear_cwt(make_ear(exp=NOW + 10), key)
+    assert validate_result(expiring, ks, now=NOW + 9, expected_txn_hash=TXN).accepted
+    assert _code(lambda: validate_result(expiring, ks, now=NOW + 10, expected_txn_hash=TXN)) == (
+        "rp.expired"
+    )

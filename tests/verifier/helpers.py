@@ -205,7 +205,8 @@ class Client:
 
 
 def check_with_independent_libraries(keys_doc: dict[str, Any], cwt: bytes, jwt: str) -> None:
-    """pycose (COSE) and PyJWT (JOSE) validate a result with the published JWKS alone."""
+    """pycose (COSE), PyJWT and joserfc (JOSE) validate a result with the published JWKS
+    alone, and both serialisations match the draft-ietf-rats-ear-04 CDDL."""
     # cbor2 6 decodes a tagged array as a tuple (its maps frozen), which pycose refuses:
     # hand it plain types.
     top = cbor2.loads(cwt)
@@ -217,14 +218,25 @@ def check_with_independent_libraries(keys_doc: dict[str, Any], cwt: bytes, jwt: 
     msg.key = EC2Key(crv=P256, x=b64url_decode(jwk["x"]), y=b64url_decode(jwk["y"]))
     assert msg.verify_signature() and msg.payload is not None
     claims = cbor2.loads(msg.payload)
-    assert claims[265] == "tag:github.com,2023:veraison/ear"
+    assert claims[265] == "tag:ietf.org,2026:rats/ear#04"  # draft-ietf-rats-ear-04
 
     header = pyjwt.get_unverified_header(jwt)
     assert header["kid"] == kid
     key = pyjwt.PyJWKSet.from_dict(keys_doc)[header["kid"]]
     decoded = pyjwt.decode(jwt, key=key.key, algorithms=["ES256"])
-    assert decoded["submods"]["edgeproof-device"]["ear.status"] in ("affirming", "warning")
-    assert decoded["eat_nonce"] == b64url(claims[10])
+    sub = decoded["submods"]["edgeproof-device"]
+    assert sub["ear_status"] in ("affirming", "warning")
+    assert sub["eat_nonce"] == b64url(claims[266]["edgeproof-device"][10])
+    # joserfc too, and both serialisations against draft-ietf-rats-ear-04's CDDL (docs).
+    from joserfc import jwt as joserfc_jwt
+    from joserfc.jwk import KeySet as JoseKeySet
+
+    from tests.attest.test_ear_interop import SCHEMA, json_as_cbor
+
+    jose = joserfc_jwt.decode(jwt, JoseKeySet.import_key_set(keys_doc), algorithms=["ES256"])  # type: ignore[arg-type]
+    assert jose.claims == decoded
+    SCHEMA.validate_cbor(msg.payload)
+    SCHEMA.validate_cbor(cbor2.dumps(json_as_cbor(decoded)))
 
 
 def _run(args: list[str], **kw: Any) -> subprocess.CompletedProcess[str]:

@@ -6,7 +6,14 @@ import pytest
 
 from attest import cose
 from attest.commitment import transaction_nonce
-from attest.ear import Status, verify_ear_cwt, verify_ear_jwt
+from attest.ear import (
+    EAR_PROFILE,
+    LEGACY_PROFILE,
+    Status,
+    unwrap_cmw,
+    verify_ear_cwt,
+    verify_ear_jwt,
+)
 from attest.evidence import AntiClone, DebugStatus, Decision, DocumentAuth, Outcome, ScoreBand
 from attest.keys import SigningKey, b64url, b64url_decode
 from attest.keyset import KeySet
@@ -62,6 +69,52 @@ def test_accepted_result_is_signed_logged_and_checkable_offline(world: World) ->
     other_rp = c.token("relying-party")
     got = c.http.get(f"{c.base}/v1/attestations/{body['appraisal_id']}", headers=c.h(other_rp))
     assert got.status_code == 404
+
+
+def test_result_profiles_media_types_and_cmw(world: World) -> None:
+    """draft-ietf-rats-ear-04 by default; Veraison's 2023 profile when Accept names it
+    (RFC 9782 eat_profile); GET negotiates the bare token or a record CMW
+    (draft-ietf-rats-msg-wrap-23) with the RFC 9782 media types."""
+    c = world.client
+    keys = published_keys(world)
+    r = c.submit(world.good())
+    assert r.status_code == 201, r.text
+    ear = r.json()["ear"]
+    assert ear["profile"] == EAR_PROFILE
+    assert ear["media_types"]["jwt"] == f'application/eat+jwt; eat_profile="{EAR_PROFILE}"'
+    assert unwrap_cmw(ear["cmw_json"]) == ear["jwt"]
+    assert unwrap_cmw(b64url_decode(ear["cmw_cbor"])) == b64url_decode(ear["cwt"])
+    url = f"{c.base}/v1/attestations/{r.json()['appraisal_id']}"
+    h = c.h(world.auditor)
+    got = c.http.get(url, headers={**h, "Accept": "application/eat+cwt"})
+    assert got.headers["content-type"] == f'application/eat+cwt; eat_profile="{EAR_PROFILE}"'
+    assert got.content == b64url_decode(ear["cwt"])
+    got = c.http.get(url, headers={**h, "Accept": "application/eat+jwt"})
+    assert got.text == ear["jwt"] and got.headers["content-type"].startswith("application/eat+jwt")
+    got = c.http.get(url, headers={**h, "Accept": "application/cmw+json"})
+    assert got.headers["content-type"] == "application/cmw+json"
+    assert verify_ear_jwt(str(unwrap_cmw(got.text)), keys).profile == EAR_PROFILE
+    got = c.http.get(url, headers={**h, "Accept": "application/cmw+cbor"})
+    assert got.headers["content-type"] == "application/cmw+cbor"
+    assert verify_ear_cwt(bytes(unwrap_cmw(got.content)), keys).profile == EAR_PROFILE  # type: ignore[arg-type]
+    assert c.http.get(url, headers={**h, "Accept": "application/json"}).json()["ear"] == ear
+
+    legacy = c.http.post(
+        f"{c.base}/v1/attestations",
+        content=world.good(),
+        headers={
+            "Content-Type": "application/eat+cwt",
+            "Accept": f'application/eat+jwt; eat_profile="{LEGACY_PROFILE}", application/json',
+        },
+    )
+    assert legacy.status_code == 201, legacy.text
+    lear = legacy.json()["ear"]
+    assert lear["profile"] == LEGACY_PROFILE
+    jwt_claims = verify_ear_jwt(lear["jwt"], keys).to_json_claims()
+    assert jwt_claims["submods"]["edgeproof-device"]["ear.appraisal-policy-id"] == (
+        "edgeproof-production-v1"
+    )
+    assert verify_ear_cwt(b64url_decode(lear["cwt"]), keys).profile == LEGACY_PROFILE
 
 
 def test_warning_tier_and_no_match_are_results_not_errors(world: World) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+from attest import cbor
 from attest.challenge import derive_challenge
 from attest.commitment import transaction_nonce
 from attest.ear import Status, verify_ear_cwt
@@ -18,7 +19,7 @@ from attest.evidence import (
     Outcome,
     sign_evidence,
 )
-from attest.keys import SigningKey, b64url, b64url_decode
+from attest.keys import ED25519, EDDSA, PublicKey, SigningKey, b64url, b64url_decode
 from tests.verifier.helpers import evidence, release
 from verifier.app import create_app
 from verifier.appraisal import DeviceRecord, NonceRecord, Peek, ReferenceValues, appraise, peek
@@ -53,6 +54,32 @@ def test_good_evidence_passes_every_check() -> None:
     assert r.accepted and r.status is Status.AFFIRMING
     assert [c.name for c in r.checks] == list(CHECK_COMPONENT)
     assert {c.outcome.value for c in r.checks} <= {"passed", "skipped"}
+
+
+def test_eddsa_minus_8_still_verifies_for_a_key_pinned_to_it() -> None:
+    """RFC 9864: new enrolments of -8 are refused at the API (device.deprecated-alg); a
+    device pinned to -8 before keeps working, and a -19 pin does not accept -8 tokens."""
+    old = SigningKey.generate(EDDSA)
+    _, nonce = _records()
+    ev = evidence(NONCE, derive_challenge(NONCE), REL, now=NOW)
+    r = appraise(
+        sign_evidence(ev, old), DeviceRecord(old.kid, old.public, "d-old"), nonce, REFS, PROD, NOW
+    )
+    assert r.accepted
+    new = SigningKey.generate(ED25519)
+    r = appraise(
+        sign_evidence(ev, new), DeviceRecord(new.kid, new.public, "d-new"), nonce, REFS, PROD, NOW
+    )
+    assert r.accepted
+    as_19 = cbor.encode({**cbor.decode(old.public.cose_key_bytes()), 3: ED25519})
+    pinned_19 = DeviceRecord(old.kid, PublicKey.from_cose_key(as_19), "d-19")
+    r = appraise(sign_evidence(ev, old), pinned_19, nonce, REFS, PROD, NOW)
+    assert not r.accepted and r.failures[0].code == "evidence.alg-not-pinned"
+    # A device pinned to -8 whose software now signs -19 (the same key): accepted.
+    upgraded = SigningKey.from_private_pem(old.private_pem())  # an Ed25519 PEM reads as -19
+    assert upgraded.alg == ED25519 and upgraded.kid == old.kid
+    pinned_8 = DeviceRecord(old.kid, old.public, "d-8")
+    assert appraise(sign_evidence(ev, upgraded), pinned_8, nonce, REFS, PROD, NOW).accepted
 
 
 def test_transaction_is_bound_through_the_nonce() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 import subprocess
 import sys
@@ -151,6 +152,32 @@ def test_init_token_migrate_and_serve_guard(tmp_path: Path) -> None:
     _sql(db, "DELETE FROM alembic_version")
     refused = _cli("serve", "--config", "inst/verifier.toml", cwd=tmp_path)
     assert refused.returncode == 2 and "migrate" in refused.stderr
+
+
+def test_init_keeps_the_instance_private(tmp_path: Path) -> None:
+    """Issue 16, finding 10: the TOML file (whose database URL may carry a password) was
+    0644 and a pre-existing instance folder kept its 0755. Now: folder 0700, files 0600."""
+    inst = tmp_path / "inst"
+    inst.mkdir(mode=0o755)
+    os.chmod(inst, 0o755)
+    out = _cli("init", "--instance", "inst", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert inst.stat().st_mode & 0o777 == 0o700
+    made = [p for p in inst.iterdir() if p.is_file()]
+    assert {p.name for p in made} >= {"verifier.toml", "result-key.pem", "verifier.db"}
+    for p in made:
+        assert p.stat().st_mode & 0o077 == 0, (p.name, oct(p.stat().st_mode))
+
+
+def test_init_with_a_database_password_writes_it_owner_only(
+    tmp_path: Path, pg: PostgresCluster
+) -> None:
+    url = pg.new_database().replace("edgeproof@", "edgeproof:s3cret-pass@")
+    out = _cli("init", "--instance", "inst", "--database-url", url, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    toml = tmp_path / "inst" / "verifier.toml"
+    assert "s3cret-pass" in toml.read_text() and "s3cret-pass" not in out.stdout
+    assert toml.stat().st_mode & 0o777 == 0o600
 
 
 def test_cli_group_is_registered() -> None:

@@ -1,4 +1,5 @@
-"""Thousands of malformed and mutated bodies: never a 5xx, never an acceptance."""
+"""Thousands of malformed and mutated bodies, tokens and requests: never a 5xx, never an
+acceptance, never a worker crash (issue 16). The long run is benchmarks/verifier_fuzz.py."""
 
 from __future__ import annotations
 
@@ -11,11 +12,37 @@ import httpx
 import pytest
 
 from attest import cbor
+from attest.ear import verify_ear_cwt, verify_ear_jwt
+from attest.errors import AttestError
+from attest.keys import b64url_decode
 from tests.verifier.conftest import World
+from tests.verifier.malformed import CHUNKED_BODIES, chunked_request, malformed_requests, send
 
 pytestmark = [pytest.mark.xdist_group("verifier-sqlite"), pytest.mark.slow]
 EVIDENCE_BODIES = 4500
 JSON_BODIES = 700
+RESULT_MUTATIONS = 3000
+RAW_REQUESTS = 1200
+
+
+def worker_pids(master: int) -> set[int]:
+    """The gunicorn master's children (Linux /proc): a crashed worker is replaced by one
+    with a new PID."""
+    with open(f"/proc/{master}/task/{master}/children", encoding="ascii") as f:
+        return {int(p) for p in f.read().split()}
+
+
+def exchange(port: int, raw: bytes) -> bytes:
+    """The whole answer to one raw request (the server closes: Connection: close)."""
+    import socket
+
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(raw)
+        s.shutdown(socket.SHUT_WR)
+        out = b""
+        while chunk := s.recv(65536):
+            out += chunk
+    return out
 
 
 def mutations(rng: random.Random, seeds: list[bytes], n: int) -> Iterator[bytes]:
@@ -73,6 +100,8 @@ def test_mutated_bodies_never_crash_or_pass(world: World) -> None:
     rng = random.Random(20261123)
     seeds = [world.good() for _ in range(8)]
     before = c.http.get(f"{c.base}/v1/log/checkpoint", headers=c.h(world.auditor)).json()
+    assert world.server.proc is not None
+    workers = worker_pids(world.server.proc.pid)
 
     shared = httpx.Client(timeout=30, limits=httpx.Limits(max_connections=4))
 
@@ -109,3 +138,82 @@ def test_mutated_bodies_never_crash_or_pass(world: World) -> None:
     assert after["tree_size"] == before["tree_size"]
     # The originals are still good: the fuzzing consumed no nonce.
     assert c.submit(seeds[0]).status_code == 201
+    assert worker_pids(world.server.proc.pid) == workers, "a worker died"
+
+
+def test_malformed_chunked_bodies_are_problem_documents(world: World) -> None:
+    """Issue 16, finding 8: four of these seven broken chunked bodies (RFC 9112 section 7.1)
+    were answered 500 with a trace in the log. Each is now a 400 problem document."""
+    c = world.client
+    port = world.server.port
+    assert world.server.proc is not None
+    workers = worker_pids(world.server.proc.pid)
+    traces = world.server.log_text().count("Traceback")
+    routes = [
+        ("/v1/attestations", "application/eat+cwt", ""),
+        ("/v1/challenges", "application/json", f"Authorization: Bearer {world.rp}\r\n"),
+        ("/v1/devices", "application/json", f"Authorization: Bearer {c.admin}\r\n"),
+        ("/console/login", "application/x-www-form-urlencoded", ""),
+    ]
+    for name, chunks in CHUNKED_BODIES.items():
+        for path, ctype, auth in routes:
+            answer = exchange(port, chunked_request(path, chunks, ctype, auth))
+            status = int(answer.split(b" ", 2)[1])
+            assert status == 400, (name, path, answer[:300])
+            if b"application/problem+json" in answer:
+                assert b'"code": "request.malformed"' in answer or b'"request.malformed"' in answer
+    assert world.server.log_text().count("Traceback") == traces
+    assert worker_pids(world.server.proc.pid) == workers
+
+
+def test_mutated_results_and_raw_requests(world: World) -> None:
+    """Mutated attestation results never verify (CWT and JWT, both profiles' parsers), and
+    malformed raw requests never get a 5xx other than 503, nor crash a worker. The only
+    5xx allowed is 501 for a transfer coding the server does not implement, the answer
+    RFC 9112 section 6.1 prescribes (gunicorn sends it before the app sees the request)."""
+    c = world.client
+    r = c.submit(world.good())
+    assert r.status_code == 201
+    keys = c.keyset()
+    cwt, jwt = b64url_decode(r.json()["ear"]["cwt"]), r.json()["ear"]["jwt"]
+    rng = random.Random(20261206)
+    accepted = 0
+    for body in mutations(rng, [cwt], RESULT_MUTATIONS // 2):
+        if body == cwt:
+            continue
+        try:
+            verify_ear_cwt(body, keys, closed=False)
+            accepted += 1
+        except AttestError:
+            pass
+    jb = jwt.encode()
+    for i in range(RESULT_MUTATIONS // 2):
+        m = bytearray(jb)
+        for _ in range(1 + i % 3):
+            m[rng.randrange(len(m))] = rng.choice(b"ABCxyz019-_.=!")
+        if bytes(m) == jb:
+            continue
+        try:
+            verify_ear_jwt(m.decode("latin-1"), keys, closed=False)
+            accepted += 1
+        except AttestError:
+            pass
+    assert accepted == 0
+
+    assert world.server.proc is not None
+    master = world.server.proc.pid
+    workers = worker_pids(master)
+    statuses: dict[int, int] = {}
+    bad: list[bytes] = []
+    for raw in malformed_requests(rng, RAW_REQUESTS, c.admin):
+        status = send(world.server.port, raw)
+        statuses[status] = statuses.get(status, 0) + 1
+        if status >= 500 and status != 503:
+            head = raw.split(b"\r\n\r\n", 1)[0].lower()
+            te = [ln for ln in head.split(b"\r\n") if ln.startswith(b"transfer-encoding:")]
+            if not (status == 501 and te and te[0].split(b":", 1)[1].strip() != b"chunked"):
+                bad.append(raw[:200])
+    assert not bad, bad[:5]
+    assert sum(statuses.values()) == RAW_REQUESTS
+    assert worker_pids(master) == workers, "a worker died"
+    assert c.http.get(f"{c.base}/healthz").status_code == 200

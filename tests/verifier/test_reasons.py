@@ -25,7 +25,7 @@ from attest.evidence import (
     Outcome,
     sign_evidence,
 )
-from attest.keys import ESP256, SigningKey, b64url, b64url_decode
+from attest.keys import EDDSA, ESP256, SigningKey, b64url, b64url_decode
 from attest.sample import sample_evidence
 from tests.verifier.conftest import World
 from tests.verifier.helpers import evidence, release
@@ -93,6 +93,19 @@ def unsupported_media_type(w: World) -> httpx.Response:
     c = w.client
     return c.http.post(
         f"{c.base}/v1/attestations", content=w.good(), headers={"Content-Type": "application/json"}
+    )
+
+
+def not_acceptable(w: World) -> httpx.Response:
+    """A result asked for in an EAR profile the verifier does not issue (RFC 9782 eat_profile)."""
+    c = w.client
+    return c.http.post(
+        f"{c.base}/v1/attestations",
+        content=w.good(),
+        headers={
+            "Content-Type": "application/eat+cwt",
+            "Accept": 'application/eat+cwt; eat_profile="tag:example.org,2020:other"',
+        },
     )
 
 
@@ -268,6 +281,14 @@ def bad_key(w: World) -> httpx.Response:
     return _admin(w, "POST", "/v1/devices", json={"device_id": "x", "cose_key": b64url(b"\xa0")})
 
 
+def deprecated_alg(w: World) -> httpx.Response:
+    """RFC 9864: a new enrolment pinned to the polymorphic EdDSA (-8)."""
+    key = SigningKey.generate(EDDSA).public
+    return _admin(
+        w, "POST", "/v1/devices", json={"device_id": "ed", "cose_key": b64url(key.cose_key_bytes())}
+    )
+
+
 def log_bad_size(w: World) -> httpx.Response:
     c = w.client
     return c.http.get(
@@ -284,6 +305,7 @@ TRIGGERS: dict[str, Callable[[World], httpx.Response]] = {
     "request.method-not-allowed": method_not_allowed,
     "request.too-large": too_large,
     "request.unsupported-media-type": unsupported_media_type,
+    "request.not-acceptable": not_acceptable,
     "request.malformed": malformed,
     "request.conflict": conflict,
     "evidence.malformed": evidence_malformed,
@@ -312,6 +334,7 @@ TRIGGERS: dict[str, Callable[[World], httpx.Response]] = {
     "consent.missing": consent_missing,
     "manifest.invalid": manifest_invalid,
     "device.bad-key": bad_key,
+    "device.deprecated-alg": deprecated_alg,
     "log.bad-size": log_bad_size,
 }
 # Triggered below without the shared server: a broken database, a bug, a bad configuration.
