@@ -31,6 +31,7 @@ import argparse
 import os
 import resource
 import statistics
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -49,6 +50,9 @@ from edge.face.quality import assess
 from edge.face.runtime import runtime_name
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+from tests.shared import FACES  # noqa: E402 (public data beside the checkout)
+
 LIMIT_MS = 15.0
 LIMIT_RSS_MB = 250.0
 
@@ -188,7 +192,7 @@ def fmt(stages: dict[str, float]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--folder", type=Path, default=REPO.parent / "shared" / "data" / "faces")
+    parser.add_argument("--folder", type=Path, default=FACES)
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
 

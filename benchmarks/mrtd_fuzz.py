@@ -2,8 +2,8 @@
 
 For each parser of edge/mrtd/sim/fuzz.py (`targets()`: EF.SOD, passive authentication on
 mutated SODs, DG1, EF.COM, DG2 with image decoding, DG14, DG15, master lists, CRLs,
-EF.CardAccess), seeded from generated documents and, when ../shared is there, the real files
-of ../shared/vectors/mrtd-real: prints the inputs run, how many were refused with an
+EF.CardAccess), seeded from generated documents and, when the shared data is there, the real files
+of its vectors/mrtd-real: prints the inputs run, how many were refused with an
 MrtdError, foreign exceptions (anything else: a bug), hangs over 1 s, the slowest input and
 the peak memory. Each parser runs in its own child process, so its peak resident memory
 (above the child's baseline after building the seeds) is its own. Fixed seeds, so a finding
@@ -28,7 +28,11 @@ from pathlib import Path
 
 from edge.mrtd.sim.fuzz import run_target, targets
 
-SHARED_REAL = Path(__file__).resolve().parents[2] / "shared" / "vectors" / "mrtd-real"
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+from tests.shared import MRTD_REAL  # noqa: E402 (public data beside the checkout)
+
+SHARED_REAL = MRTD_REAL
 MEMORY_BOUND_MIB = 160
 
 
@@ -72,7 +76,9 @@ def main() -> int:
 
     real = SHARED_REAL if SHARED_REAL.is_dir() else None
     if real is None:
-        print("note: ../shared absent, seeds are generated documents only", file=sys.stderr)
+        print(
+            "note: the shared data is absent, seeds are generated documents only", file=sys.stderr
+        )
     started = time.perf_counter()
     names = [t.name for t in targets(real) if not args.only or t.name in args.only]
     print(

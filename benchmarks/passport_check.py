@@ -31,7 +31,11 @@ from edge.mrtd.sim.testdoc import DocOptions, generate
 from edge.mrtd.sod import Sod
 from edge.mrtd.trust import build, write
 
-REAL = Path(__file__).resolve().parents[2] / "shared" / "vectors" / "mrtd-real"
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+from tests.shared import MRTD_REAL  # noqa: E402 (public data beside the checkout)
+
+REAL = MRTD_REAL
 
 
 def _ms(samples: list[float]) -> str:

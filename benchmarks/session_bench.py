@@ -33,7 +33,6 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-
 import numpy as np  # noqa: E402
 from asn1crypto import x509  # noqa: E402
 
@@ -48,9 +47,9 @@ from edge.mrtd.transport import PcscTransport  # noqa: E402
 from edge.session import LiveOutcome, run_session  # noqa: E402
 from edge.steps import FaceMatchStep, KeptFrames, PassportChipStep, to_liveness  # noqa: E402
 from edge.verifier_link import HttpVerifier  # noqa: E402
+from tests.shared import CLIP  # noqa: E402 (public data beside the checkout)
 from tests.verifier.helpers import VerifierServer, release  # noqa: E402
 
-CLIP = REPO.parent / "shared" / "data" / "video" / "short_hamilton_clip.mp4"
 STILL = CLIP.parent / "lin-manuel-miranda.png"  # the clip's performer: the chip photo
 GOAL_TOTAL_S, GOAL_OWN_S = 1.0, 0.300
 

@@ -156,6 +156,14 @@ def _inspect(args: argparse.Namespace) -> int:
         )
     token, encoding = given.data, given.form
     try:
+        if encoding == "cmw":  # a result wrapped as a record CMW: inspect what it carries
+            from attest.ear import unwrap_cmw
+
+            inner = unwrap_cmw(bytes(token) if isinstance(token, bytes) else token)
+            if isinstance(inner, str):
+                raise AttestError("the CMW carries a JWT; validate it with `edgeproof rp "
+                                  "validate`", code="input.jwt")  # fmt: skip
+            token = inner
         report = describe(token, keys)
         ear = _ear_summary(token) if report.kind == "ear" else []
     except AttestError as exc:

@@ -1,8 +1,10 @@
 """Reading tokens given on the command line: a file path or `-` for standard input.
 
 People paste tokens in every form, so one reader accepts them all and says which it saw:
-raw CBOR bytes, hex, base64 / base64url (padded or not) of CBOR, or a compact JWT (text
-with two dots). Used by `edgeproof attest inspect` and `edgeproof rp validate`.
+raw CBOR bytes, hex, base64 / base64url (padded or not) of CBOR, a compact JWT (text
+with two dots), or a result wrapped as a record CMW (draft-ietf-rats-msg-wrap-23 section 3.1:
+a JSON array, or a CBOR array of two or three items), which `attest.rp` unwraps. Used by
+`edgeproof attest inspect` and `edgeproof rp validate`.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ class NotATokenError(TokenInputError):
 @dataclass(frozen=True)
 class TokenInput:
     data: bytes | str  # bytes for CBOR forms, str for a JWT
-    form: str  # "cbor", "hex", "base64", "jwt"
+    form: str  # "cbor", "hex", "base64", "jwt", "cmw"
 
 
 def read_source(source: str) -> bytes:
@@ -57,7 +59,11 @@ def parse_token(raw: bytes) -> TokenInput:
     """Guess the form: CBOR first (a COSE_Sign1 starts with tag 18, 0xd2), then text forms."""
     if raw[:1] == b"\xd2":
         return TokenInput(raw, "cbor")
+    if raw[:1] in (b"\x82", b"\x83"):  # a CBOR array of 2 or 3: a record CMW
+        return TokenInput(raw, "cmw")
     text = raw.strip()
+    if text[:1] == b"[":  # a JSON record CMW
+        return TokenInput(text, "cmw")
     if not text:
         raise TokenInputError("input is empty")
     if _JWT.fullmatch(text):

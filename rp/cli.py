@@ -181,8 +181,8 @@ def _logged(args: argparse.Namespace, token: Any) -> dict[str, Any] | int | None
     if not args.proof and not args.require_witness:
         return None
     try:
-        if not args.proof or token.form == "jwt":
-            raise ValueError("--require-witness needs --proof FILE and the result as a CWT")
+        if not args.proof or token.form in ("jwt", "cmw"):
+            raise ValueError("--require-witness needs --proof FILE and the result as a bare CWT")
         log = (
             tlog.read_vkey(args.log_key)
             if args.log_key

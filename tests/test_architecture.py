@@ -38,7 +38,8 @@ ATTEST_THIRD_PARTY = {"cbor2", "cryptography"}
 ADAPTERS: dict[str, set[str]] = {
     "smartcard": {"edge/mrtd/transport.py", "edge/mrtd/sim/pcscd.py", "rig/pcscd.py"},
     "picamera2": {"edge/capture/picamera.py"},
-    "cv2": {"edge/capture/_opencv.py"},
+    # OpenCV: the camera and file adapter, and the demo's renderer (image math, no device).
+    "cv2": {"edge/capture/_opencv.py", "edge/capture/facerig.py", "edge/capture/synthetic.py"},
     "ai_edge_litert": {"edge/face/runtime.py"},
     "tflite_runtime": {"edge/face/runtime.py"},
     "tpm2_pytss": {"edge/keystore/tpm.py"},

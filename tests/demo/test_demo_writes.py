@@ -53,7 +53,10 @@ def test_the_demo_writes_no_image_or_frame(tmp_path: Path) -> None:
     assert outside == [], outside
     images = sorted(p for p in written if IMAGE.search(p))
     assert images == [], images
-    assert sorted(p.suffix for p in out.iterdir()) == [".cbor"] * 8
+    # Evidence and result of each session, each result's log proof, the log's and the
+    # witness's note verifier keys: tokens and public data only.
+    kept = sorted(p.suffix for p in out.iterdir())
+    assert kept == [".cbor"] * 8 + [".tlog-proof"] * 4 + [".vkey"] * 2, kept
     assert list(tmp.iterdir()) == []
     # The kept results, read as an auditor would: the outcome in words.
     for name, outcome in (
