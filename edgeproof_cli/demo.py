@@ -505,6 +505,7 @@ class _Verifier:
         self.admin = ""
         self.proc: subprocess.Popen[bytes] | None = None
         self.witness: Any = None  # witness.demo.DemoWitness, once started
+        self.proxy: Any = None  # verifier.proxy.NginxProxy, when nginx is installed
         self._init: subprocess.Popen[str] | None = None
         self._lock = threading.Lock()
         self._stopping = False
@@ -583,12 +584,37 @@ class _Verifier:
             raise DemoError(self._error)
         assert self.proc is not None
         _say(f"verifier up at {self.url} (pid {self.proc.pid}), policy: production")
-        return self.url, self.admin
+        return self._front(), self.admin
+
+    def _front(self) -> str:
+        """The URL clients use: Debian's nginx in front of gunicorn when it is installed, as
+        the verifier is deployed (docs/deploy.md: slow clients cannot hold its workers)."""
+        import socket
+
+        from verifier.proxy import NginxProxy, nginx_binary
+
+        if nginx_binary() is None:
+            _say("nginx is not installed: clients talk to gunicorn directly (docs/deploy.md)")
+            return self.url
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            listen = f"127.0.0.1:{sock.getsockname()[1]}"
+        proxy = NginxProxy(self.work / "nginx", listen, self.bind)
+        with self._lock:
+            if self._stopping:
+                return self.url
+            self.proxy = proxy
+        started = proxy.start().proc
+        assert started is not None
+        _say(f"nginx in front at http://{listen} (pid {started.pid}), as deployed")
+        return f"http://{listen}"
 
     def stop(self) -> None:
         with self._lock:
             self._stopping = True
-            witness = self.witness
+            witness, proxy = self.witness, self.proxy
+        if proxy is not None:
+            proxy.stop()
         if witness is not None:
             witness.stop()
         for proc in (self._init, self.proc):
