@@ -20,7 +20,11 @@ def register(subparsers: Any) -> None:
     sub = face.add_subparsers(dest="face_command", metavar="ACTION", required=True)
 
     def common(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--model", default=None, help="embedding model (mobilefacenet, sface)")
+        p.add_argument(
+            "--model",
+            default=None,
+            help="embedding model: sface (default), sface_int8, mobilefacenet (opt-in, unlicensed)",
+        )
         p.add_argument("--detector", choices=("short", "full"), default="short")
         p.add_argument("--threads", type=int, default=1)
 
@@ -46,7 +50,26 @@ def register(subparsers: Any) -> None:
     cal.add_argument("--date", help="creation date YYYY-MM-DD (default: today, UTC)")
     cal.add_argument("--max-impostor-pairs", type=int, default=None)
     cal.add_argument("--seed", type=int, default=0)
+    cal.add_argument(
+        "--rule",
+        choices=("quantile", "bound"),
+        default="quantile",
+        help="quantile: at most FAR of the impostor pairs accepted; bound: the 95%% upper "
+        "bound of the FAR is at most FAR (demonstrated)",
+    )
+    cal.add_argument(
+        "--no-impostor-accepted",
+        action="store_true",
+        help="also keep the threshold above the highest impostor score",
+    )
     cal.set_defaults(func=_calibrate)
+
+    lfw = sub.add_parser("lfw", help="LFW 10-fold verification accuracy (reporting only)")
+    lfw.add_argument("root", type=Path, help="LFW image folder (name/name_0001.jpg)")
+    lfw.add_argument("--pairs", type=Path, required=True, help="LFW pairs.txt (View 2)")
+    common(lfw)
+    lfw.add_argument("--json", action="store_true")
+    lfw.set_defaults(func=_lfw)
 
     m = sub.add_parser("match", help="compare two photos: decision and stage timings")
     m.add_argument("chip", type=Path, help="reference photo (the chip's DG2 image)")
@@ -133,6 +156,8 @@ def _calibrate(args: argparse.Namespace) -> int:
             threshold_id=args.threshold_id or f"{rep.model}-{folder}-{created}",
             description=args.description or f"folder {args.folder.resolve().name}",
             created=created,
+            rule=args.rule,
+            no_impostor_accepted=args.no_impostor_accepted,
         )
     except (FaceError, ValueError) as e:
         return _fail(e)
@@ -143,6 +168,53 @@ def _calibrate(args: argparse.Namespace) -> int:
         sys.stdout.write(cal.to_json())
     if not cal.sufficient_data:
         print(f"warning: {cal.limits}", file=sys.stderr)
+    return 0
+
+
+def _lfw(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from edge.face.buffers import wipe
+    from edge.face.errors import FaceError
+    from edge.face.evaluate import lfw_scores, parse_lfw_pairs, ten_fold
+    from edge.face.imaging import read_image
+    from edge.face.pipeline import Pipeline, StageClock, wipe_sample
+
+    clock = StageClock()
+    images = [0]
+
+    def embed(path: Path) -> np.ndarray | None:
+        rgb = read_image(path)
+        images[0] += 1
+        try:
+            sample = pipeline.analyse(rgb, clock)
+        finally:
+            wipe(rgb)
+        if sample is None:
+            return None
+        try:
+            emb = pipeline.embed([sample], clock)
+            return np.array(emb[0])
+        finally:
+            wipe(emb)
+            wipe_sample(sample)
+
+    try:
+        pairs = parse_lfw_pairs(args.pairs.read_text(encoding="utf-8"))
+        pipeline = Pipeline(_model(args), detector=args.detector, threads=args.threads)
+        result = ten_fold(*lfw_scores(args.root, pairs, embed))
+    except (FaceError, ValueError, OSError) as e:
+        return _fail(e)
+    ms = clock.total() / max(images[0], 1)
+    out = {"model": _model(args), **result.__dict__, "images": images[0], "ms_per_image": ms}
+    if args.json:
+        print(json.dumps(out))
+    else:
+        print(
+            f"{out['model']}: 10-fold accuracy {100 * result.accuracy_mean:.2f} "
+            f"+- {100 * result.accuracy_std:.2f} %, TAR at FAR {result.tar_at_far}, "
+            f"{result.pairs} pairs, {result.no_face} without a face, {ms:.1f} ms per image"
+        )
     return 0
 
 

@@ -29,12 +29,12 @@ def pipelines() -> Iterator[dict[str, object]]:
     _require_runtime()
     from edge.face.pipeline import Pipeline
 
-    yield {name: Pipeline(name) for name in ("mobilefacenet", "sface")}
+    yield {name: Pipeline(name) for name in ("sface", "sface_int8", "mobilefacenet")}
 
 
 @pytest.fixture(scope="session")
 def pipeline(pipelines: dict[str, object]) -> object:
-    return pipelines["mobilefacenet"]
+    return pipelines["sface"]
 
 
 @pytest.fixture(scope="session")
