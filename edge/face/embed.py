@@ -3,9 +3,11 @@
 Why SFace by default: its weights are Apache-2.0 (OpenCV Zoo), so a field office may deploy
 it, and it is the more accurate of the shipped embedders at FAR 1e-3 (docs/face.md).
 `sface_int8` is the same network quantized to full int8 for Pi-class CPUs (measured
-separately: on x86 it is slower than float16). MobileFaceNet stays only as an opt-in: its
-weights carry no licence (firmware/models/README.md). Embeddings are biometric templates:
-every array returned here belongs to the caller, who wipes it (edge.face.buffers.wiped).
+separately: on x86 it is slower than float16); `sface_dr` has int8 weights and float
+activations (dynamic-range quantization), the fastest and smallest SFace on x86.
+MobileFaceNet stays only as an opt-in: its weights carry no licence
+(firmware/models/README.md). Embeddings are biometric templates: every array returned
+here belongs to the caller, who wipes it (edge.face.buffers.wiped).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ class _Preprocess:
 _PREPROCESS = {
     "sface": _Preprocess(0.0, 1.0),  # the converted graph normalises internally
     "sface_int8": _Preprocess(0.0, 1.0),  # raw pixels, then the input tensor's quantization
+    "sface_dr": _Preprocess(0.0, 1.0),  # int8 weights, float input like sface
     "mobilefacenet": _Preprocess(127.5, 1.0 / 128.0),
 }
 EMBEDDERS = tuple(_PREPROCESS)

@@ -54,6 +54,7 @@ REPO = HERE.parent.parent
 CONVERSIONS = {
     "onnx-int8bq-dequantize+onnx2tf-float16": "_float16.tflite",
     "onnx-int8bq-dequantize+onnx2tf-full-int8": "_full_integer_quant.tflite",
+    "onnx-int8bq-dequantize+onnx2tf-dynamic-range": "_dynamic_range_quant.tflite",
 }
 # Full-integer quantization: int8 input and output; onnx2tf wants calibration data scaled
 # to 0..1 plus a mean and std that bring it back to the model's input range (raw 0..255).
@@ -239,7 +240,7 @@ def build(
     dequantize_onnx(raw, fp32)
     out: Path = work / str(entry["file"])
     crops = None
-    if conversion["kind"].endswith("full-int8"):
+    if conversion["kind"].endswith(("full-int8", "dynamic-range")):
         if options is None:
             raise SystemExit(f"{name}: int8 calibration needs --project-python and --faces")
         crops = quantization_crops(conversion, work, options)

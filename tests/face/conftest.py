@@ -29,7 +29,7 @@ def pipelines() -> Iterator[dict[str, object]]:
     _require_runtime()
     from edge.face.pipeline import Pipeline
 
-    yield {name: Pipeline(name) for name in ("sface", "sface_int8", "mobilefacenet")}
+    yield {name: Pipeline(name) for name in ("sface", "sface_dr", "sface_int8", "mobilefacenet")}
 
 
 @pytest.fixture(scope="session")

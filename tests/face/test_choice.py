@@ -109,3 +109,18 @@ def test_int8_embedder_follows_the_float_model(pipelines: dict[str, object]) -> 
         assert abs(float(np.linalg.norm(b)) - 1.0) < 1e-4
         cos.append(float(np.dot(a, b)))
     assert min(cos) > 0.9 and float(np.mean(cos)) > 0.97, cos
+
+
+def test_int8_weight_embedder_is_closer_still(pipelines: dict[str, object]) -> None:
+    """Dynamic-range SFace (int8 weights, float activations): float tensors in and out."""
+    from edge.face.pipeline import Pipeline
+
+    fp, dr = pipelines["sface"], pipelines["sface_dr"]
+    assert isinstance(fp, Pipeline) and isinstance(dr, Pipeline)
+    assert dr.embedder._model.input_dtype == np.float32
+    cos = []
+    for path in sorted(FACES.glob("*/*.jpg"))[:12]:
+        sample = fp.analyse(read(path))
+        assert sample is not None
+        cos.append(float(np.dot(fp.embed([sample])[0], dr.embed([sample])[0])))
+    assert min(cos) > 0.99, cos
