@@ -218,3 +218,25 @@ def test_quantization_crops_are_aligned_faces(pipeline: object) -> None:
     assert crops.shape[1:] == (112, 112, 3) and crops.dtype == np.float32
     assert crops.shape[0] == 2 * 40  # every photo has a face, each also mirrored
     assert np.array_equal(crops[1], crops[0][:, ::-1])
+
+
+def test_lfw_pairs_parser_fuzz() -> None:
+    """Random and mutated pairs files: a PairList or a coded EvaluationError, never another
+    exception (bounded: 400 inputs)."""
+    from edge.face.evaluate import PairList, parse_lfw_pairs
+
+    rng = np.random.default_rng(11)
+    good = "2\t1\nA\t1\t2\nA\t1\tB\t1\nB\t1\t2\nB\t2\tA\t3\n"
+    alphabet = [*"AB12\t\n ./_-x0", "\u00e9", "\x00"]
+    for k in range(400):
+        if k % 2:
+            chars = list(good)
+            for _ in range(int(rng.integers(1, 6))):
+                chars[int(rng.integers(0, len(chars)))] = str(rng.choice(alphabet))
+            text = "".join(chars)
+        else:
+            text = "".join(rng.choice(alphabet, size=int(rng.integers(0, 60))))
+        try:
+            assert isinstance(parse_lfw_pairs(text), PairList)
+        except EvaluationError as e:
+            assert e.code == "face.eval-pairs"
