@@ -57,6 +57,7 @@ def register(subparsers: Any) -> None:
         help="quantile: at most FAR of the impostor pairs accepted; bound: the 95%% upper "
         "bound of the FAR is at most FAR (demonstrated)",
     )
+    cal.add_argument("--spread", default="", help="the set's demographic spread, in words")
     cal.add_argument(
         "--no-impostor-accepted",
         action="store_true",
@@ -145,7 +146,7 @@ def _calibrate(args: argparse.Namespace) -> int:
     if not 0.0 < args.far < 1.0:
         return _fail(ValueError("--far must be in (0, 1)"))
     try:
-        pipeline, rep, _, impostor = _embedded(args)
+        pipeline, rep, genuine, impostor = _embedded(args)
         created = args.date or dt.datetime.now(dt.UTC).date().isoformat()
         folder = args.folder.resolve().name.lower().replace("_", "-")
         cal = calibrate(
@@ -158,6 +159,8 @@ def _calibrate(args: argparse.Namespace) -> int:
             created=created,
             rule=args.rule,
             no_impostor_accepted=args.no_impostor_accepted,
+            genuine=genuine,
+            spread=args.spread,
         )
     except (FaceError, ValueError) as e:
         return _fail(e)

@@ -335,6 +335,8 @@ def calibrate(
     created: str,
     rule: str = "quantile",
     no_impostor_accepted: bool = False,
+    genuine: np.ndarray | None = None,
+    spread: str = "",
 ) -> Calibration:
     """A calibration for `far`, conservative when the data are too few to show that rate.
 
@@ -418,6 +420,8 @@ def calibrate(
             max_impostor=rep.max_impostor,
             min_genuine=rep.min_genuine,
             eer=rep.eer,
+            tar=None if genuine is None else round(float(np.mean(genuine >= threshold)), 6),
+            spread=spread,
         ).__dict__,
     }
     return parse(raw)

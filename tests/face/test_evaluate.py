@@ -174,9 +174,13 @@ def test_bound_rule_demonstrates_the_far() -> None:
         far=1e-4,
         rule="bound",
         no_impostor_accepted=True,
+        genuine=genuine,
+        spread="synthetic",
         **kw,
     )
     assert strict.threshold > impostor.max() and strict.far_upper_95 <= 1e-4
+    assert strict.data.tar == round(float(np.mean(genuine >= strict.threshold)), 6)
+    assert strict.data.spread == "synthetic" and cal.data.tar is None
     assert "0 impostor pairs accepted" in strict.method
     few = calibrate(rep_for(impostor[:2000]), impostor[:2000], far=1e-3, rule="bound", **kw)
     assert not few.sufficient_data and few.threshold >= impostor[:2000].max() + 0.1 - 1e-9
