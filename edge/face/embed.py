@@ -1,10 +1,12 @@
 """Face embedding: an aligned 112x112 crop to an L2-normalised vector; cosine similarity.
 
 Why SFace by default: its weights are Apache-2.0 (OpenCV Zoo), so a field office may deploy
-it, and it is the more accurate of the shipped embedders at FAR 1e-3 (docs/face.md).
-`sface_int8` is the same network quantized to full int8 for Pi-class CPUs (measured
-separately: on x86 it is slower than float16); `sface_dr` has int8 weights and float
-activations (dynamic-range quantization), the fastest and smallest SFace on x86.
+it, and it is the more accurate of the shipped embedders at FAR 1e-3 (docs/face.md). The
+default is `sface_dr`, SFace with int8 weights and float activations (dynamic-range
+quantization): on LFW it loses 0.07 points of 10-fold accuracy against the float16
+`sface` and nothing at FAR 1e-3, and it is 1.5x faster with 47 MB less memory.
+`sface_int8` is the same network quantized to full int8 for Pi-class CPUs (on x86 it is
+slower than float16).
 MobileFaceNet stays only as an opt-in: its weights carry no licence
 (firmware/models/README.md). Embeddings are biometric templates: every array returned
 here belongs to the caller, who wipes it (edge.face.buffers.wiped).
@@ -40,8 +42,9 @@ _PREPROCESS = {
     "mobilefacenet": _Preprocess(127.5, 1.0 / 128.0),
 }
 EMBEDDERS = tuple(_PREPROCESS)
-#: The default: licence-clean (Apache-2.0) and the most accurate at FAR 1e-3 (docs/face.md).
-DEFAULT_EMBEDDER = "sface"
+#: The default: licence-clean (Apache-2.0), as accurate as the float model at FAR 1e-3 on
+#: LFW, the fastest and smallest SFace (docs/face.md, benchmarks/face_bench.py).
+DEFAULT_EMBEDDER = "sface_dr"
 #: Embedders whose weights have no licence allowing deployment: opt-in only, with a warning.
 UNLICENSED = frozenset({"mobilefacenet"})
 
@@ -66,7 +69,8 @@ class Embedder:
             warnings.warn(
                 f"{model}: its weights carry no licence that allows deployment (trained on a "
                 "research-only data set); opt-in for evaluation only, see "
-                "firmware/models/README.md. The default embedder is sface (Apache-2.0).",
+                f"firmware/models/README.md. The default embedder is {DEFAULT_EMBEDDER} "
+                "(Apache-2.0).",
                 UnlicensedModelWarning,
                 stacklevel=2,
             )

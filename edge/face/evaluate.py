@@ -71,9 +71,52 @@ class Embedded:
     no_face: list[str] = field(default_factory=list)
     unreadable: list[str] = field(default_factory=list)
     clock: StageClock = field(default_factory=StageClock)
+    excluded: dict[str, str] = field(default_factory=dict)  # image -> why (see `usable`)
+    unusable: np.ndarray | None = None  # bool per image: the device would not match it
 
     def wipe(self) -> None:
         wipe(self.embeddings)
+
+    def usable(self, drop: set[str] | None = None) -> Embedded:
+        """Only the images the device itself would match: one person in the photo and
+        every quality check passed (edge.face.match never decides on the others, it says
+        "inconclusive"); images without a face stay in (their pairs are non-matches).
+        Paths in `drop` go too."""
+        keep = np.ones(len(self.items), dtype=bool)
+        if self.unusable is not None:
+            keep &= ~self.unusable
+        if drop:
+            keep &= np.array([str(it.path) not in drop for it in self.items], dtype=bool)
+        return self.select(keep)
+
+    def select(self, keep: np.ndarray) -> Embedded:
+        """The images where `keep` is true (the others' rows are not copied)."""
+        return Embedded(
+            [it for it, k in zip(self.items, keep, strict=True) if k],
+            self.embeddings[keep],
+            self.found[keep],
+            self.no_face,
+            self.unreadable,
+            self.clock,
+            self.excluded,
+            None,
+        )
+
+
+def duplicate_photos(items: list[Labelled]) -> dict[str, str]:
+    """Byte-identical files filed under two or more identities: a labelling error (or a
+    group photo), so every copy is left out; path -> reason."""
+    import hashlib
+
+    seen: dict[str, list[Labelled]] = {}
+    for it in items:
+        seen.setdefault(hashlib.sha256(it.path.read_bytes()).hexdigest(), []).append(it)
+    out: dict[str, str] = {}
+    for group in seen.values():
+        if len({g.identity for g in group}) > 1:
+            for g in group:
+                out[str(g.path)] = "duplicate-across-identities"
+    return out
 
 
 def embed_folder(
@@ -86,6 +129,8 @@ def embed_folder(
         np.zeros((len(items), pipeline.embedder.dim), np.float32),
         np.zeros(len(items), dtype=bool),
     )
+    unusable = np.zeros(len(items), dtype=bool)
+    out.unusable = unusable
     for start in range(0, len(items), _CHUNK):
         samples: list[tuple[int, FaceSample]] = []
         try:
@@ -104,6 +149,13 @@ def embed_folder(
                     out.no_face.append(rel)
                 else:
                     samples.append((idx, sample))
+                    if sample.persons > 1 or not sample.quality.ok:
+                        unusable[idx] = True
+                        out.excluded[rel] = (
+                            "live.multiple-faces"
+                            if sample.persons > 1
+                            else ",".join(sample.quality.failures)
+                        )
             if samples:
                 emb = pipeline.embed([s for _, s in samples], out.clock)
                 for row, (idx, _) in enumerate(samples):

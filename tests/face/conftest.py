@@ -34,7 +34,9 @@ def pipelines() -> Iterator[dict[str, object]]:
 
 @pytest.fixture(scope="session")
 def pipeline(pipelines: dict[str, object]) -> object:
-    return pipelines["sface"]
+    from edge.face.embed import DEFAULT_EMBEDDER
+
+    return pipelines[DEFAULT_EMBEDDER]
 
 
 @pytest.fixture(scope="session")

@@ -34,7 +34,7 @@ def _side_by_side(left: np.ndarray, right: np.ndarray, height: int = 320) -> np.
 
 
 def test_default_embedder_is_licence_clean() -> None:
-    assert DEFAULT_EMBEDDER == default_embedder() == "sface"
+    assert DEFAULT_EMBEDDER == default_embedder() == "sface_dr"
     info = manifest()[DEFAULT_EMBEDDER]
     assert info.licence.startswith("Apache-2.0")
     assert DEFAULT_EMBEDDER not in UNLICENSED

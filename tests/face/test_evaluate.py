@@ -244,3 +244,25 @@ def test_lfw_pairs_parser_fuzz() -> None:
             assert isinstance(parse_lfw_pairs(text), PairList)
         except EvaluationError as e:
             assert e.code == "face.eval-pairs"
+
+
+def test_duplicates_across_identities_and_the_usable_subset(tmp_path: Path) -> None:
+    """A photo filed under two identities is a label error: both copies go; the usable
+    subset keeps what the device would match (one person, quality passed)."""
+    from edge.face.evaluate import Embedded, Labelled, duplicate_photos
+
+    for ident, name, data in (("a", "1.jpg", b"x"), ("a", "2.jpg", b"y"), ("b", "3.jpg", b"x")):
+        (tmp_path / ident).mkdir(exist_ok=True)
+        (tmp_path / ident / name).write_bytes(data)
+    (tmp_path / "b" / "4.jpg").write_bytes(b"y2")
+    items = list_images(tmp_path)
+    dups = duplicate_photos(items)
+    assert set(dups) == {str(tmp_path / "a" / "1.jpg"), str(tmp_path / "b" / "3.jpg")}
+    emb = Embedded(
+        [Labelled(tmp_path / "a" / "1.jpg", "a"), Labelled(tmp_path / "a" / "2.jpg", "a")],
+        np.eye(2, 4, dtype=np.float32),
+        np.array([True, True]),
+        unusable=np.array([False, True]),
+    )
+    assert [i.path.name for i in emb.usable().items] == ["1.jpg"]
+    assert emb.usable({str(tmp_path / "a" / "1.jpg")}).items == []
