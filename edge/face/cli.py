@@ -30,6 +30,13 @@ def register(subparsers: Any) -> None:
             action="store_true",
             help="leave out byte-identical photos filed under two identities",
         )
+        p.add_argument(
+            "--same-person",
+            action="append",
+            default=[],
+            metavar="A,B",
+            help="identity folders A and B are one person (a labelling error): merge them",
+        )
 
     def common(p: argparse.ArgumentParser) -> None:
         p.add_argument(
@@ -112,7 +119,7 @@ def _model(args: argparse.Namespace) -> str:
 def _embedded(args: argparse.Namespace, extra_fars: tuple[float, ...] = ()) -> Any:
     import numpy as np
 
-    from edge.face.evaluate import FARS, duplicate_photos, embed_folder, report
+    from edge.face.evaluate import FARS, Labelled, duplicate_photos, embed_folder, report
     from edge.face.pipeline import Pipeline
 
     model = _model(args)
@@ -121,6 +128,13 @@ def _embedded(args: argparse.Namespace, extra_fars: tuple[float, ...] = ()) -> A
         raise ValueError("--far must be in (0, 1)")
     fars = tuple(sorted({*FARS, *extra_fars}, reverse=True))
     full = embed_folder(args.folder, pipeline)
+    merge = {}
+    for pair in args.same_person:
+        first, _, second = pair.partition(",")
+        if not first or not second:
+            raise ValueError(f"--same-person wants A,B, not {pair!r}")
+        merge[second] = first
+    full.items = [Labelled(it.path, merge.get(it.identity, it.identity)) for it in full.items]
     drop = set(duplicate_photos(full.items)) if args.drop_duplicates else set()
     if args.usable_only:
         data = full.usable(drop)
