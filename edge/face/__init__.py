@@ -12,7 +12,7 @@ from edge.face.align import align, align_landmarks
 from edge.face.buffers import WipeList, wipe, wiped
 from edge.face.calibration import Calibration, Decision, ScoreBand, default_calibration
 from edge.face.detect import Detection, FaceDetector
-from edge.face.embed import DEFAULT_EMBEDDER, EMBEDDERS, Embedder, cosine
+from edge.face.embed import DEFAULT_EMBEDDER, EMBEDDERS, Embedder, cosine, default_embedder
 from edge.face.errors import (
     CalibrationError,
     EvaluationError,
@@ -50,6 +50,7 @@ __all__ = [
     "align_landmarks",
     "cosine",
     "default_calibration",
+    "default_embedder",
     "load_interpreter",
     "match_faces",
     "model_digests",

@@ -54,6 +54,8 @@ class CalibrationData:
     max_impostor: float
     min_genuine: float
     eer: float
+    tar: float | None = None  # share of genuine pairs accepted at the threshold
+    spread: str = ""  # what is known of the set's demographic spread, in words
 
 
 @dataclass(frozen=True)
@@ -124,6 +126,8 @@ def parse(raw: Any) -> Calibration:
         max_impostor=float(_field(data_raw, "max_impostor", num)),
         min_genuine=float(_field(data_raw, "min_genuine", num)),
         eer=float(_field(data_raw, "eer", num)),
+        tar=None if data_raw.get("tar") is None else float(_field(data_raw, "tar", num)),
+        spread=_field(data_raw, "spread", str) if "spread" in data_raw else "",
     )
     cal = Calibration(
         threshold_id=_field(raw, "threshold_id", str),

@@ -19,14 +19,38 @@ def register(subparsers: Any) -> None:
     face = subparsers.add_parser("face", help="on-device face matching: eval, calibrate, match")
     sub = face.add_subparsers(dest="face_command", metavar="ACTION", required=True)
 
+    def subset(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--usable-only",
+            action="store_true",
+            help="leave out photos the device would not match (two people, failed quality)",
+        )
+        p.add_argument(
+            "--drop-duplicates",
+            action="store_true",
+            help="leave out byte-identical photos filed under two identities",
+        )
+        p.add_argument(
+            "--same-person",
+            action="append",
+            default=[],
+            metavar="A,B",
+            help="identity folders A and B are one person (a labelling error): merge them",
+        )
+
     def common(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--model", default=None, help="embedding model (mobilefacenet, sface)")
+        p.add_argument(
+            "--model",
+            default=None,
+            help="embedding model: sface (default), sface_int8, mobilefacenet (opt-in, unlicensed)",
+        )
         p.add_argument("--detector", choices=("short", "full"), default="short")
         p.add_argument("--threads", type=int, default=1)
 
     ev = sub.add_parser("eval", help="ROC, EER and TAR at FAR over a folder of identity folders")
     ev.add_argument("folder", type=Path)
     common(ev)
+    subset(ev)
     ev.add_argument("--json", action="store_true", help="print one JSON object")
     ev.add_argument("--plot", type=Path, help="write score distributions and ROC (PNG)")
     ev.add_argument("--max-impostor-pairs", type=int, default=None)
@@ -39,6 +63,7 @@ def register(subparsers: Any) -> None:
     cal = sub.add_parser("calibrate", help="write a calibration file for a target FAR")
     cal.add_argument("folder", type=Path)
     common(cal)
+    subset(cal)
     cal.add_argument("--far", type=float, default=1e-3)
     cal.add_argument("--out", type=Path, help="file to write (default: print)")
     cal.add_argument("--id", dest="threshold_id", help="threshold id (default: model-folder-date)")
@@ -46,7 +71,27 @@ def register(subparsers: Any) -> None:
     cal.add_argument("--date", help="creation date YYYY-MM-DD (default: today, UTC)")
     cal.add_argument("--max-impostor-pairs", type=int, default=None)
     cal.add_argument("--seed", type=int, default=0)
+    cal.add_argument(
+        "--rule",
+        choices=("quantile", "bound"),
+        default="quantile",
+        help="quantile: at most FAR of the impostor pairs accepted; bound: the 95%% upper "
+        "bound of the FAR is at most FAR (demonstrated)",
+    )
+    cal.add_argument("--spread", default="", help="the set's demographic spread, in words")
+    cal.add_argument(
+        "--no-impostor-accepted",
+        action="store_true",
+        help="also keep the threshold above the highest impostor score",
+    )
     cal.set_defaults(func=_calibrate)
+
+    lfw = sub.add_parser("lfw", help="LFW 10-fold verification accuracy (reporting only)")
+    lfw.add_argument("root", type=Path, help="LFW image folder (name/name_0001.jpg)")
+    lfw.add_argument("--pairs", type=Path, required=True, help="LFW pairs.txt (View 2)")
+    common(lfw)
+    lfw.add_argument("--json", action="store_true")
+    lfw.set_defaults(func=_lfw)
 
     m = sub.add_parser("match", help="compare two photos: decision and stage timings")
     m.add_argument("chip", type=Path, help="reference photo (the chip's DG2 image)")
@@ -72,7 +117,9 @@ def _model(args: argparse.Namespace) -> str:
 
 
 def _embedded(args: argparse.Namespace, extra_fars: tuple[float, ...] = ()) -> Any:
-    from edge.face.evaluate import FARS, embed_folder, report
+    import numpy as np
+
+    from edge.face.evaluate import FARS, Labelled, duplicate_photos, embed_folder, report
     from edge.face.pipeline import Pipeline
 
     model = _model(args)
@@ -80,7 +127,21 @@ def _embedded(args: argparse.Namespace, extra_fars: tuple[float, ...] = ()) -> A
     if any(not 0.0 < f < 1.0 for f in extra_fars):
         raise ValueError("--far must be in (0, 1)")
     fars = tuple(sorted({*FARS, *extra_fars}, reverse=True))
-    data = embed_folder(args.folder, pipeline)
+    full = embed_folder(args.folder, pipeline)
+    merge = {}
+    for pair in args.same_person:
+        first, _, second = pair.partition(",")
+        if not first or not second:
+            raise ValueError(f"--same-person wants A,B, not {pair!r}")
+        merge[second] = first
+    full.items = [Labelled(it.path, merge.get(it.identity, it.identity)) for it in full.items]
+    drop = set(duplicate_photos(full.items)) if args.drop_duplicates else set()
+    if args.usable_only:
+        data = full.usable(drop)
+    else:
+        data = full.select(np.array([str(it.path) not in drop for it in full.items], dtype=bool))
+    if data is not full:
+        full.wipe()
     try:
         return (pipeline, *report(data, model, args.max_impostor_pairs, args.seed, fars))
     finally:
@@ -122,7 +183,7 @@ def _calibrate(args: argparse.Namespace) -> int:
     if not 0.0 < args.far < 1.0:
         return _fail(ValueError("--far must be in (0, 1)"))
     try:
-        pipeline, rep, _, impostor = _embedded(args)
+        pipeline, rep, genuine, impostor = _embedded(args)
         created = args.date or dt.datetime.now(dt.UTC).date().isoformat()
         folder = args.folder.resolve().name.lower().replace("_", "-")
         cal = calibrate(
@@ -133,6 +194,10 @@ def _calibrate(args: argparse.Namespace) -> int:
             threshold_id=args.threshold_id or f"{rep.model}-{folder}-{created}",
             description=args.description or f"folder {args.folder.resolve().name}",
             created=created,
+            rule=args.rule,
+            no_impostor_accepted=args.no_impostor_accepted,
+            genuine=genuine,
+            spread=args.spread,
         )
     except (FaceError, ValueError) as e:
         return _fail(e)
@@ -143,6 +208,53 @@ def _calibrate(args: argparse.Namespace) -> int:
         sys.stdout.write(cal.to_json())
     if not cal.sufficient_data:
         print(f"warning: {cal.limits}", file=sys.stderr)
+    return 0
+
+
+def _lfw(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from edge.face.buffers import wipe
+    from edge.face.errors import FaceError
+    from edge.face.evaluate import lfw_scores, parse_lfw_pairs, ten_fold
+    from edge.face.imaging import read_image
+    from edge.face.pipeline import Pipeline, StageClock, wipe_sample
+
+    clock = StageClock()
+    images = [0]
+
+    def embed(path: Path) -> np.ndarray | None:
+        rgb = read_image(path)
+        images[0] += 1
+        try:
+            sample = pipeline.analyse(rgb, clock)
+        finally:
+            wipe(rgb)
+        if sample is None:
+            return None
+        try:
+            emb = pipeline.embed([sample], clock)
+            return np.array(emb[0])
+        finally:
+            wipe(emb)
+            wipe_sample(sample)
+
+    try:
+        pairs = parse_lfw_pairs(args.pairs.read_text(encoding="utf-8"))
+        pipeline = Pipeline(_model(args), detector=args.detector, threads=args.threads)
+        result = ten_fold(*lfw_scores(args.root, pairs, embed))
+    except (FaceError, ValueError, OSError) as e:
+        return _fail(e)
+    ms = clock.total() / max(images[0], 1)
+    out = {"model": _model(args), **result.__dict__, "images": images[0], "ms_per_image": ms}
+    if args.json:
+        print(json.dumps(out))
+    else:
+        print(
+            f"{out['model']}: 10-fold accuracy {100 * result.accuracy_mean:.2f} "
+            f"+- {100 * result.accuracy_std:.2f} %, TAR at FAR {result.tar_at_far}, "
+            f"{result.pairs} pairs, {result.no_face} without a face, {ms:.1f} ms per image"
+        )
     return 0
 
 

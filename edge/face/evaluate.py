@@ -71,9 +71,52 @@ class Embedded:
     no_face: list[str] = field(default_factory=list)
     unreadable: list[str] = field(default_factory=list)
     clock: StageClock = field(default_factory=StageClock)
+    excluded: dict[str, str] = field(default_factory=dict)  # image -> why (see `usable`)
+    unusable: np.ndarray | None = None  # bool per image: the device would not match it
 
     def wipe(self) -> None:
         wipe(self.embeddings)
+
+    def usable(self, drop: set[str] | None = None) -> Embedded:
+        """Only the images the device itself would match: one person in the photo and
+        every quality check passed (edge.face.match never decides on the others, it says
+        "inconclusive"); images without a face stay in (their pairs are non-matches).
+        Paths in `drop` go too."""
+        keep = np.ones(len(self.items), dtype=bool)
+        if self.unusable is not None:
+            keep &= ~self.unusable
+        if drop:
+            keep &= np.array([str(it.path) not in drop for it in self.items], dtype=bool)
+        return self.select(keep)
+
+    def select(self, keep: np.ndarray) -> Embedded:
+        """The images where `keep` is true (the others' rows are not copied)."""
+        return Embedded(
+            [it for it, k in zip(self.items, keep, strict=True) if k],
+            self.embeddings[keep],
+            self.found[keep],
+            self.no_face,
+            self.unreadable,
+            self.clock,
+            self.excluded,
+            None,
+        )
+
+
+def duplicate_photos(items: list[Labelled]) -> dict[str, str]:
+    """Byte-identical files filed under two or more identities: a labelling error (or a
+    group photo), so every copy is left out; path -> reason."""
+    import hashlib
+
+    seen: dict[str, list[Labelled]] = {}
+    for it in items:
+        seen.setdefault(hashlib.sha256(it.path.read_bytes()).hexdigest(), []).append(it)
+    out: dict[str, str] = {}
+    for group in seen.values():
+        if len({g.identity for g in group}) > 1:
+            for g in group:
+                out[str(g.path)] = "duplicate-across-identities"
+    return out
 
 
 def embed_folder(
@@ -86,6 +129,8 @@ def embed_folder(
         np.zeros((len(items), pipeline.embedder.dim), np.float32),
         np.zeros(len(items), dtype=bool),
     )
+    unusable = np.zeros(len(items), dtype=bool)
+    out.unusable = unusable
     for start in range(0, len(items), _CHUNK):
         samples: list[tuple[int, FaceSample]] = []
         try:
@@ -104,6 +149,13 @@ def embed_folder(
                     out.no_face.append(rel)
                 else:
                     samples.append((idx, sample))
+                    if sample.persons > 1 or not sample.quality.ok:
+                        unusable[idx] = True
+                        out.excluded[rel] = (
+                            "live.multiple-faces"
+                            if sample.persons > 1
+                            else ",".join(sample.quality.failures)
+                        )
             if samples:
                 emb = pipeline.embed([s for _, s in samples], out.clock)
                 for row, (idx, _) in enumerate(samples):
@@ -297,6 +349,33 @@ SAFETY_MARGIN = 0.10
 GREY_MARGIN = 0.05
 
 
+def threshold_for_bound(impostor: np.ndarray, far: float, confidence: float = 0.95) -> float:
+    """Lowest threshold at which the Clopper-Pearson upper bound of the FAR, from the
+    impostor pairs it accepts, is still <= `far`; +inf when even none accepted is too many
+    (fewer than about 3/far pairs). Accepting is score >= threshold."""
+    n = int(impostor.size)
+    if far_upper_bound(0, n, confidence) > far:
+        return math.inf
+    desc = np.sort(impostor)[::-1]
+    # The bound grows with k: find the largest k accepted with bound <= far (k < 2 far n + 50).
+    lo, hi = 0, min(n, int(2 * far * n) + 50)
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if far_upper_bound(mid, n, confidence) <= far:
+            lo = mid
+        else:
+            hi = mid - 1
+    if lo >= n:
+        return float(desc[-1])
+    return float(np.nextafter(desc[lo], np.inf))
+
+
+def _round_up(value: float, places: int = 4) -> float:
+    """Round a threshold up, never down: rounding must not admit an impostor pair."""
+    scale = 10.0**places
+    return math.ceil(value * scale - 1e-9) / scale
+
+
 def calibrate(
     rep: Report,
     impostor: np.ndarray,
@@ -306,23 +385,53 @@ def calibrate(
     threshold_id: str,
     description: str,
     created: str,
+    rule: str = "quantile",
+    no_impostor_accepted: bool = False,
+    genuine: np.ndarray | None = None,
+    spread: str = "",
 ) -> Calibration:
     """A calibration for `far`, conservative when the data are too few to show that rate.
 
+    Rules: "quantile" takes the lowest threshold that accepts at most `far` of the impostor
+    pairs; "bound" the lowest at which the 95% (Clopper-Pearson) upper bound of the FAR is
+    at most `far`, i.e. the rate is demonstrated, not only estimated. With
+    `no_impostor_accepted` the threshold is also above the highest impostor score.
     With n impostor pairs and none accepted, a 95% upper bound on the FAR is about 3/n; when
     that exceeds the target, the empirical threshold proves nothing, so the threshold is
     raised to the highest impostor score plus SAFETY_MARGIN, and the file says so.
     """
-    empirical = threshold_at_far(impostor, far)
+    if rule not in ("quantile", "bound"):
+        raise EvaluationError(f"unknown calibration rule {rule!r}", code="face.eval-rule")
     sufficient = impostor.size >= 3.0 / far
+    if rule == "bound":
+        empirical = threshold_for_bound(impostor, far)
+        sufficient = math.isfinite(empirical)
+        if not sufficient:
+            empirical = threshold_at_far(impostor, far)
+    else:
+        empirical = threshold_at_far(impostor, far)
+    if no_impostor_accepted:
+        empirical = max(empirical, float(np.nextafter(rep.max_impostor, np.inf)))
     threshold = empirical if sufficient else max(empirical, rep.max_impostor + SAFETY_MARGIN)
-    threshold = min(round(threshold, 4), 0.99)
+    threshold = min(_round_up(threshold), 0.99)
     accepted = int(np.sum(impostor >= threshold))
     upper = far_upper_bound(accepted, int(impostor.size))
     if sufficient:
-        method = (
-            f"lowest threshold with at most {far:g} of {impostor.size} impostor pairs "
+        how = (
+            f"lowest threshold whose 95% Clopper-Pearson upper bound of the FAR on "
+            f"{impostor.size} impostor pairs is <= {far:g}"
+            if rule == "bound"
+            else f"lowest threshold with at most {far:g} of {impostor.size} impostor pairs "
             "accepted (empirical quantile)"
+        )
+        extra = (
+            f", raised above the highest impostor score ({rep.max_impostor:.4f})"
+            if no_impostor_accepted
+            else ""
+        )
+        method = (
+            f"{how}{extra}; {accepted} impostor pairs accepted at the threshold, 95% upper "
+            f"bound of the FAR {upper:.2g}"
         )
         limits = (
             "set on the data described; a different population, camera or document "
@@ -363,6 +472,8 @@ def calibrate(
             max_impostor=rep.max_impostor,
             min_genuine=rep.min_genuine,
             eer=rep.eer,
+            tar=None if genuine is None else round(float(np.mean(genuine >= threshold)), 6),
+            spread=spread,
         ).__dict__,
     }
     return parse(raw)
@@ -394,3 +505,151 @@ def plot(genuine: np.ndarray, impostor: np.ndarray, path: Path, title: str) -> N
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def quantization_crops(folder: Path, pipeline: Pipeline, flip: bool = True) -> np.ndarray:
+    """Aligned 112x112 crops of every face in `folder` (identity folders), as the embedder
+    sees them, for int8 post-training quantization: (n, 112, 112, 3) float32 in 0..255.
+
+    Why here: the quantizer must see the activations of real aligned faces, made by the
+    very pipeline the device runs. `flip` adds each crop mirrored (a face seen from the
+    other side is still a face) to double a small set. A developer tool on public data
+    only (firmware/models/reproduce.py calls it); never run on a person's images.
+    """
+    crops: list[np.ndarray] = []
+    for item in list_images(folder):
+        try:
+            rgb = read_image(item.path)
+        except ImageError:
+            continue
+        try:
+            sample = pipeline.analyse(rgb)
+        finally:
+            wipe(rgb)
+        if sample is None:
+            continue
+        crops.append(sample.aligned.astype(np.float32))
+        if flip:
+            crops.append(sample.aligned[:, ::-1].astype(np.float32))
+        wipe_sample(sample)
+    if not crops:
+        raise EvaluationError(f"no face found in {folder}", code="face.eval-too-few")
+    return np.stack(crops)
+
+
+# --- The LFW protocol (reporting only: never tune or calibrate on LFW) -------------------
+
+
+@dataclass(frozen=True)
+class PairList:
+    """The standard LFW verification pairs (pairs.txt): folds of (image a, image b, same)."""
+
+    folds: list[list[tuple[str, str, bool]]]
+
+
+def parse_lfw_pairs(text: str) -> PairList:
+    """pairs.txt of LFW's "View 2": a header "folds n", then per fold n same-person lines
+    `name i j` and n different-person lines `name1 i name2 j`; images are
+    `name/name_%04d.jpg`."""
+    lines = [ln.split() for ln in text.splitlines() if ln.strip()]
+    if not lines or len(lines[0]) != 2:
+        raise EvaluationError("pairs file lacks its 'folds pairs' header", code="face.eval-pairs")
+    try:
+        folds, per = int(lines[0][0]), int(lines[0][1])
+    except ValueError as e:
+        raise EvaluationError("pairs header is not two integers", code="face.eval-pairs") from e
+    body = lines[1:]
+    if folds < 2 or per < 1 or len(body) != folds * 2 * per:
+        raise EvaluationError(
+            f"pairs file has {len(body)} pair lines, header says {folds} x 2 x {per}",
+            code="face.eval-pairs",
+        )
+
+    def image(name: str, idx: str) -> str:
+        if "/" in name or ".." in name or not idx.isdigit():
+            raise EvaluationError(f"bad pair entry {name} {idx}", code="face.eval-pairs")
+        return f"{name}/{name}_{int(idx):04d}.jpg"
+
+    out: list[list[tuple[str, str, bool]]] = []
+    for f in range(folds):
+        fold = []
+        for k, parts in enumerate(body[f * 2 * per : (f + 1) * 2 * per]):
+            same = k < per
+            if same and len(parts) == 3:
+                fold.append((image(parts[0], parts[1]), image(parts[0], parts[2]), True))
+            elif not same and len(parts) == 4:
+                fold.append((image(parts[0], parts[1]), image(parts[2], parts[3]), False))
+            else:
+                raise EvaluationError(f"bad pair line {' '.join(parts)}", code="face.eval-pairs")
+        out.append(fold)
+    return PairList(out)
+
+
+def best_threshold(scores: np.ndarray, same: np.ndarray) -> float:
+    """The threshold with the highest accuracy on these pairs (midpoint between scores)."""
+    order = np.sort(np.unique(scores))
+    candidates = np.concatenate(
+        [[order[0] - 1e-6], (order[:-1] + order[1:]) / 2, [order[-1] + 1e-6]]
+    )
+    acc = [np.mean((scores >= t) == same) for t in candidates]
+    return float(candidates[int(np.argmax(acc))])
+
+
+@dataclass(frozen=True)
+class TenFold:
+    """LFW's unrestricted protocol: per fold, the threshold is chosen on the other nine."""
+
+    accuracy_mean: float
+    accuracy_std: float
+    fold_accuracy: list[float]
+    tar_at_far: dict[str, float | None]
+    pairs: int
+    no_face: int
+
+
+def ten_fold(scores: list[np.ndarray], same: list[np.ndarray]) -> TenFold:
+    """Accuracy mean and standard deviation over the folds, and TAR at FAR over all pairs."""
+    accs = []
+    for k in range(len(scores)):
+        train_s = np.concatenate([s for i, s in enumerate(scores) if i != k])
+        train_y = np.concatenate([y for i, y in enumerate(same) if i != k])
+        t = best_threshold(train_s, train_y)
+        accs.append(float(np.mean((scores[k] >= t) == same[k])))
+    all_s, all_y = np.concatenate(scores), np.concatenate(same)
+    genuine, impostor = all_s[all_y], all_s[~all_y]
+    return TenFold(
+        accuracy_mean=float(np.mean(accs)),
+        accuracy_std=float(np.std(accs)),
+        fold_accuracy=accs,
+        tar_at_far={far_key(f): tar_at_far(genuine, impostor, f) for f in FARS},
+        pairs=int(all_s.size),
+        no_face=int(np.sum(all_s == NO_FACE_SCORE)),
+    )
+
+
+def lfw_scores(
+    root: Path,
+    pairs: PairList,
+    embed: Callable[[Path], np.ndarray | None],
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Per fold: cosine scores and same-person flags. `embed` maps an image path to an
+    L2-normalised embedding (None: no face, scored NO_FACE_SCORE); each image once."""
+    cache: dict[str, np.ndarray | None] = {}
+
+    def get(rel: str) -> np.ndarray | None:
+        if rel not in cache:
+            cache[rel] = embed(root / rel)
+        return cache[rel]
+
+    scores, same = [], []
+    for fold in pairs.folds:
+        s = np.empty(len(fold))
+        for k, (a, b, _) in enumerate(fold):
+            ea, eb = get(a), get(b)
+            s[k] = NO_FACE_SCORE if ea is None or eb is None else float(np.dot(ea, eb))
+        scores.append(s)
+        same.append(np.array([y for _, _, y in fold]))
+    for v in cache.values():
+        if v is not None:
+            wipe(v)
+    return scores, same

@@ -149,16 +149,22 @@ class FaceMatcher:
         if not chip.quality.ok:
             return *inconclusive, "chip.low-quality"
         usable: list[FaceSample] = []
+        crowded = 0
         for frame in live_frames:
             sample = analysed(frame)
             if sample is None:
                 continue
             counts[1] += 1
+            crowded += sample.persons > 1
             if sample.quality.ok:
                 usable.append(sample)
         counts[2] = len(usable)
         if not live_frames:
             return *inconclusive, "live.no-frames"
+        if crowded:
+            # Exactly one person may be in the capture: with two faces in frame, someone
+            # other than the holder could be the one presenting, so no verdict is given.
+            return *inconclusive, "live.multiple-faces"
         if not usable:
             return *inconclusive, ("live.no-face" if counts[1] == 0 else "live.low-quality")
         best = sorted(usable, key=lambda s: s.quality.score, reverse=True)[: self.frames_to_use]

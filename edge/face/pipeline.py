@@ -24,6 +24,11 @@ from edge.face.landmarks import FaceMesh
 from edge.face.quality import Quality, QualityLimits, assess
 
 STAGES = ("detect", "landmarks", "align", "quality", "embed")
+#: A second detection (above the detector's score cut-off) at least this fraction of the
+#: chosen face's box width counts as another person in frame (the same rule as liveness),
+#: once the face mesh confirms it is a face: BlazeFace alone scored 0.70 on a printed seal
+#: behind a speaker (../shared/data/faces/fr_obama/obama1.jpg; mesh presence 0.13).
+SECOND_FACE_MIN_WIDTH = 0.5
 
 
 @dataclass
@@ -49,7 +54,8 @@ class FaceSample:
     """One analysed face. `aligned` and `landmarks` are buffers the caller wipes (`wipe_sample`)."""
 
     detection: Detection
-    faces_found: int
+    faces_found: int  # detections above the score cut-off
+    persons: int  # of which large enough to be someone presenting (SECOND_FACE_MIN_WIDTH)
     aligned: np.ndarray
     landmarks: np.ndarray
     quality: Quality
@@ -86,15 +92,20 @@ class Pipeline:
         if not found:
             return None
         best = found[0]
-        for other in found[1:]:
-            wipe(other.keypoints)
+        persons = 1
         with clock.stage("landmarks"):
+            for other in found[1:]:
+                if other.width >= SECOND_FACE_MIN_WIDTH * best.width:
+                    other_lm, other_presence = self.mesh.landmarks_and_presence(rgb, other)
+                    wipe(other_lm)
+                    persons += other_presence >= self.limits.min_presence
+                wipe(other.keypoints)
             lm, presence = self.mesh.landmarks_and_presence(rgb, best)
         with clock.stage("align"):
             crop = align_landmarks(rgb, lm, np.zeros((SIZE, SIZE, 3), dtype=np.uint8))
         with clock.stage("quality"):
             quality = assess(best, crop, lm, self.limits, presence)
-        return FaceSample(best, len(found), crop, lm, quality)
+        return FaceSample(best, len(found), persons, crop, lm, quality)
 
     def embed(self, samples: Sequence[FaceSample], clock: StageClock | None = None) -> np.ndarray:
         """(n, dim) L2-normalised embeddings, a buffer the caller wipes."""

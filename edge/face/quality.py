@@ -1,10 +1,14 @@
-"""Face quality of one candidate: size, sharpness, pose, exposure.
+"""Face quality of one candidate: size, sharpness, pose, exposure, eyes open.
 
 Why: a comparison is only as good as its worst image. Live frames are ranked by quality so
 the best few are used; a chip photo that fails these checks gives "inconclusive" rather than
-a guess. The limits are deliberately loose (they reject what is clearly unusable, not what
-is merely imperfect) and are listed in docs/face.md with the data they were checked on.
-Pose uses the face mesh (3-D landmarks), the rest the aligned 112x112 crop.
+a guess. The measures follow the quality components of ISO/IEC 29794-5 (face image
+quality): inter-eye distance (image resolution), sharpness, head pose (yaw and pitch),
+illumination (brightness and clipped pixels) and eyes open. The limits are deliberately
+loose (they reject what is clearly unusable, not what is merely imperfect) and are listed
+in docs/face.md with the data they were checked on. Pose and eye openness use the face
+mesh (3-D landmarks), the rest the aligned 112x112 crop. These are not the standard's
+calibrated quality scores (its reference models are not shipped in a registry package).
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ from edge.face.detect import Detection
 
 # Mesh landmark indices (MediaPipe topology): cheek contour points and forehead / chin.
 _RIGHT_CHEEK, _LEFT_CHEEK, _FOREHEAD, _CHIN = 234, 454, 10, 152
+# Per eye: the two corners and the upper and lower eyelid midpoints (MediaPipe topology).
+_EYES = ((33, 133, 159, 145), (362, 263, 386, 374))
 
 
 @dataclass(frozen=True)
@@ -32,6 +38,7 @@ class QualityLimits:
     min_brightness: float = 40.0
     max_brightness: float = 220.0
     max_clipped: float = 0.25
+    min_eye_openness: float = 0.12  # eyelid gap / eye width, both eyes' mean (closed ~0.05)
 
 
 @dataclass(frozen=True)
@@ -47,6 +54,7 @@ class Quality:
     detector_score: float
     presence: float
     failures: tuple[str, ...]
+    eye_openness: float = 1.0
 
     @property
     def ok(self) -> bool:
@@ -70,6 +78,17 @@ def head_pose(landmarks: np.ndarray) -> tuple[float, float]:
     yaw = float(np.degrees(np.arctan2(cheeks[2], np.hypot(cheeks[0], cheeks[1]))))
     pitch = float(np.degrees(np.arctan2(vertical[2], np.hypot(vertical[0], vertical[1]))))
     return yaw, pitch
+
+
+def eye_openness(landmarks: np.ndarray) -> float:
+    """Mean over both eyes of eyelid gap / eye width (the eye aspect ratio), in the image
+    plane: about 0.25-0.35 open, under 0.1 closed."""
+    ratios = []
+    for outer, inner, upper, lower in _EYES:
+        width = float(np.linalg.norm(landmarks[outer, :2] - landmarks[inner, :2]))
+        gap = float(np.linalg.norm(landmarks[upper, :2] - landmarks[lower, :2]))
+        ratios.append(gap / width if width > 0 else 0.0)
+    return float(np.mean(ratios))
 
 
 def sharpness(aligned: np.ndarray) -> float:
@@ -98,6 +117,7 @@ def assess(
     clipped = float(((grey <= 5) | (grey >= 250)).mean())
     grey.fill(0)
     sharp = sharpness(aligned)
+    eyes = eye_openness(landmarks)
     failures = []
     if presence < lim.min_presence:
         failures.append("face.not-a-face")
@@ -109,6 +129,8 @@ def assess(
         failures.append("face.pose")
     if not lim.min_brightness <= brightness <= lim.max_brightness or clipped > lim.max_clipped:
         failures.append("face.exposure")
+    if eyes < lim.min_eye_openness:
+        failures.append("face.eyes-closed")
     return Quality(
         eye_distance=detection.eye_distance,
         sharpness=sharp,
@@ -119,4 +141,5 @@ def assess(
         detector_score=detection.score,
         presence=presence,
         failures=tuple(failures),
+        eye_openness=eyes,
     )

@@ -85,9 +85,12 @@ class Model:
             raise ValueError(f"{path.name}: expected one input, found {len(inp)}")
         self.input_index: int = int(inp[0]["index"])
         self.input_shape: tuple[int, ...] = tuple(int(v) for v in inp[0]["shape"])
-        self.output_indices: list[int] = [
-            int(d["index"]) for d in self.interpreter.get_output_details()
-        ]
+        self.input_dtype: np.dtype[Any] = np.dtype(inp[0]["dtype"])
+        # (scale, zero point) of a quantized (int8) input or output; (0.0, 0) for float.
+        self.input_quant: tuple[float, int] = _quant(inp[0])
+        outs = self.interpreter.get_output_details()
+        self.output_indices: list[int] = [int(d["index"]) for d in outs]
+        self.output_quant: list[tuple[float, int]] = [_quant(d) for d in outs]
 
     def run(self, tensor: np.ndarray) -> list[np.ndarray]:
         self.interpreter.set_tensor(self.input_index, tensor)
@@ -95,4 +98,9 @@ class Model:
         return [self.interpreter.get_tensor(i) for i in self.output_indices]
 
     def scrub(self) -> None:
-        self.run(np.zeros(self.input_shape, dtype=np.float32))
+        self.run(np.zeros(self.input_shape, dtype=self.input_dtype))
+
+
+def _quant(detail: dict[str, Any]) -> tuple[float, int]:
+    scale, zero = detail.get("quantization", (0.0, 0))
+    return float(scale), int(zero)

@@ -17,9 +17,20 @@ Run it with a tool virtualenv kept outside the repository, for example:
         onnx onnxsim onnx-graphsurgeon sng4onnx tf-keras==2.19.* psutil ml_dtypes "numpy<2.2"
     /work/tools/onnx2tf-venv/bin/python firmware/models/reproduce.py
 
+The full-integer (int8) SFace is quantized after training: the quantizer needs real
+aligned faces to measure activation ranges. They are made by the project's own pipeline
+(`edge.face.evaluate.quantization_crops`, run with the project's interpreter, not the tool
+venv: it needs LiteRT, not TensorFlow) from the labelled public photos beside the checkout
+(`../shared/data/faces`, 40 photos of 15 people, each also mirrored: 80 crops), and the
+crops' digest is checked against the manifest before they are used. The crops live only in
+the work folder.
+
 Options: --only NAME (repeatable), --keep DIR (keep the work folder), --update (write the
 rebuilt files and digests into this folder instead of only checking; for a deliberate
-model upgrade). Exit code 0 when every file matches, 1 otherwise.
+model upgrade), --project-python PATH (interpreter with the project's run-time
+dependencies, default `.venv/bin/python` of the checkout, else `python3`), --faces DIR
+(the calibration photos, default `../shared/data/faces`). Exit code 0 when every file
+matches, 1 otherwise.
 """
 
 from __future__ import annotations
@@ -27,6 +38,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -38,6 +50,20 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 MANIFEST = HERE / "manifest.json"
+REPO = HERE.parent.parent
+CONVERSIONS = {
+    "onnx-int8bq-dequantize+onnx2tf-float16": "_float16.tflite",
+    "onnx-int8bq-dequantize+onnx2tf-full-int8": "_full_integer_quant.tflite",
+    "onnx-int8bq-dequantize+onnx2tf-dynamic-range": "_dynamic_range_quant.tflite",
+}
+# Full-integer quantization: int8 input and output; onnx2tf wants calibration data scaled
+# to 0..1 plus a mean and std that bring it back to the model's input range (raw 0..255).
+_STD_0_255 = "[[[[0.00392156862745098,0.00392156862745098,0.00392156862745098]]]]"
+_CROPS_CODE = (
+    "import sys, numpy as np; from pathlib import Path; "
+    "from edge.face.evaluate import quantization_crops; from edge.face.pipeline import Pipeline; "
+    "np.save(sys.argv[2], quantization_crops(Path(sys.argv[1]), Pipeline('sface')))"
+)
 
 
 def sha256_file(path: Path) -> str:
@@ -147,30 +173,59 @@ def dequantize_onnx(src: Path, dest: Path) -> None:
     onnx.save(model, str(dest))
 
 
-def onnx_to_tflite(onnx_path: Path, dest: Path, work: Path) -> None:
-    """onnx2tf, float16 weights. A local calibration .npy stops onnx2tf from downloading one
-    at start-up (it is only used for int8 quantization, which is not done here)."""
+def quantization_crops(conversion: dict[str, Any], work: Path, options: argparse.Namespace) -> Path:
+    """The aligned calibration faces (0..1 scaled), made by the project's pipeline; their
+    digest must be the manifest's (else the int8 model cannot come out the same)."""
     import numpy as np
 
-    conv = work / "onnx2tf"
+    crops = work / "quantization-crops.npy"
+    if not crops.exists():
+        env = {**os.environ, "PYTHONPATH": str(REPO)}
+        subprocess.run(
+            [options.project_python, "-c", _CROPS_CODE, str(options.faces), str(crops)],
+            cwd=REPO,
+            env=env,
+            check=True,
+        )
+    want = conversion["calibration"]["crops_sha256"]
+    got = sha256_file(crops)
+    if got != want:
+        raise SystemExit(f"calibration crops sha256 {got} != manifest {want}")
+    scaled = work / "quantization-crops-01.npy"
+    np.save(scaled, (np.load(crops) / 255.0).astype(np.float32))
+    return scaled
+
+
+def onnx_to_tflite(
+    onnx_path: Path, dest: Path, work: Path, suffix: str, crops: Path | None = None
+) -> None:
+    """onnx2tf: float16 weights, or full-integer int8 calibrated on `crops`. A local
+    calibration .npy stops onnx2tf from downloading its own sample at start-up."""
+    import numpy as np
+
+    conv = work / ("onnx2tf-int8" if crops else "onnx2tf")
     conv.mkdir(exist_ok=True)
     np.save(
         conv / "calibration_image_sample_data_20x128x128x3_float32.npy",
         np.zeros((20, 128, 128, 3), dtype=np.float32),
     )
     out = conv / "saved_model"
-    subprocess.run(
-        [sys.executable, "-m", "onnx2tf", "-i", str(onnx_path), "-o", str(out), "-n"],
-        cwd=conv,
-        check=True,
-    )
-    produced = sorted(out.glob("*_float16.tflite"))
+    cmd = [sys.executable, "-m", "onnx2tf", "-i", str(onnx_path), "-o", str(out)]
+    if crops is None:
+        cmd.append("-n")
+    else:
+        cmd += ["-oiqt", "-iqd", "int8", "-oqd", "int8"]
+        cmd += ["-cind", "data", str(crops), "[[[[0.0,0.0,0.0]]]]", _STD_0_255]
+    subprocess.run(cmd, cwd=conv, check=True)
+    produced = sorted(out.glob(f"*{suffix}"))
     if len(produced) != 1:
-        raise SystemExit(f"onnx2tf produced {produced!r}, expected one *_float16.tflite")
+        raise SystemExit(f"onnx2tf produced {produced!r}, expected one *{suffix}")
     shutil.copyfile(produced[0], dest)
 
 
-def build(name: str, entry: dict[str, Any], work: Path) -> Path:
+def build(
+    name: str, entry: dict[str, Any], work: Path, options: argparse.Namespace | None = None
+) -> Path:
     source = entry["source"]
     archive = fetch(source, work)
     raw = work / f"{name}.source"
@@ -178,12 +233,18 @@ def build(name: str, entry: dict[str, Any], work: Path) -> Path:
     conversion = entry.get("conversion")
     if conversion is None:
         return raw
-    if conversion["kind"] != "onnx-int8bq-dequantize+onnx2tf-float16":
+    suffix = CONVERSIONS.get(conversion["kind"])
+    if suffix is None:
         raise SystemExit(f"{name}: unknown conversion {conversion['kind']!r}")
     fp32 = work / f"{name}.fp32.onnx"
     dequantize_onnx(raw, fp32)
     out: Path = work / str(entry["file"])
-    onnx_to_tflite(fp32, out, work)
+    crops = None
+    if conversion["kind"].endswith(("full-int8", "dynamic-range")):
+        if options is None:
+            raise SystemExit(f"{name}: int8 calibration needs --project-python and --faces")
+        crops = quantization_crops(conversion, work, options)
+    onnx_to_tflite(fp32, out, work, suffix, crops)
     return out
 
 
@@ -192,6 +253,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", action="append", default=[], help="model name (repeatable)")
     parser.add_argument("--keep", type=Path, help="work folder to use and keep")
     parser.add_argument("--update", action="store_true", help="write rebuilt files and digests")
+    venv_python = REPO / ".venv" / "bin" / "python"
+    parser.add_argument(
+        "--project-python",
+        default=str(venv_python) if venv_python.exists() else "python3",
+        help="interpreter with the project's run-time dependencies (for calibration crops)",
+    )
+    parser.add_argument(
+        "--faces",
+        type=Path,
+        default=REPO.parent / "shared" / "data" / "faces",
+        help="labelled public photos for int8 calibration",
+    )
     args = parser.parse_args(argv)
 
     manifest = json.loads(MANIFEST.read_text())
@@ -202,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for name in names:
             entry = manifest["models"][name]
-            built = build(name, entry, work.resolve())
+            built = build(name, entry, work.resolve(), args)
             digest = sha256_file(built)
             if args.update:
                 shutil.copyfile(built, HERE / entry["file"])

@@ -29,12 +29,14 @@ def pipelines() -> Iterator[dict[str, object]]:
     _require_runtime()
     from edge.face.pipeline import Pipeline
 
-    yield {name: Pipeline(name) for name in ("mobilefacenet", "sface")}
+    yield {name: Pipeline(name) for name in ("sface", "sface_dr", "sface_int8", "mobilefacenet")}
 
 
 @pytest.fixture(scope="session")
 def pipeline(pipelines: dict[str, object]) -> object:
-    return pipelines["mobilefacenet"]
+    from edge.face.embed import DEFAULT_EMBEDDER
+
+    return pipelines[DEFAULT_EMBEDDER]
 
 
 @pytest.fixture(scope="session")

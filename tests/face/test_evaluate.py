@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -138,3 +139,130 @@ def test_impostor_sampling_is_seeded_unique_and_cross_identity() -> None:
     all_i, _ = _impostor_pairs(ids, None, seed=0)
     assert all_i.size == 50 * 30 + 50 * 20 + 30 * 20
     assert _impostor_pairs(ids, 10**9, seed=0)[0].size == all_i.size
+
+
+def test_bound_rule_demonstrates_the_far() -> None:
+    """With the bound rule the 95% upper bound at the threshold is <= the target FAR, and
+    no impostor is above it when asked; too few pairs fall back to the safety margin."""
+    from edge.face.evaluate import Report, calibrate, far_upper_bound, threshold_for_bound
+
+    rng = np.random.default_rng(7)
+    impostor = rng.normal(0.0, 0.1, 40_000)
+    genuine = rng.normal(0.7, 0.1, 500)
+    t = threshold_for_bound(impostor, 1e-3)
+    k = int(np.sum(impostor >= t))
+    assert far_upper_bound(k, impostor.size) <= 1e-3 < far_upper_bound(k + 1, impostor.size)
+    assert threshold_for_bound(impostor[:2000], 1e-3) == float("inf")
+
+    def rep_for(imp: np.ndarray) -> Report:
+        return Report(
+            "sface", 100, 1000, genuine.size, imp.size, 0.01, {}, {}, 1 / imp.size, [], [],
+            1.0, {}, round(float(imp.max()), 6), round(float(genuine.min()), 6),
+        )  # fmt: skip
+
+    kw: dict[str, Any] = {
+        "model_sha256": "0" * 64,
+        "threshold_id": "sf-x1",
+        "description": "d",
+        "created": "c",
+    }
+    cal = calibrate(rep_for(impostor), impostor, far=1e-3, rule="bound", **kw)
+    assert cal.sufficient_data and cal.far_upper_95 <= 1e-3
+    strict = calibrate(
+        rep_for(impostor),
+        impostor,
+        far=1e-4,
+        rule="bound",
+        no_impostor_accepted=True,
+        genuine=genuine,
+        spread="synthetic",
+        **kw,
+    )
+    assert strict.threshold > impostor.max() and strict.far_upper_95 <= 1e-4
+    assert strict.data.tar == round(float(np.mean(genuine >= strict.threshold)), 6)
+    assert strict.data.spread == "synthetic" and cal.data.tar is None
+    assert "0 impostor pairs accepted" in strict.method
+    few = calibrate(rep_for(impostor[:2000]), impostor[:2000], far=1e-3, rule="bound", **kw)
+    assert not few.sufficient_data and few.threshold >= impostor[:2000].max() + 0.1 - 1e-9
+
+
+def test_lfw_pairs_and_ten_fold_protocol() -> None:
+    from edge.face.evaluate import lfw_scores, parse_lfw_pairs, ten_fold
+
+    lines = ["2\t2", "A\t1\t2", "B\t1\t2", "A\t1\tB\t1", "A\t2\tC\t1"]
+    lines += ["C\t1\t2", "B\t2\t3", "B\t3\tC\t2", "A\t1\tC\t2"]
+    pairs = parse_lfw_pairs("\n".join(lines) + "\n")
+    assert len(pairs.folds) == 2 and pairs.folds[0][0] == ("A/A_0001.jpg", "A/A_0002.jpg", True)
+    assert pairs.folds[0][2] == ("A/A_0001.jpg", "B/B_0001.jpg", False)
+    base = {"A": np.array([1.0, 0, 0]), "B": np.array([0, 1.0, 0]), "C": np.array([0, 0, 1.0])}
+    seen: list[str] = []
+
+    def embed(path: Path) -> np.ndarray | None:
+        seen.append(path.name)
+        if path.name == "C_0002.jpg":
+            return None  # no face: the pair counts as a non-match
+        v = base[path.parent.name] + 0.1 * np.arange(3) * int(path.stem[-1])
+        out: np.ndarray = v / np.linalg.norm(v)
+        return out
+
+    scores, same = lfw_scores(Path("/lfw"), pairs, embed)
+    assert len(seen) == len(set(seen))  # every image embedded once
+    result = ten_fold(scores, same)
+    assert result.pairs == 8 and result.no_face == 3
+    assert 0.0 <= result.accuracy_mean <= 1.0 and len(result.fold_accuracy) == 2
+    for bad in ("", "2\t2\nA\t1\t2\n", "x y\n", "1\t1\nA\t1\t2\n../A\t1\tB\t1\n"):
+        with pytest.raises(EvaluationError):
+            parse_lfw_pairs(bad)
+
+
+def test_quantization_crops_are_aligned_faces(pipeline: object) -> None:
+    from edge.face.evaluate import quantization_crops
+
+    crops = quantization_crops(FACES, pipeline)  # type: ignore[arg-type]
+    assert crops.shape[1:] == (112, 112, 3) and crops.dtype == np.float32
+    assert crops.shape[0] == 2 * 40  # every photo has a face, each also mirrored
+    assert np.array_equal(crops[1], crops[0][:, ::-1])
+
+
+def test_lfw_pairs_parser_fuzz() -> None:
+    """Random and mutated pairs files: a PairList or a coded EvaluationError, never another
+    exception (bounded: 400 inputs)."""
+    from edge.face.evaluate import PairList, parse_lfw_pairs
+
+    rng = np.random.default_rng(11)
+    good = "2\t1\nA\t1\t2\nA\t1\tB\t1\nB\t1\t2\nB\t2\tA\t3\n"
+    alphabet = [*"AB12\t\n ./_-x0", "\u00e9", "\x00"]
+    for k in range(400):
+        if k % 2:
+            chars = list(good)
+            for _ in range(int(rng.integers(1, 6))):
+                chars[int(rng.integers(0, len(chars)))] = str(rng.choice(alphabet))
+            text = "".join(chars)
+        else:
+            text = "".join(rng.choice(alphabet, size=int(rng.integers(0, 60))))
+        try:
+            assert isinstance(parse_lfw_pairs(text), PairList)
+        except EvaluationError as e:
+            assert e.code == "face.eval-pairs"
+
+
+def test_duplicates_across_identities_and_the_usable_subset(tmp_path: Path) -> None:
+    """A photo filed under two identities is a label error: both copies go; the usable
+    subset keeps what the device would match (one person, quality passed)."""
+    from edge.face.evaluate import Embedded, Labelled, duplicate_photos
+
+    for ident, name, data in (("a", "1.jpg", b"x"), ("a", "2.jpg", b"y"), ("b", "3.jpg", b"x")):
+        (tmp_path / ident).mkdir(exist_ok=True)
+        (tmp_path / ident / name).write_bytes(data)
+    (tmp_path / "b" / "4.jpg").write_bytes(b"y2")
+    items = list_images(tmp_path)
+    dups = duplicate_photos(items)
+    assert set(dups) == {str(tmp_path / "a" / "1.jpg"), str(tmp_path / "b" / "3.jpg")}
+    emb = Embedded(
+        [Labelled(tmp_path / "a" / "1.jpg", "a"), Labelled(tmp_path / "a" / "2.jpg", "a")],
+        np.eye(2, 4, dtype=np.float32),
+        np.array([True, True]),
+        unusable=np.array([False, True]),
+    )
+    assert [i.path.name for i in emb.usable().items] == ["1.jpg"]
+    assert emb.usable({str(tmp_path / "a" / "1.jpg")}).items == []

@@ -69,3 +69,18 @@ def test_low_mesh_presence_is_not_a_face(pipeline: Pipeline, still: np.ndarray) 
     assert sample is not None and sample.quality.presence > 0.9
     q = assess(sample.detection, sample.aligned, sample.landmarks, presence=0.1)
     assert q.failures == ("face.not-a-face",)
+
+
+def test_closed_eyes_are_flagged(pipeline: Pipeline, still: np.ndarray) -> None:
+    """ISO/IEC 29794-5 eyes-open: moving each upper eyelid onto the lower one closes the eye."""
+    from edge.face.quality import _EYES, assess, eye_openness
+
+    sample = pipeline.analyse(still)
+    assert sample is not None and "face.eyes-closed" not in sample.quality.failures
+    assert 0.18 < sample.quality.eye_openness < 0.45
+    closed = sample.landmarks.astype(np.float64).copy()
+    for _, _, upper, lower in _EYES:
+        closed[upper] = closed[lower] + np.array([0.0, -0.5, 0.0])
+    assert eye_openness(closed) < 0.05
+    q = assess(sample.detection, sample.aligned, closed, presence=1.0)
+    assert "face.eyes-closed" in q.failures

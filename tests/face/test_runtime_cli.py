@@ -126,9 +126,9 @@ def test_cli_eval_bad_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str])
 
 
 def test_cli_models(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["face", "models"]) == 0
     from edge.face.models import manifest
 
+    assert main(["face", "models"]) == 0
     # One line per manifest entry (the iris landmark model for liveness is one of them).
     assert capsys.readouterr().out.count("OK  ") == len(manifest()) >= 6
 
@@ -156,3 +156,13 @@ def test_missing_runtime_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> No
     with pytest.raises(RuntimeMissingError) as e:
         _interpreter_class()
     assert e.value.code == "face.runtime-missing" and isinstance(e.value, ImportError)
+
+
+def test_cli_eval_subset_options(capsys: pytest.CaptureFixture[str]) -> None:
+    """--same-person merges two folders into one identity; a malformed pair is refused."""
+    assert main(["face", "eval", str(FACES), "--same-person", "fr_obama"]) == 2
+    assert "--same-person wants A,B" in capsys.readouterr().err
+    args = ["face", "eval", str(FACES), "--json", "--usable-only", "--drop-duplicates"]
+    assert main([*args, "--same-person", "fr_obama,fr_biden"]) == 0
+    merged = json.loads(capsys.readouterr().out)
+    assert merged["identities"] == 14 and merged["images"] <= 40
