@@ -20,7 +20,7 @@ from attest.challenge import Gesture, derive_challenge
 from attest.ear import Status, TrustVector
 from attest.evidence import LivenessMethod
 
-# The sequence the repository's recorded clip performs (data/video, docs/capture-liveness.md):
+# The sequence the shared stage clip performs (../shared/data/video, docs/capture-liveness.md):
 # `edgeproof demo` replays it. derive_challenge never yields a repeated gesture, so no
 # production challenge can coincide with it.
 DEMO_CHALLENGE: tuple[Gesture, ...] = (Gesture.TURN_RIGHT, Gesture.TURN_RIGHT)

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from edge.face.embed import DEFAULT_EMBEDDER
 from tests.rig import REPO, require, require_binary
 from tests.shared import CLIP
 
@@ -39,7 +40,7 @@ MAX_STDIO_BYTES = 64 * 1024
 
 
 def _require_models() -> None:
-    for name in ("face_detection_short_range", "face_landmark", "mobilefacenet"):
+    for name in ("face_detection_short_range", "face_landmark", DEFAULT_EMBEDDER):
         require((MODELS / f"{name}.tflite").is_file(), f"model file {name}.tflite")
 
 

@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
+from edge.face.embed import DEFAULT_EMBEDDER
 from edge.liveness.engine import FaceModels
 from tests.rig import REPO, require
 from tests.shared import CLIP, STILL, require_shared
@@ -18,7 +19,7 @@ MODELS = REPO / "firmware" / "models"
 
 @pytest.fixture(scope="session")
 def models() -> FaceModels:
-    for name in ("face_detection_short_range", "face_landmark", "mobilefacenet"):
+    for name in ("face_detection_short_range", "face_landmark", DEFAULT_EMBEDDER):
         require((MODELS / f"{name}.tflite").is_file(), f"model file {name}.tflite")
     return FaceModels.load()
 
