@@ -77,3 +77,18 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
     .venv/bin/python -m pip install --disable-pip-version-check --no-compile -e ".[$extras]"
     touch "$stamp"
 fi
+
+# The test suite also checks results with npm's `jose` (tests/attest/js, versions pinned in
+# its package-lock.json): Node.js from the machine or Debian's nodejs and npm.
+if [ "$mode" = test ]; then
+    if command -v npm >/dev/null; then
+        if [ ! -d tests/attest/js/node_modules ] \
+            || [ tests/attest/js/package-lock.json -nt tests/attest/js/node_modules ]; then
+            echo "setup: installing tests/attest/js (npm ci)"
+            npm ci --prefix tests/attest/js --no-audit --no-fund --loglevel=error
+            touch tests/attest/js/node_modules
+        fi
+    else
+        echo "setup: npm not found; the npm jose interop test will be skipped (failed in CI)"
+    fi
+fi

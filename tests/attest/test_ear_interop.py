@@ -7,6 +7,7 @@
   taken from docs/attestation.md (between the EAR CDDL markers) and compiled with pycddl.
   JSON claims are checked against the same CDDL after mapping the draft's JSON names to
   its CBOR keys (the draft's JC<> pairs, section 9.1) and text values to their codes.
+Two more check the JWT: jwcrypto, and npm's `jose` under Node.js (tests/attest/js).
 python-cwt is not used: it pins cbor2 < 6 and cannot be installed beside this project.
 """
 
@@ -14,6 +15,8 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -34,11 +37,13 @@ from attest.ear import (
     sign_ear_jwt,
     unwrap_cmw,
 )
-from attest.keys import SigningKey, b64url_decode
+from attest.keys import SigningKey, b64url, b64url_decode
 from tests.attest.test_ear import bound_to, ears, sample_ear
 from tests.attest.test_interop import published, pycose_key, pycose_message
+from tests.rig import require
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "attestation.md"
+JS = Path(__file__).resolve().parent / "js"
 TIERS = {"none": 0, "affirming": 2, "warning": 32, "contraindicated": 96}
 DECISIONS = {"match": 1, "no-match": 2, "inconclusive": 3}
 TV = {"instance-identity": 0, "executables": 2, "hardware": 4, "sourced-data": 7}
@@ -148,3 +153,38 @@ def test_independent_libraries_verify_results_and_their_cmw(any_key: SigningKey)
         result = joserfc_jwt.decode(token, jose_keys, algorithms=["ES256", "EdDSA"])
         assert result.claims == claims == ear.to_json_claims()
         SCHEMA.validate_cbor(cbor2.dumps(json_as_cbor(claims)))
+
+
+@pytest.mark.filterwarnings("ignore:EdDSA is deprecated")
+def test_jwcrypto_and_npm_jose_verify_results(any_key: SigningKey, tmp_path: Path) -> None:
+    """Two more JOSE implementations a relying party might use: Python's jwcrypto, and
+    npm's `jose` in Node.js (tests/attest/js, pinned by its package-lock.json), each given
+    only the published key set."""
+    from jwcrypto import jwk as jwcrypto_jwk
+    from jwcrypto import jwt as jwcrypto_jwt
+
+    jwks = published(any_key)
+    ear = sample_ear(**bound_to(b"t" * 32))
+    token = sign_ear_jwt(ear, any_key)
+    keyset = jwcrypto_jwk.JWKSet.from_json(json.dumps(jwks))
+    checked = jwcrypto_jwt.JWT(jwt=token, key=keyset, algs=["ES256", "EdDSA"])
+    assert json.loads(checked.claims) == ear.to_json_claims()
+
+    node = shutil.which("node")
+    require(node is not None, "Node.js (Debian package nodejs)")
+    require((JS / "node_modules" / "jose").is_dir(), "npm ci --prefix tests/attest/js")
+    assert node is not None
+    (tmp_path / "jwks.json").write_text(json.dumps(jwks))
+    (tmp_path / "ear.jwt").write_text(token)
+    run = [node, str(JS / "verify_jwt.mjs"), str(tmp_path / "jwks.json")]
+    ok = subprocess.run([*run, str(tmp_path / "ear.jwt")], capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stderr
+    assert json.loads(ok.stdout)["claims"] == ear.to_json_claims()
+    # A changed claim must fail there too, or the check would prove nothing.
+    head, body, sig = token.split(".")
+    claims = json.loads(b64url_decode(body))
+    claims["iat"] += 1
+    forged = ".".join([head, b64url(json.dumps(claims).encode()), sig])
+    (tmp_path / "forged.jwt").write_text(forged)
+    bad = subprocess.run([*run, str(tmp_path / "forged.jwt")], capture_output=True, text=True)
+    assert bad.returncode == 1 and "signature verification failed" in bad.stderr
