@@ -1,6 +1,6 @@
 """Passive authentication of one chip dump against a trust store of ~1,500 certificates.
 
-The trust store is built from the three master lists of ../shared/vectors/mrtd-real/
+The trust store is built from the three master lists of the shared vectors/mrtd-real/
 masterlists (German, Dutch, ICAO: 1,455 certificates, 743 after removing duplicates) plus the
 generated test document's CSCA. Measured:
 - load: the three .ml files (each list's CMS signature verified) into an indexed store, and
@@ -50,7 +50,7 @@ def main() -> int:
     args = ap.parse_args()
     lists = REAL / "masterlists"
     if not lists.is_dir():
-        print(f"public data absent: {lists} (see ../shared/vectors/mrtd-real/README.md)")
+        print(f"public data absent: {lists} (see the shared vectors/mrtd-real/README.md)")
         return 2
     now = dt.datetime.now(dt.UTC)
     doc = generate(DocOptions(), now=now)

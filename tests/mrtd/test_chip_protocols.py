@@ -1,6 +1,6 @@
 """PACE (CAN/MRZ, GM/CAM, 3DES/AES), the BAC fallback rule, read-size adaptation and
 recovery from lost links, against the in-process emulator; EF.CardAccess and
-EF.CardSecurity of real chips (../shared/vectors/mrtd-real)."""
+EF.CardSecurity of real chips (the shared vectors/mrtd-real)."""
 
 from __future__ import annotations
 

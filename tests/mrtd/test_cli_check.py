@@ -1,5 +1,5 @@
 """`edgeproof passport check` and `passport trust build|show`, run as the operator runs them:
-the real `edgeproof` entry point in a subprocess, on real dumps (../shared) and generated ones.
+the real `edgeproof` entry point in a subprocess, on real dumps (shared data) and generated ones.
 """
 
 from __future__ import annotations

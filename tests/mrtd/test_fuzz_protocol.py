@@ -2,7 +2,7 @@
 
 Every input a chip can send is untrusted: each parser must answer bad bytes with an
 MrtdError subclass carrying a dotted code, never with a foreign exception. Seeds are the real
-files of ../shared/vectors/mrtd-real where there are some (EF.CardAccess of AT and DE chips,
+files of the shared vectors/mrtd-real where there are some (EF.CardAccess of AT and DE chips,
 EF.CardSecurity of DE and FI chips) plus our generator's. The long run (>= 10^4 inputs per
 parser, hangs and memory) is benchmarks/mrtd_fuzz.py.
 """

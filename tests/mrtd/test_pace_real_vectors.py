@@ -1,4 +1,4 @@
-"""PACE arithmetic against public vectors in ../shared/vectors/mrtd-real: the ICAO 9303-11
+"""PACE arithmetic against public vectors in the shared vectors/mrtd-real: the ICAO 9303-11
 appendix G.1 example as transcribed by ZeroPass/dmrtd (both our terminal and our emulated
 chip side), and Wycheproof ECDH on the nine PACE curves it covers (point validation and the
 shared secret, through OpenSSL and through `ecdsa`)."""

@@ -1,4 +1,4 @@
-"""What real issuers produce: each tolerance on the real file that shows it (../shared) and on
+"""What real issuers produce: each tolerance on the real file that shows it (shared data) and on
 a generated document that has it; the trust store from master lists, CSCAs and CRLs; the
 country check; and that CA/AA can never be "passed" when passive authentication was not.
 """
