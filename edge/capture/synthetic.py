@@ -154,7 +154,40 @@ class _Noise:
         self._tmp.fill(0)
 
 
-class PerformerSource:
+class _ClockedSource:
+    """A frame source on stream time: frame n is drawn for t = n / fps, with sensor noise,
+    until `max_seconds`; subclasses say only what the camera sees at t."""
+
+    def __init__(self, width: int, height: int, fps: float, max_seconds: float, seed: int) -> None:
+        self._format = FrameFormat(width, height, fps)
+        self._n = 0
+        self._last = int(max_seconds * fps)
+        self._noise = _Noise(self._format.shape, seed)
+        self._closed = False
+
+    @property
+    def format(self) -> FrameFormat:
+        return self._format
+
+    def _draw(self, t: float, out: Pixels) -> None:
+        raise NotImplementedError
+
+    def read_into(self, out: Pixels) -> float | None:
+        check_out(out, self._format)
+        if self._closed or self._n >= self._last:
+            return None
+        t = self._n / self._format.fps
+        self._draw(t, out)
+        self._noise.add(out)
+        self._n += 1
+        return t
+
+    def close(self) -> None:
+        self._closed = True
+        self._noise.wipe()
+
+
+class PerformerSource(_ClockedSource):
     """A camera filming the performer; ends after `max_seconds` of stream time."""
 
     def __init__(
@@ -167,34 +200,15 @@ class PerformerSource:
         seed: int = 0,
     ) -> None:
         h, w = rig.frame.shape[:2]
-        self._format = FrameFormat(w, h, fps)
+        super().__init__(w, h, fps, max_seconds, seed)
         self._rig = rig
         self.performer = performer
-        self._n = 0
-        self._last = int(max_seconds * fps)
-        self._noise = _Noise(self._format.shape, seed)
-        self._closed = False
 
-    @property
-    def format(self) -> FrameFormat:
-        return self._format
-
-    def read_into(self, out: Pixels) -> float | None:
-        check_out(out, self._format)
-        if self._closed or self._n >= self._last:
-            return None
-        t = self._n / self._format.fps
+    def _draw(self, t: float, out: Pixels) -> None:
         self._rig.render(self.performer.pose(t), out)
-        self._noise.add(out)
-        self._n += 1
-        return t
-
-    def close(self) -> None:
-        self._closed = True
-        self._noise.wipe()
 
 
-class PrintSource:
+class PrintSource(_ClockedSource):
     """The photo printed and held up to the camera: one plane, moved by a hand."""
 
     def __init__(
@@ -202,25 +216,12 @@ class PrintSource:
     ) -> None:
         import cv2
 
-        self._cv2 = cv2
         h, w = frame.shape[:2]
-        self._format = FrameFormat(w, h, fps)
+        super().__init__(w, h, fps, max_seconds, seed)
+        self._cv2 = cv2
         self._photo = np.ascontiguousarray(frame, dtype=np.uint8).copy()
-        self._n = 0
-        self._last = int(max_seconds * fps)
-        self._noise = _Noise(self._format.shape, seed)
-        self._rng = np.random.default_rng(seed)
-        self._closed = False
 
-    @property
-    def format(self) -> FrameFormat:
-        return self._format
-
-    def read_into(self, out: Pixels) -> float | None:
-        check_out(out, self._format)
-        if self._closed or self._n >= self._last:
-            return None
-        t = self._n / self._format.fps
+    def _draw(self, t: float, out: Pixels) -> None:
         w, h = self._format.width, self._format.height
         # The print's corners: 80 % of the frame, swaying and tilting a few degrees as a
         # hand holds it; a plane, so every point moves with the same homography.
@@ -244,11 +245,7 @@ class PrintSource:
         self._cv2.warpPerspective(
             self._photo, m, (w, h), dst=out, borderMode=self._cv2.BORDER_TRANSPARENT
         )
-        self._noise.add(out)
-        self._n += 1
-        return t
 
     def close(self) -> None:
-        self._closed = True
+        super().close()
         self._photo.fill(0)
-        self._noise.wipe()
