@@ -14,9 +14,10 @@ import pytest
 from sqlalchemy import update
 
 from attest.keys import SigningKey, b64url, b64url_decode
+from attest.merkle import leaf_hash
 from tests.console.conftest import Console, csrf_of, make_console
 from verifier import console as console_mod
-from verifier.storage import Appraisal
+from verifier.storage import Appraisal, LogEntry
 
 PAGES = ("/console/", "/console/appraisals", "/console/devices", "/console/charts")
 
@@ -403,3 +404,41 @@ def test_result_profile_setting_issues_the_2023_profile(
     assert "ear.appraisal-policy-id" in claims["submods"]["edgeproof-device"]
     with pytest.raises(Exception, match="result_profile"):
         dataclasses.replace(console.v.config, result_profile="ear-03")
+
+
+def _consistency(html: str) -> str:
+    start = html.index('id="consistency"')
+    return html[start : html.index("</section>", start)]
+
+
+def test_overview_states_the_log_is_consistent(console: Console) -> None:
+    part = _consistency(console.login().get("/console/").text)
+    assert '<span class="ok">consistent</span>' in part
+    assert "The 3 entries rebuild every checkpoint below" in part
+    assert "first-bad" not in part
+
+
+@pytest.mark.parametrize("coherent", [False, True])
+def test_an_overwritten_entry_makes_the_overview_say_inconsistent(
+    console: Console, coherent: bool
+) -> None:
+    """Issue 19, finding 5: one log entry overwritten (its bytes, or bytes and leaf hash
+    together) and the overview looked as before; now it says so and links the entry."""
+    other = b64url_decode(console.results[2]["ear"]["cwt"])
+    values: dict[str, object] = {"data": other}
+    if coherent:
+        values["leaf_hash"] = leaf_hash(other)
+    with console.v.writer() as s, s.begin():
+        s.execute(update(LogEntry).where(LogEntry.idx == 1).values(**values))
+    part = _consistency(console.login().get("/console/").text)
+    assert '<span class="bad">inconsistent</span>' in part
+    aid = _aid(console, 1)
+    assert (
+        '<p id="first-bad">First bad entry: <strong>log index 1</strong>, appraisal\n'
+        f'<a href="/console/appraisals/{aid}"><code>{aid}</code></a>'
+    ) in part
+    assert f'<a href="/console/appraisals/{aid}/proof">its inclusion proof</a>' in part
+    if coherent:  # the tree rebuilt from the database is not the one the checkpoint signed
+        assert '<td>signed checkpoint (this page)</td><td><span class="bad">no</span>' in part
+    else:
+        assert f"entry 1&#39;s bytes hash to {leaf_hash(other).hex()}" in part
