@@ -442,3 +442,55 @@ def test_an_overwritten_entry_makes_the_overview_say_inconsistent(
         assert '<td>signed checkpoint (this page)</td><td><span class="bad">no</span>' in part
     else:
         assert f"entry 1&#39;s bytes hash to {leaf_hash(other).hex()}" in part
+
+
+def test_list_shows_reason_device_and_filters_by_them(console: Console) -> None:
+    """Issue 19, finding 6: the reason in the row, the device's name beside its full key
+    id, and filters by device, reason and decision (with the time filter above)."""
+    c = console.login()
+    ids = [r["appraisal_id"] for r in console.results]
+    kid = b64url(console.device.public.kid)
+    html = c.get("/console/appraisals").text
+    assert (
+        '<td class="reason"><a href="/console/appraisals?reason=document.expired">'
+        "<code>document.expired</code></a></td>"
+    ) in html
+    assert html.count('<td class="reason"></td>') == 2  # the affirming ones have none
+    assert f'<code class="kid">{kid}</code>' in html and "device-1</a><br>" in html
+    assert f"{kid[:16]}…" not in html  # never cut off
+    html = c.get("/console/appraisals?reason=document.expired").text
+    assert ids[2] in html and ids[0] not in html and ids[1] not in html
+    assert "No appraisal matches" in c.get("/console/appraisals?reason=liveness.failed").text
+    html = c.get("/console/appraisals?decision=match").text
+    assert all(i in html for i in ids)
+    assert "No appraisal matches" in c.get("/console/appraisals?decision=no-match").text
+    html = c.get("/console/appraisals?device=device-1&decision=match&status=affirming").text
+    assert ids[0] in html and ids[1] in html and ids[2] not in html
+    assert "No appraisal matches" in c.get("/console/appraisals?device=device-9").text
+    for bad, message in (
+        ("reason=Robert%27);--", "a reason code is dotted lowercase"),
+        ("decision=maybe", "decision must be one of"),
+        ("device=" + "x" * 65, "at most 64 characters"),
+    ):
+        r = c.get(f"/console/appraisals?{bad}")
+        assert r.status_code == 400 and message in r.text, bad
+    # The appraisal page puts the failing check's reason at the top, above the checks.
+    page = c.get(f"/console/appraisals/{ids[2]}").text
+    assert page.index('id="reason"') < page.index("<h2>Checks</h2>")
+    assert (
+        "<code>document.expired</code> (document-valid, failed): the document has expired" in page
+    )
+    assert "device-1 · <a href" in page
+
+
+def test_charts_show_decisions_and_warnings_apart(console: Console) -> None:
+    html = console.login().get("/console/charts?days=7").text
+    assert 'id="chart-decisions"' in html and 'id="chart-warnings"' in html
+    assert re.search(r"<title>\d{4}-\d\d-\d\d: 3 match</title>", html)
+    decisions = html[html.index('id="chart-decisions"') : html.index('id="chart-reasons"')]
+    assert 'fill="#1565c0"' in decisions  # match's colour, used for nothing else
+    # Red is the contraindicated tier's only: no reason or decision bar is drawn in it.
+    assert html.count('fill="#c62828"') == 1 + 1  # its bar and its legend swatch
+    assert "<td><code>document.expired</code></td><td>1</td><td>failed</td>" in html
+    warnings = html[html.index('id="chart-warnings"') : html.index("<h2>Reasons")]
+    assert "<rect x=" not in warnings and "no data" in warnings  # no warning in this data
