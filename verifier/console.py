@@ -642,11 +642,29 @@ def appraisal(appraisal_id: str) -> Any:
         checks=checks,
         report=report,
         claims=_claims(report),
-        headers=[*report.protected, *report.unprotected],
+        headers=_headers_shown(report),
         evidence=evidence,
         evidence_claims=_claims(evidence) if evidence else [],
-        evidence_headers=[*evidence.protected, *evidence.unprotected] if evidence else [],
+        evidence_headers=_headers_shown(evidence) if evidence else [],
     )
+
+
+def _headers_shown(report: Any) -> list[dict[str, Any]]:
+    """COSE headers, with the key id in the console's one key-id encoding (base64url, as
+    the device list and the key set write it; attest.report prints it hex)."""
+    out = []
+    for h in [*report.protected, *report.unprotected]:
+        text = h.text
+        raw = h.value
+        if isinstance(raw, str) and re.fullmatch(r"(?:[0-9a-f]{2})+", raw):
+            raw = bytes.fromhex(raw)  # attest.report's JSON-ready form of bytes
+        if h.name == "kid" and isinstance(raw, bytes):
+            text = f"{b64url(raw)} (base64url)"
+        out.append(
+            {"label": h.label, "name": h.name, "meaning": h.meaning, "data_kind": h.data_kind}
+            | {"text": text}
+        )
+    return out
 
 
 def _claims(report: Any) -> list[dict[str, Any]]:
@@ -711,6 +729,7 @@ def proof(appraisal_id: str) -> Any:
         checkpoint=checkpoint,
         inclusion=incl,
         path_hex=[p.hex() for p in path],
+        root_hex=_b64_to_hex(checkpoint["root_hash"]),
         leaf_hex=leaf.hex(),
         log_leaf_hex=_b64_to_hex(incl["leaf_hash"]),
         verified=verdict,
@@ -750,20 +769,20 @@ def devices() -> Any:
             }
         )
         ev = events.setdefault(k.device_id, [])
-        ev.append((k.enrolled_at, f"key {kid[:12]}... enrolled"))
+        ev.append((k.enrolled_at, f"key {kid} enrolled"))
         if k.replaced_by is not None:
             # Rotation enrols the new key and closes the old one in one transaction, so
             # the new key's enrolment time is when the rotation happened.
             new = enrolled.get(k.replaced_by)
-            until = f"; still accepted until {utc(k.not_after)}" if k.not_after else ""
+            until = f"; still accepted until {utc_epoch(k.not_after)}" if k.not_after else ""
             ev.append(
                 (
                     new.enrolled_at if new is not None else k.enrolled_at,
-                    f"key {kid[:12]}... rotated to {b64url(k.replaced_by)[:12]}...{until}",
+                    f"key {kid} rotated to {b64url(k.replaced_by)}{until}",
                 )
             )
         if k.revoked_at is not None:
-            ev.append((k.revoked_at, f"key {kid[:12]}... revoked"))
+            ev.append((k.revoked_at, f"key {kid} revoked"))
     history = {d: sorted(e, key=lambda x: x[0]) for d, e in events.items()}  # stable
     return _page("devices.html", groups=groups, history=history, truncated=len(keys) > MAX_DEVICES)
 

@@ -287,14 +287,16 @@ def test_devices_show_enrolment_rotation_and_revocation(console: Console) -> Non
     assert f'id="key-{b64url(old)}"' in html
     new_kid = b64url(new_key.public.kid)
     history = re.findall(r"<li>[^<]*: (key [^<]*)</li>", html)
-    rotated = f"key {b64url(old)[:12]}... rotated to {new_kid[:12]}...; still accepted until "
+    # Issue 19: key ids in full (base64url), never cut off; times in UTC with the epoch.
+    rotated = f"key {b64url(old)} rotated to {new_kid}; still accepted until "
     assert len(history) == 5
-    assert history[0] == f"key {b64url(old)[:12]}... enrolled"
+    assert history[0] == f"key {b64url(old)} enrolled"
     assert history[1].startswith(rotated)
+    assert re.fullmatch(r".* \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC \(\d+\)", history[1])
     assert history[2:] == [
-        f"key {new_kid[:12]}... enrolled",
-        f"key {new_kid[:12]}... revoked",
-        f"key {b64url(third.public.kid)[:12]}... enrolled",
+        f"key {new_kid} enrolled",
+        f"key {new_kid} revoked",
+        f"key {b64url(third.public.kid)} enrolled",
     ]
     states = re.findall(r'<span class="state (\w+)">', html)
     assert states == ["retiring", "revoked", "active"]
@@ -494,3 +496,24 @@ def test_charts_show_decisions_and_warnings_apart(console: Console) -> None:
     assert "<td><code>document.expired</code></td><td>1</td><td>failed</td>" in html
     warnings = html[html.index('id="chart-warnings"') : html.index("<h2>Reasons")]
     assert "<rect x=" not in warnings and "no data" in warnings  # no warning in this data
+
+
+def test_one_encoding_per_kind_of_value(console: Console) -> None:
+    """Issue 19, finding 7: hashes lowercase hex, key ids base64url, times UTC (epoch)."""
+    c = console.login()
+    cp = console.v.checkpoint()
+    root_b64, root_hex = cp["root_hash"], b64url_decode(cp["root_hash"]).hex()
+    stamp = f"{console_mod.utc(cp['timestamp'])} ({cp['timestamp']})"
+    overview = c.get("/console/").text
+    assert root_hex in overview and stamp in overview
+    proof = c.get(f"/console/appraisals/{_aid(console)}/proof").text
+    assert root_hex in proof and root_b64 not in proof
+    kid = b64url(console.device.public.kid)
+    for path in ("/console/appraisals", f"/console/appraisals/{_aid(console)}", "/console/devices"):
+        html = c.get(path).text
+        if "<h2>Checks</h2>" in html:  # claim values are quoted as attest.report gives them
+            html = html[: html.index('<pre class="wrap">')]
+            assert f"<code>{kid} (base64url)</code>" in html  # the COSE kid header
+            html = html[: html.index("claim by claim</h2>")]
+        assert kid in html and console.device.public.kid.hex() not in html, path
+        assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC \(\d{9,}\)", html), path
