@@ -72,7 +72,7 @@ DAY = 86_400
 # key is dark grey, not red; decisions and reason codes take colours no tier uses.
 STATUS_COLOURS = {"affirming": "#2e7d32", "warning": "#f9a825", "contraindicated": "#c62828"}
 DECISION_COLOURS = {"match": "#1565c0", "no-match": "#6a1b9a", "inconclusive": "#8d6e63"}
-PALETTE = ("#00838f", "#283593", "#ad1457", "#5d4037", "#0277bd", "#7b1fa2", "#9e9e9e")
+PALETTE = ("#00838f", "#283593", "#ad1457", "#827717", "#37474f", "#9e9e9e")
 
 
 def session_secret(result_key: SigningKey) -> bytes:

@@ -517,3 +517,15 @@ def test_one_encoding_per_kind_of_value(console: Console) -> None:
             html = html[: html.index("claim by claim</h2>")]
         assert kid in html and console.device.public.kid.hex() not in html, path
         assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC \(\d{9,}\)", html), path
+
+
+def test_one_colour_one_meaning() -> None:
+    """Issue 19, finding 6 ("red means two things"): tiers, decisions and reasons never
+    share a colour, and the stylesheet draws a revoked key in no tier's colour."""
+    tiers = set(console_mod.STATUS_COLOURS.values())
+    decisions = set(console_mod.DECISION_COLOURS.values())
+    reasons = set(console_mod.PALETTE)
+    assert len(tiers) + len(decisions) + len(reasons) == len(tiers | decisions | reasons)
+    css = (Path(console_mod.__file__).parent / "static" / "console.css").read_text()
+    revoked = re.search(r"\.state\.revoked \{ background: (#[0-9a-f]{6}); \}", css)
+    assert revoked is not None and revoked.group(1) not in tiers | decisions | reasons
