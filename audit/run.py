@@ -331,11 +331,58 @@ def _full(
     r.add(Check("tree", title, "fail" if code else "pass", detail, cmds, code))
     ordered = [leaves[i] for i in range(len(leaves)) if i in leaves]
     if code is not None or r.forked:
-        _first_changed(r, leaves, ids)
+        _first_changed(r, leaves, ids, cp if code == "audit.root-mismatch" else None)
     elif len(ordered) == cp.size:  # a forked tree never becomes the reference
         r.state.keep_leaves(ordered, [ids[i] for i in range(cp.size)])
     _entry_checks(r, len(leaves), cmds)
     return rec.by_leaf
+
+
+MAX_PROOFS = 10_000  # inclusion proofs fetched to find the changed entry without kept leaves
+
+
+def _first_unprovable(
+    r: _Run, leaves: dict[int, bytes], ids: dict[int, str], cp: SignedCheckpoint
+) -> None:
+    """Without kept leaves, a root mismatch is narrowed down with the log's own inclusion
+    proofs: the first served entry whose leaf hash does not prove against the signed root
+    (RFC 9162 section 2.1.3.2) is the one that differs from what was signed."""
+    title = "First entry whose bytes are not the signed tree's leaf"
+    for i in range(min(len(leaves), cp.size, MAX_PROOFS)):
+        leaf = leaves.get(i)
+        if leaf is None:
+            break
+        try:
+            merkle.verify_inclusion(leaf, i, cp.size, r.source.inclusion(i, cp.size), cp.root)
+        except AttestError:
+            pass
+        except AuditError as exc:
+            r.fail("first-changed-entry", title, exc, ())
+            return
+        else:
+            continue
+        r.counts["first_changed_entry"] = i
+        r.add(
+            Check(
+                "first-changed-entry",
+                f"{title} ({i})",
+                "fail",
+                f"entry {i}: appraisal {ids.get(i, '?')}, leaf hash found {leaf.hex()} does not "
+                f"prove against the signed root {cp.root.hex()} with the log's audit path",
+                (r.cmd("--entry", str(i)), *r.source.inspect_commands(i)),
+                "audit.entry-changed",
+            )
+        )
+        return
+    r.add(
+        Check(
+            "first-changed-entry",
+            title,
+            "skip",
+            f"none of the first {min(len(leaves), cp.size, MAX_PROOFS)} entries stands out by "
+            "its inclusion proof, and no leaves are kept from an earlier verified audit",
+        )
+    )
 
 
 def _appraisal_id(data: bytes) -> str:
@@ -345,12 +392,17 @@ def _appraisal_id(data: bytes) -> str:
         return "unreadable"
 
 
-def _first_changed(r: _Run, leaves: dict[int, bytes], ids: dict[int, str]) -> None:
+def _first_changed(
+    r: _Run, leaves: dict[int, bytes], ids: dict[int, str], cp: SignedCheckpoint | None
+) -> None:
     """Name the first entry whose leaf hash differs from the one the last verified full
     audit kept: a rewritten entry shows as a fork or a root mismatch, and this says which
     one (its index, its appraisal id then and now, both leaf hashes, RFC 9162 section 2.1.1)."""
     kept, kept_ids = r.state.kept_leaves()
     title = "First entry that differs from the last verified audit"
+    if not kept and cp is not None:
+        _first_unprovable(r, leaves, ids, cp)
+        return
     if not kept:
         r.add(
             Check(

@@ -364,10 +364,19 @@ def test_the_first_changed_entry_is_named(log: Log, capsys: pytest.CaptureFixtur
     )
 
 
-def test_no_kept_leaves_says_so(log: Log, capsys: pytest.CaptureFixture[str]) -> None:
+def test_without_kept_leaves_inclusion_proofs_find_the_entry(
+    log: Log, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A first audit keeps nothing to compare with; the log's own audit paths still show
+    which entry's bytes are not the signed leaf. A fork needs history: it says so."""
     with log.db() as db:
         (data,) = db.execute("SELECT data FROM log_entries WHERE idx = 1").fetchone()
         db.execute("UPDATE log_entries SET data = ? WHERE idx = 1", (flip_last(data),))
     code, rep = log.audit(capsys=capsys)
     assert code == 1
-    assert checks(rep)["first-changed-entry"]["verdict"] == "skip"
+    first = checks(rep)["first-changed-entry"]
+    assert (first["verdict"], first["code"]) == ("fail", "audit.entry-changed")
+    assert first["detail"].startswith(
+        f"entry 1: appraisal {log.results[1]['appraisal_id']}, leaf hash found "
+        f"{leaf_hash(flip_last(data)).hex()} does not prove against the signed root "
+    )
