@@ -381,7 +381,16 @@ def log_consistency(v: Any, checkpoint: dict[str, Any]) -> Consistency:
                 findings.append(
                     Finding(f"appraisal {aid} names log index {index}, not in the log", None, aid)
                 )
-            elif mine != leaves[index] or ids[index] != aid:
+            elif ids[index] != aid:
+                findings.append(
+                    Finding(
+                        f"entry {index} names appraisal {ids[index]}, but appraisal {aid} "
+                        "says it was logged there",
+                        index,
+                        aid,
+                    )
+                )
+            elif mine != leaves[index]:
                 findings.append(
                     Finding(
                         f"entry {index}: appraisal {aid}'s stored result hashes to "

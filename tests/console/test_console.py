@@ -529,3 +529,12 @@ def test_one_colour_one_meaning() -> None:
     css = (Path(console_mod.__file__).parent / "static" / "console.css").read_text()
     revoked = re.search(r"\.state\.revoked \{ background: (#[0-9a-f]{6}); \}", css)
     assert revoked is not None and revoked.group(1) not in tiers | decisions | reasons
+
+
+def test_a_log_entry_naming_another_appraisal_is_inconsistent(console: Console) -> None:
+    with console.v.writer() as s, s.begin():
+        s.execute(update(LogEntry).where(LogEntry.idx == 0).values(appraisal_id=_aid(console, 2)))
+    part = _consistency(console.login().get("/console/").text)
+    assert '<span class="bad">inconsistent</span>' in part
+    assert f"entry 0 names appraisal {_aid(console, 2)}, but appraisal {_aid(console, 0)}" in part
+    assert "<strong>log index 0</strong>" in part
