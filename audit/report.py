@@ -6,15 +6,36 @@ a self-contained HTML page (inline CSS, no scripts, no external assets) to file 
 
 from __future__ import annotations
 
+import datetime as dt
 import html
 import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from attest.errors import AttestError
+from attest.keys import b64url_decode
 from audit.checks import Finding
 
 Verdict = Literal["pass", "fail", "warn", "skip"]
 MAX_LISTED = 200  # findings listed in text and HTML; JSON carries them all
+
+
+def hex_of(b64: Any) -> str:
+    """A hash as the reports write every hash: lowercase hex (docs/auditing.md,
+    "Encodings"); the JSON report keeps the verifier's signed checkpoint as served."""
+    try:
+        return b64url_decode(str(b64)).hex()
+    except (AttestError, ValueError):
+        return f"{b64} (not base64url)"
+
+
+def utc_epoch(t: Any) -> str:
+    """A time as the reports and the console write it: UTC, the epoch beside it."""
+    try:
+        when = dt.datetime.fromtimestamp(int(t), dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    except (OverflowError, OSError, ValueError, TypeError):
+        return f"{t} (out of range)"
+    return f"{when} ({int(t)})"
 
 
 @dataclass(frozen=True)
@@ -70,8 +91,8 @@ class Report:
         if self.checkpoint:
             cp = self.checkpoint
             lines.append(
-                f"checkpoint: size {cp['tree_size']}, root {cp['root_hash']}, "
-                f"time {cp['timestamp']}, origin {cp['origin']}"
+                f"checkpoint: size {cp['tree_size']}, root {hex_of(cp['root_hash'])}, "
+                f"time {utc_epoch(cp['timestamp'])}, origin {cp['origin']}"
             )
         lines.append("counts: " + ", ".join(f"{k}={v}" for k, v in self.counts.items()))
         for c in self.checks:
@@ -110,9 +131,14 @@ class Report:
         )
         counts = "".join(f"<tr><td>{e(k)}</td><td>{v}</td></tr>" for k, v in self.counts.items())
         cp = self.checkpoint or {}
+        shown = {
+            **cp,
+            **({"root_hash": hex_of(cp["root_hash"])} if "root_hash" in cp else {}),
+            **({"timestamp": utc_epoch(cp["timestamp"])} if "timestamp" in cp else {}),
+        }
         cp_rows = "".join(
             f"<tr><td>{e(k)}</td><td><code>{e(str(v))}</code></td></tr>"
-            for k, v in cp.items()
+            for k, v in shown.items()
             if k != "signed"
         )
         verdict = "OK" if self.ok else "FAILED"

@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from attest import merkle
+from attest.ear import decode_ear_unverified
 from attest.errors import AttestError
-from attest.keys import b64url
 from audit.checks import (
     Finding,
     SignedCheckpoint,
@@ -62,6 +62,7 @@ class _Run:
     scanned: list[Finding] = field(default_factory=list)  # from the per-entry scan only
     evidence: dict[str, int] = field(default_factory=lambda: {"checked": 0, "not_kept": 0})
     counts: dict[str, int] = field(default_factory=dict)
+    forked: bool = False  # the checkpoint is not consistent with the stored one
 
     def cmd(self, *extra: str) -> str:
         base = ["edgeproof", "audit", *self.source.args(), "--state"]
@@ -176,6 +177,7 @@ def _consistency(r: _Run, last: SignedCheckpoint | None, cp: SignedCheckpoint) -
         check_consistency(last, cp, proof)
     except AuditError as exc:
         r.fail("consistency", title, exc, cmds)
+        r.forked = True
         return False
     r.add(
         Check(
@@ -274,6 +276,7 @@ def _full(
     r: _Run, cp: SignedCheckpoint, last: SignedCheckpoint | None, keys: TrustedKeys
 ) -> dict[bytes, int]:
     leaves: dict[int, bytes] = {}  # leaf hashes only: a page's bytes are dropped once checked
+    ids: dict[int, str] = {}
     cmds = (*r.fetch(f"/v1/log/entries?start=0&limit={min(cp.size, 1000) or 1}"), r.cmd())
     title = "Tree recomputed from the entries matches the checkpoint (RFC 9162 section 2.1.1)"
     try:
@@ -290,6 +293,7 @@ def _full(
                     )
                     continue
                 leaves[i] = merkle.leaf_hash(data)
+                ids[i] = _appraisal_id(data)
                 _scan(r, i, data, keys)
     except AuditError as exc:  # a log that cannot be served cannot be audited: a failure
         r.fail("tree", title, exc, cmds)
@@ -313,8 +317,8 @@ def _full(
     elif rec.tree.root() != cp.root:
         code = "audit.root-mismatch"
         detail = (
-            f"recomputed root {b64url(rec.tree.root())} != signed root "
-            f"{b64url(cp.root)}: entries were changed after they were logged"
+            f"recomputed root {rec.tree.root().hex()} != signed root "
+            f"{cp.root.hex()}: entries were changed after they were logged"
         )
     elif last is not None and rec.tree.root(last.size) != last.root:
         # The consistency proof already implies this; rebuilding it shows it directly.
@@ -325,8 +329,122 @@ def _full(
         if last is not None:
             detail += f"; the first {last.size} rebuild the stored checkpoint's root"
     r.add(Check("tree", title, "fail" if code else "pass", detail, cmds, code))
+    ordered = [leaves[i] for i in range(len(leaves)) if i in leaves]
+    if code is not None or r.forked:
+        _first_changed(r, leaves, ids, cp if code == "audit.root-mismatch" else None)
+    elif len(ordered) == cp.size:  # a forked tree never becomes the reference
+        r.state.keep_leaves(ordered, [ids[i] for i in range(cp.size)])
     _entry_checks(r, len(leaves), cmds)
     return rec.by_leaf
+
+
+MAX_PROOFS = 10_000  # inclusion proofs fetched to find the changed entry without kept leaves
+
+
+def _first_unprovable(
+    r: _Run, leaves: dict[int, bytes], ids: dict[int, str], cp: SignedCheckpoint
+) -> None:
+    """Without kept leaves, a root mismatch is narrowed down with the log's own inclusion
+    proofs: the first served entry whose leaf hash does not prove against the signed root
+    (RFC 9162 section 2.1.3.2) is the one that differs from what was signed."""
+    title = "First entry whose bytes are not the signed tree's leaf"
+    for i in range(min(len(leaves), cp.size, MAX_PROOFS)):
+        leaf = leaves.get(i)
+        if leaf is None:
+            break
+        try:
+            merkle.verify_inclusion(leaf, i, cp.size, r.source.inclusion(i, cp.size), cp.root)
+        except AttestError:
+            pass
+        except AuditError as exc:
+            r.fail("first-changed-entry", title, exc, ())
+            return
+        else:
+            continue
+        r.counts["first_changed_entry"] = i
+        r.add(
+            Check(
+                "first-changed-entry",
+                f"{title} ({i})",
+                "fail",
+                f"entry {i}: appraisal {ids.get(i, '?')}, leaf hash found {leaf.hex()} does not "
+                f"prove against the signed root {cp.root.hex()} with the log's audit path",
+                (r.cmd("--entry", str(i)), *r.source.inspect_commands(i)),
+                "audit.entry-changed",
+            )
+        )
+        return
+    r.add(
+        Check(
+            "first-changed-entry",
+            title,
+            "skip",
+            f"none of the first {min(len(leaves), cp.size, MAX_PROOFS)} entries stands out by "
+            "its inclusion proof, and no leaves are kept from an earlier verified audit",
+        )
+    )
+
+
+def _appraisal_id(data: bytes) -> str:
+    try:
+        return decode_ear_unverified(data).appraisal_id
+    except AttestError:
+        return "unreadable"
+
+
+def _first_changed(
+    r: _Run, leaves: dict[int, bytes], ids: dict[int, str], cp: SignedCheckpoint | None
+) -> None:
+    """Name the first entry whose leaf hash differs from the one the last verified full
+    audit kept: a rewritten entry shows as a fork or a root mismatch, and this says which
+    one (its index, its appraisal id then and now, both leaf hashes, RFC 9162 section 2.1.1)."""
+    kept, kept_ids = r.state.kept_leaves()
+    title = "First entry that differs from the last verified audit"
+    if not kept and cp is not None:
+        _first_unprovable(r, leaves, ids, cp)
+        return
+    if not kept:
+        r.add(
+            Check(
+                "first-changed-entry",
+                title,
+                "skip",
+                "no leaves kept from an earlier full audit of a verified tree: cannot say "
+                "which entry changed",
+            )
+        )
+        return
+    for i, old in enumerate(kept):
+        new = leaves.get(i)
+        if new == old:
+            continue
+        if new is None:
+            detail = f"entry {i} (appraisal {kept_ids[i]}) is no longer served"
+        else:
+            detail = (
+                f"entry {i}: appraisal {kept_ids[i]} was logged there, now appraisal {ids[i]}; "
+                f"leaf hash expected {old.hex()}, found {new.hex()}"
+            )
+        r.counts["first_changed_entry"] = i
+        r.add(
+            Check(
+                "first-changed-entry",
+                f"{title} ({i})",
+                "fail",
+                detail,
+                (r.cmd("--entry", str(i)), *r.source.inspect_commands(i)),
+                "audit.entry-changed",
+            )
+        )
+        return
+    r.add(
+        Check(
+            "first-changed-entry",
+            title,
+            "pass",
+            f"the {len(kept)} entries kept from the last verified audit are unchanged",
+        )
+    )
 
 
 def _sampled(r: _Run, cp: SignedCheckpoint, keys: TrustedKeys) -> dict[bytes, int]:
@@ -417,7 +535,7 @@ def _result(
                 "result-inclusion",
                 title,
                 "fail",
-                f"no entry among the {cp.size} has this result's leaf hash {b64url(leaf)}",
+                f"no entry among the {cp.size} has this result's leaf hash {leaf.hex()}",
                 cmds,
                 "audit.not-included",
             )

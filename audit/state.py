@@ -5,6 +5,9 @@ Layout (plain JSON files, so another tool can read them):
   keys/<time>.json            each later key set that differed from the one before it
   checkpoints/<time>-<size>-<root>.json   every checkpoint seen, consistent or not
   latest.json                 the newest checkpoint that was consistent with its predecessor
+  leaves.bin, leaves.ids      the leaf hashes (32 bytes each, in index order) and appraisal
+                              ids (one a line) of the last full audit whose tree verified:
+                              what names the first entry that changed since (issue 19)
 
 Only `latest.json` is compared against next time: a forked checkpoint is kept as evidence
 but never becomes the reference.
@@ -85,3 +88,27 @@ class StateDir:
 
     def checkpoints(self) -> list[Path]:
         return sorted((self.root / "checkpoints").glob("*.json"))
+
+    def keep_leaves(self, leaves: list[bytes], ids: list[str]) -> None:
+        """The leaves of a tree that rebuilt its signed root, for the next audit to compare."""
+        for name, data in (
+            ("leaves.bin", b"".join(leaves)),
+            ("leaves.ids", "\n".join(ids).encode()),
+        ):
+            tmp = self.root / (name + ".part")
+            tmp.write_bytes(data)
+            tmp.replace(self.root / name)
+
+    def kept_leaves(self) -> tuple[list[bytes], list[str]]:
+        """The leaves kept by `keep_leaves` ([] when none): 32-byte hashes and their ids."""
+        try:
+            raw = (self.root / "leaves.bin").read_bytes()
+            ids = (self.root / "leaves.ids").read_text().split("\n")
+        except FileNotFoundError:
+            return [], []
+        except (OSError, UnicodeDecodeError):
+            raise StateError(f"{self.root}/leaves.*: unreadable") from None
+        if len(raw) % 32:
+            raise StateError(f"{self.root}/leaves.bin: not a list of 32-byte hashes")
+        leaves = [raw[i : i + 32] for i in range(0, len(raw), 32)]
+        return leaves, (ids + [""] * len(leaves))[: len(leaves)]

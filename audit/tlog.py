@@ -27,7 +27,6 @@ import httpx
 
 from attest import merkle
 from attest.errors import ProofError
-from attest.keys import b64url
 from attest.note import ALG_COSIGNATURE_V1, NoteError, SignedCheckpoint, Verifier, open_checkpoint
 from audit.errors import AuditError
 from audit.report import Check
@@ -84,8 +83,7 @@ class TlogSource:
 def _fork_detail(what: str, size: int, root: bytes, exc: Exception) -> str:
     msg = getattr(exc, "message", str(exc))
     return (
-        f"{what} holds size {size} root {b64url(root)}, "
-        f"which this log's tree does not extend: {msg}"
+        f"{what} holds size {size} root {root.hex()}, which this log's tree does not extend: {msg}"
     )
 
 

@@ -48,11 +48,12 @@ from attest import merkle
 from attest.ear import DECISION_NAMES, Status, decode_ear_unverified
 from attest.errors import AttestError
 from attest.keys import ALG_NAMES, PublicKey, SigningKey, b64url, b64url_decode
+from attest.note import NoteError, open_checkpoint
 from attest.report import describe
 from verifier.app import verifier
 from verifier.errors import RequestError, VerifierError
 from verifier.service import Caller
-from verifier.storage import ApiToken, Appraisal, ConsoleSession, Device
+from verifier.storage import ApiToken, Appraisal, ConsoleSession, Device, LogEntry
 
 log = logging.getLogger("verifier.console")
 bp = Blueprint("console", __name__, url_prefix="/console")
@@ -64,9 +65,14 @@ MAX_REASON_ROWS = 50_000  # appraisals read for the failure-reason chart
 SESSION_LIFETIME = timedelta(hours=8)
 _APPRAISAL_ID = re.compile(r"[0-9a-f]{32}")
 _ID_PREFIX = re.compile(r"[0-9a-f]{1,32}")
+_REASON = re.compile(r"[a-z0-9-]{1,32}(\.[a-z0-9-]{1,32}){1,4}")
 DAY = 86_400
+# One colour, one meaning, on every page (docs/auditing.md, "Colours"): green, amber and
+# red are the result tiers only (and the log's consistent/inconsistent verdict); a revoked
+# key is dark grey, not red; decisions and reason codes take colours no tier uses.
 STATUS_COLOURS = {"affirming": "#2e7d32", "warning": "#f9a825", "contraindicated": "#c62828"}
-PALETTE = ("#1565c0", "#c62828", "#6a1b9a", "#ef6c00", "#00838f", "#558b2f", "#757575")
+DECISION_COLOURS = {"match": "#1565c0", "no-match": "#6a1b9a", "inconclusive": "#8d6e63"}
+PALETTE = ("#00838f", "#283593", "#ad1457", "#827717", "#37474f", "#9e9e9e")
 
 
 def session_secret(result_key: SigningKey) -> bytes:
@@ -109,6 +115,7 @@ def init_app(app: Flask, result_key: SigningKey) -> None:
         PERMANENT_SESSION_LIFETIME=SESSION_LIFETIME,
     )
     app.jinja_env.filters["utc"] = utc
+    app.jinja_env.filters["utc_epoch"] = utc_epoch
     app.jinja_env.filters["b64url"] = b64url
 
 
@@ -119,6 +126,11 @@ def utc(t: int | None) -> str:
         return dt.datetime.fromtimestamp(t, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     except (OverflowError, OSError, ValueError):
         return f"{t} (out of range)"
+
+
+def utc_epoch(t: int | None) -> str:
+    """The one way the console and audit reports write a time: UTC, then the epoch."""
+    return "-" if t is None else f"{utc(t)} ({t})"
 
 
 # -- authentication ----------------------------------------------------------------------
@@ -282,12 +294,156 @@ def overview() -> Any:
     return _page(
         "overview.html",
         checkpoint=checkpoint,
+        health=log_consistency(v, checkpoint),
         root_hex=_b64_to_hex(checkpoint["root_hash"]),
         counts=counts,
         total=sum(n for _, n in counts),
         keys={"all": keys[0], "revoked": keys[1], "devices": keys[2]},
         witnessing=v.witness_status(),
     )
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One way the log disagrees with itself; `index` when it is one entry's fault."""
+
+    what: str
+    index: int | None = None
+    appraisal_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Consistency:
+    size: int  # entries in the database
+    views: tuple[tuple[str, bool, str], ...]  # (what was compared, agrees, detail)
+    findings: tuple[Finding, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.findings
+
+    @property
+    def first_bad(self) -> Finding | None:
+        at = [f for f in self.findings if f.index is not None]
+        return min(at, key=lambda f: f.index or 0) if at else None
+
+
+def log_consistency(v: Any, checkpoint: dict[str, Any]) -> Consistency:
+    """Is the log one tree? Rebuilt here from the database on every overview.
+
+    Compared, each against the tree rebuilt from the stored leaf hashes (RFC 9162 section
+    2.1.1): each entry's bytes against its leaf hash; each appraisal record against the
+    leaf at its log index (what the proof page does for one entry, for all); the signed
+    checkpoint this page shows; the C2SP checkpoint the log serves and the cosigned one
+    the witnesses signed (c2sp.org/tlog-checkpoint, tlog-cosignature: a witness cosigns
+    only a tree consistent with the one it saw before, so a cosigned root the rebuilt tree
+    does not have means the entries changed after witnessing). Reading every entry costs
+    one pass over the log (32 bytes a leaf kept in memory); that is the price of a
+    statement the auditor can trust at a glance.
+    """
+    tree = merkle.MerkleTree()
+    leaves: list[bytes] = []
+    findings: list[Finding] = []
+    ids: list[str] = []
+    with v.reader() as s:
+        rows = s.execute(
+            select(LogEntry.idx, LogEntry.leaf_hash, LogEntry.data, LogEntry.appraisal_id)
+            .order_by(LogEntry.idx)
+            .execution_options(yield_per=1000)
+        )
+        for idx, leaf, data, aid in rows:
+            if idx != len(leaves):
+                findings.append(
+                    Finding(f"entries {len(leaves)}..{idx - 1} are missing", len(leaves))
+                )
+                break
+            leaf = bytes(leaf)
+            if merkle.leaf_hash(bytes(data)) != leaf:
+                findings.append(
+                    Finding(
+                        f"entry {idx}'s bytes hash to {merkle.leaf_hash(bytes(data)).hex()}, "
+                        f"not its logged leaf hash {leaf.hex()}",
+                        idx,
+                        aid,
+                    )
+                )
+            leaves.append(leaf)
+            ids.append(aid)
+            tree.append_hash(leaf)
+        records = s.execute(
+            select(Appraisal.log_index, Appraisal.id, Appraisal.ear_cwt)
+            .order_by(Appraisal.log_index)
+            .execution_options(yield_per=1000)
+        )
+        for index, aid, cwt in records:
+            mine = merkle.leaf_hash(bytes(cwt))
+            if not 0 <= index < len(leaves):
+                findings.append(
+                    Finding(f"appraisal {aid} names log index {index}, not in the log", None, aid)
+                )
+            elif ids[index] != aid:
+                findings.append(
+                    Finding(
+                        f"entry {index} names appraisal {ids[index]}, but appraisal {aid} "
+                        "says it was logged there",
+                        index,
+                        aid,
+                    )
+                )
+            elif mine != leaves[index]:
+                findings.append(
+                    Finding(
+                        f"entry {index}: appraisal {aid}'s stored result hashes to "
+                        f"{mine.hex()}, the log's leaf is {leaves[index].hex()}",
+                        index,
+                        aid,
+                    )
+                )
+    views: list[tuple[str, bool, str]] = []
+
+    def compare(what: str, size: int, root: bytes) -> None:
+        if size > len(leaves):
+            ok, detail = False, f"size {size} is more than the {len(leaves)} entries stored"
+        else:
+            mine = tree.root(size)
+            ok = mine == root
+            detail = f"size {size}, root {root.hex()}" + (
+                "" if ok else f"; the entries rebuild {mine.hex()}"
+            )
+        views.append((what, ok, detail))
+        if not ok:
+            findings.append(Finding(f"{what}: {detail}"))
+
+    compare(
+        "signed checkpoint (this page)",
+        checkpoint["tree_size"],
+        b64url_decode(checkpoint["root_hash"]),
+    )
+    witnesses = [w.key for w in v.tlog.witnesses]
+    try:
+        served = open_checkpoint(v.note_checkpoint(), v.tlog.key.verifier, witnesses)
+        compare(
+            "C2SP checkpoint served at /log/checkpoint",
+            served.checkpoint.size,
+            served.checkpoint.root,
+        )
+    except NoteError as exc:
+        views.append(("C2SP checkpoint served at /log/checkpoint", False, exc.message))
+        findings.append(Finding(f"the C2SP checkpoint does not verify: {exc.message}"))
+    stored = v.tlog.store.read()
+    if stored is not None:
+        what = "checkpoint the witnesses cosigned"
+        try:
+            cos = open_checkpoint(stored, v.tlog.key.verifier, witnesses)
+        except NoteError as exc:
+            views.append((what, False, exc.message))
+            findings.append(
+                Finding(f"the stored cosigned checkpoint does not verify: {exc.message}")
+            )
+        else:
+            names = ", ".join(sorted(cos.cosigners)) or "no witness"
+            compare(f"{what} ({names})", cos.checkpoint.size, cos.checkpoint.root)
+    return Consistency(len(leaves), tuple(views), tuple(findings))
 
 
 def _b64_to_hex(text: str) -> str:
@@ -301,6 +457,9 @@ class Search:
     end: int | None
     status: str
     page: int
+    device: str = ""
+    reason: str = ""
+    decision: str = ""
 
     @classmethod
     def from_args(cls, args: Any) -> Search:
@@ -317,7 +476,16 @@ class Search:
         end = _parse_time(args.get("to", ""), "to")
         if start is not None and end is not None and end < start:
             raise RequestError("the end of the time range is before its start")
-        return cls(prefix, start, end, status, int(page))
+        device = args.get("device", "").strip()
+        if len(device) > 64:
+            raise RequestError("a device id is at most 64 characters")
+        reason = args.get("reason", "").strip()
+        if reason and not _REASON.fullmatch(reason):
+            raise RequestError("a reason code is dotted lowercase, such as document.expired")
+        decision = args.get("decision", "")
+        if decision and decision not in DECISION_COLOURS:
+            raise RequestError(f"decision must be one of {', '.join(DECISION_COLOURS)}")
+        return cls(prefix, start, end, status, int(page), device, reason, decision)
 
     def args(self, **changes: Any) -> dict[str, Any]:
         out = {
@@ -325,6 +493,9 @@ class Search:
             "from": request.args.get("from", ""),
             "to": request.args.get("to", ""),
             "status": self.status,
+            "device": self.device,
+            "reason": self.reason,
+            "decision": self.decision,
             "page": self.page,
         }
         out.update(changes)
@@ -347,10 +518,13 @@ def _parse_time(text: str, name: str) -> int | None:
 
 @bp.get("/appraisals")
 def appraisals() -> Any:
+    names = _device_names()
     try:
         q = Search.from_args(request.args)
     except RequestError as exc:
-        return _page("appraisals.html", 400, error=str(exc), rows=[], search=None)
+        return _page(
+            "appraisals.html", 400, error=str(exc), rows=[], search=None, **_filters(names)
+        )
     stmt = select(
         Appraisal.id,
         Appraisal.created_at,
@@ -359,6 +533,7 @@ def appraisals() -> Any:
         Appraisal.device_kid,
         Appraisal.log_index,
         Appraisal.ear_cwt,
+        Appraisal.checks,
     )
     if q.id_prefix:
         stmt = stmt.where(Appraisal.id.startswith(q.id_prefix))  # hex only: no LIKE escapes
@@ -368,6 +543,20 @@ def appraisals() -> Any:
         stmt = stmt.where(Appraisal.created_at <= q.end)
     if q.status:
         stmt = stmt.where(Appraisal.status == int(Status[q.status.upper()]))
+    if q.device:
+        stmt = stmt.where(Appraisal.device_kid.in_([k for k, d in names.items() if d == q.device]))
+    if q.reason:
+        # The checks column is compact JSON written by verifier/service.py; a reason code
+        # appears only as a check's "code" value.
+        stmt = stmt.where(Appraisal.checks.contains(f'"code":"{q.reason}"', autoescape=True))
+    if q.decision:
+        # The decision is the last check (verifier/appraisal.py), its detail the Decision
+        # member's name; the signed result says the same (the row shows it from there).
+        name = q.decision.replace("-", "_")
+        stmt = stmt.where(
+            Appraisal.checks.contains('"check":"decision"', autoescape=True),
+            Appraisal.checks.endswith(f'"detail":"{name}"}}]', autoescape=True),
+        )
     stmt = stmt.order_by(Appraisal.log_index.desc())
     stmt = stmt.limit(PAGE_SIZE + 1).offset((q.page - 1) * PAGE_SIZE)
     with verifier().reader() as s:
@@ -378,8 +567,10 @@ def appraisals() -> Any:
             "created_at": r.created_at,
             "status": Status(r.status).label,
             "decision": _decision(r.ear_cwt),
+            "reason": _reason(r.checks),
             "policy_id": r.policy_id,
             "kid": b64url(r.device_kid),
+            "device": names.get(r.device_kid, "unknown device"),
             "log_index": r.log_index,
         }
         for r in found[:PAGE_SIZE]
@@ -389,7 +580,35 @@ def appraisals() -> Any:
         rows=rows,
         search=q,
         more=len(found) > PAGE_SIZE,
+        **_filters(names),
     )
+
+
+def _device_names() -> dict[bytes, str]:
+    """Every key id's device, so lists show a name beside the key (issue 19, finding 6)."""
+    with verifier().reader() as s:
+        return {bytes(k): d for k, d in s.execute(select(Device.kid, Device.device_id)).all()}
+
+
+def _filters(names: dict[bytes, str]) -> dict[str, Any]:
+    return {
+        "devices": sorted(set(names.values())),
+        "decisions": tuple(DECISION_COLOURS),
+    }
+
+
+def _reason(checks: str) -> str:
+    """The reason code a person should read first: the first failed check's, else the
+    first warning's ("" for a clean result)."""
+    try:
+        items = json.loads(checks)
+    except ValueError:
+        return "unreadable"
+    for outcome in ("failed", "warning"):
+        for c in items:
+            if c.get("outcome") == outcome and c.get("code"):
+                return str(c["code"])
+    return ""
 
 
 def _decision(cwt: bytes) -> str:
@@ -420,20 +639,41 @@ def appraisal(appraisal_id: str) -> Any:
             dev = s.get(Device, row.device_kid)
         keys = {dev.kid: PublicKey.from_cose_key(dev.cose_key)} if dev is not None else None
         evidence = describe(row.evidence, keys)
+    checks = json.loads(row.checks)
     return _page(
         "appraisal.html",
         a=row,
+        device=_device_names().get(row.device_kid, "unknown device"),
+        failing=[c for c in checks if c.get("outcome") in ("failed", "warning") and c.get("code")],
         submod=_submod(row.ear_cwt),
         tier=Status(row.status).label,
         decision=_decision(row.ear_cwt),
-        checks=json.loads(row.checks),
+        checks=checks,
         report=report,
         claims=_claims(report),
-        headers=[*report.protected, *report.unprotected],
+        headers=_headers_shown(report),
         evidence=evidence,
         evidence_claims=_claims(evidence) if evidence else [],
-        evidence_headers=[*evidence.protected, *evidence.unprotected] if evidence else [],
+        evidence_headers=_headers_shown(evidence) if evidence else [],
     )
+
+
+def _headers_shown(report: Any) -> list[dict[str, Any]]:
+    """COSE headers, with the key id in the console's one key-id encoding (base64url, as
+    the device list and the key set write it; attest.report prints it hex)."""
+    out = []
+    for h in [*report.protected, *report.unprotected]:
+        text = h.text
+        raw = h.value
+        if isinstance(raw, str) and re.fullmatch(r"(?:[0-9a-f]{2})+", raw):
+            raw = bytes.fromhex(raw)  # attest.report's JSON-ready form of bytes
+        if h.name == "kid" and isinstance(raw, bytes):
+            text = f"{b64url(raw)} (base64url)"
+        out.append(
+            {"label": h.label, "name": h.name, "meaning": h.meaning, "data_kind": h.data_kind}
+            | {"text": text}
+        )
+    return out
 
 
 def _claims(report: Any) -> list[dict[str, Any]]:
@@ -498,6 +738,7 @@ def proof(appraisal_id: str) -> Any:
         checkpoint=checkpoint,
         inclusion=incl,
         path_hex=[p.hex() for p in path],
+        root_hex=_b64_to_hex(checkpoint["root_hash"]),
         leaf_hex=leaf.hex(),
         log_leaf_hex=_b64_to_hex(incl["leaf_hash"]),
         verified=verdict,
@@ -537,20 +778,20 @@ def devices() -> Any:
             }
         )
         ev = events.setdefault(k.device_id, [])
-        ev.append((k.enrolled_at, f"key {kid[:12]}... enrolled"))
+        ev.append((k.enrolled_at, f"key {kid} enrolled"))
         if k.replaced_by is not None:
             # Rotation enrols the new key and closes the old one in one transaction, so
             # the new key's enrolment time is when the rotation happened.
             new = enrolled.get(k.replaced_by)
-            until = f"; still accepted until {utc(k.not_after)}" if k.not_after else ""
+            until = f"; still accepted until {utc_epoch(k.not_after)}" if k.not_after else ""
             ev.append(
                 (
                     new.enrolled_at if new is not None else k.enrolled_at,
-                    f"key {kid[:12]}... rotated to {b64url(k.replaced_by)[:12]}...{until}",
+                    f"key {kid} rotated to {b64url(k.replaced_by)}{until}",
                 )
             )
         if k.revoked_at is not None:
-            ev.append((k.revoked_at, f"key {kid[:12]}... revoked"))
+            ev.append((k.revoked_at, f"key {kid} revoked"))
     history = {d: sorted(e, key=lambda x: x[0]) for d, e in events.items()}  # stable
     return _page("devices.html", groups=groups, history=history, truncated=len(keys) > MAX_DEVICES)
 
@@ -661,9 +902,9 @@ def charts() -> Any:
             .where(Appraisal.created_at >= first)
             .group_by(day, Appraisal.status)
         ).all()
-        failing = s.execute(
+        recent = s.execute(
             select(Appraisal.created_at, Appraisal.checks)
-            .where(Appraisal.created_at >= first, Appraisal.status != int(Status.AFFIRMING))
+            .where(Appraisal.created_at >= first)
             .order_by(Appraisal.log_index.desc())
             .limit(MAX_REASON_ROWS + 1)
         ).all()
@@ -673,32 +914,55 @@ def charts() -> Any:
         label = Status(status).label
         if i is not None and label in status_series:
             status_series[label][i] += int(n)
+    decision_series = {name: [0] * n_days for name in DECISION_COLOURS}
     reasons: Counter[str] = Counter()
-    per_day: dict[str, list[int]] = {}
-    for created_at, checks in failing[:MAX_REASON_ROWS]:
+    per_day: dict[str, dict[str, list[int]]] = {"failed": {}, "warning": {}}
+    outcome_of: dict[str, str] = {}
+    for created_at, checks in recent[:MAX_REASON_ROWS]:
         i = slot.get(created_at // DAY * DAY)
+        if i is None:
+            continue
         for c in json.loads(checks):
-            if c.get("outcome") in ("failed", "warning") and c.get("code") and i is not None:
+            outcome = c.get("outcome")
+            if c.get("check") == "decision":
+                name = str(c.get("detail", "")).replace("_", "-")
+                if name in decision_series:
+                    decision_series[name][i] += 1
+            elif outcome in per_day and c.get("code"):
                 code = str(c["code"])
                 reasons[code] += 1
-                per_day.setdefault(code, [0] * n_days)[i] += 1
-    top = [code for code, _ in reasons.most_common(len(PALETTE) - 1)]
-    other = [0] * n_days
-    for code, values in per_day.items():
-        if code not in top:
-            other = [a + b for a, b in zip(other, values, strict=True)]
-    reason_series = [(c, PALETTE[k], per_day[c]) for k, c in enumerate(top)]
-    if any(other):
-        reason_series.append(("other", PALETTE[-1], other))
+                outcome_of.setdefault(code, outcome)
+                per_day[outcome].setdefault(code, [0] * n_days)[i] += 1
+    # One colour per reason code on both charts, by rank; the rest share "other".
+    ranked = [code for code, _ in reasons.most_common(len(PALETTE) - 1)]
+    colour = {code: PALETTE[k] for k, code in enumerate(ranked)}
+
+    def reason_series(outcome: str) -> list[tuple[str, str, list[int]]]:
+        codes = per_day[outcome]
+        out = [(c, colour[c], codes[c]) for c in ranked if c in codes]
+        other = [0] * n_days
+        for code, values in codes.items():
+            if code not in colour:
+                other = [a + b for a, b in zip(other, values, strict=True)]
+        if any(other):
+            out.append(("other", PALETTE[-1], other))
+        return out
+
     return _page(
         "charts.html",
         days=n_days,
-        decisions=stacked_chart(
+        statuses=stacked_chart(
             "Appraisals per day by status",
             days,
             [(name, STATUS_COLOURS[name], vals) for name, vals in status_series.items()],
         ),
-        reasons=stacked_chart("Failure and warning reasons per day", days, reason_series),
-        reason_totals=reasons.most_common(),
-        truncated=len(failing) > MAX_REASON_ROWS,
+        decisions=stacked_chart(
+            "Face-match decisions per day",
+            days,
+            [(name, DECISION_COLOURS[name], vals) for name, vals in decision_series.items()],
+        ),
+        reasons=stacked_chart("Failure reasons per day", days, reason_series("failed")),
+        warnings=stacked_chart("Warning reasons per day", days, reason_series("warning")),
+        reason_totals=[(code, n, outcome_of[code]) for code, n in reasons.most_common()],
+        truncated=len(recent) > MAX_REASON_ROWS,
     )

@@ -197,3 +197,17 @@ def test_unreachable_verifier_is_a_usage_error(
     assert main(["audit", "--verifier", url, "--token", "t", "--state", state]) == 2
     assert "audit.fetch-failed" in capsys.readouterr().err
     assert main(["audit", "--verifier", url, "--export", "x.json", "--state", state]) == 2
+
+
+def test_reports_write_hashes_hex_and_times_utc_with_the_epoch() -> None:
+    """Issue 19, finding 7: no raw epoch and no base64url hash in the text and HTML
+    reports; the JSON keeps the verifier's signed checkpoint as served."""
+    from audit.report import Report
+
+    root = bytes(range(32))
+    cp = {"origin": "o", "tree_size": 3, "root_hash": b64url(root), "timestamp": 1_700_000_000}
+    rep = Report("--verifier x", cp, (), ())
+    want = "2023-11-14 22:13:20 UTC (1700000000)"
+    assert f"root {root.hex()}, time {want}, origin o" in rep.text()
+    assert root.hex() in rep.html() and want in rep.html() and b64url(root) not in rep.html()
+    assert rep.to_json()["checkpoint"]["root_hash"] == b64url(root)

@@ -317,3 +317,66 @@ def test_privacy_finding_in_an_appended_entry(log: Log, capsys: pytest.CaptureFi
     privacy = [f for f in rep["findings"] if f["severity"] == "privacy"]
     assert privacy and {f["index"] for f in privacy} == {N_ENTRIES}
     assert "ERIKSSON" not in json.dumps(rep)  # the report names the claim, not its value
+
+
+def test_the_first_changed_entry_is_named(log: Log, capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 19: a copy of the database with one entry overwritten showed only `audit.fork`;
+    the audit now names the entry, its appraisal then and now, and both leaf hashes."""
+    assert log.audit(capsys=capsys)[0] == 0  # keeps the verified tree's leaves
+    with log.db() as db:
+        rows = db.execute("SELECT idx, leaf_hash, data FROM log_entries ORDER BY idx").fetchall()
+    was, now = rows[2], rows[4]
+    was_id = log.results[2]["appraisal_id"]
+    now_id = log.results[4]["appraisal_id"]
+    # Overwritten coherently (hash and bytes) and served by a restarted verifier: a fork.
+    log.server.stop()
+    with log.db() as db:
+        db.execute("UPDATE log_entries SET leaf_hash = ?, data = ? WHERE idx = 2", now[1:])
+    log.server.start()
+    code, rep = log.audit(capsys=capsys)
+    assert code == 1
+    c = checks(rep)
+    assert c["consistency"]["code"] == "audit.fork"
+    first = c["first-changed-entry"]
+    assert (first["verdict"], first["code"]) == ("fail", "audit.entry-changed")
+    assert first["detail"] == (
+        f"entry 2: appraisal {was_id} was logged there, now appraisal {now_id}; "
+        f"leaf hash expected {bytes(was[1]).hex()}, found {bytes(now[1]).hex()}"
+    )
+    assert first["reproduce"][0].endswith("--entry 2")
+    assert rep["counts"]["first_changed_entry"] == 2
+    # The forked tree did not become the reference: the same entry is named again.
+    code, rep = log.audit(capsys=capsys)
+    assert checks(rep)["first-changed-entry"]["detail"].startswith("entry 2: ")
+
+    # Bytes changed under the running verifier (its tree still says the old hash).
+    log.server.stop()
+    with log.db() as db:
+        db.execute("UPDATE log_entries SET leaf_hash = ?, data = ? WHERE idx = 2", was[1:])
+        db.execute("UPDATE log_entries SET data = ? WHERE idx = 3", (flip_last(rows[3][2]),))
+    log.server.start()
+    code, rep = log.audit(capsys=capsys)
+    c = checks(rep)
+    assert c["tree"]["code"] == "audit.root-mismatch"
+    assert c["first-changed-entry"]["detail"].startswith(
+        f"entry 3: appraisal {log.results[3]['appraisal_id']} was logged there, now appraisal "
+        f"{log.results[3]['appraisal_id']}; leaf hash expected {bytes(rows[3][1]).hex()}, found "
+    )
+
+
+def test_without_kept_leaves_inclusion_proofs_find_the_entry(
+    log: Log, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A first audit keeps nothing to compare with; the log's own audit paths still show
+    which entry's bytes are not the signed leaf. A fork needs history: it says so."""
+    with log.db() as db:
+        (data,) = db.execute("SELECT data FROM log_entries WHERE idx = 1").fetchone()
+        db.execute("UPDATE log_entries SET data = ? WHERE idx = 1", (flip_last(data),))
+    code, rep = log.audit(capsys=capsys)
+    assert code == 1
+    first = checks(rep)["first-changed-entry"]
+    assert (first["verdict"], first["code"]) == ("fail", "audit.entry-changed")
+    assert first["detail"].startswith(
+        f"entry 1: appraisal {log.results[1]['appraisal_id']}, leaf hash found "
+        f"{leaf_hash(flip_last(data)).hex()} does not prove against the signed root "
+    )

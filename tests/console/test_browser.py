@@ -143,3 +143,90 @@ def test_auditor_logs_in_and_reads_an_appraisal(
             assert page.url.endswith("/console/login")
         finally:
             browser.close()
+
+
+DOCS_IMG = Path(__file__).resolve().parents[2] / "docs" / "img"
+SHOT_WIDTH = 1100  # CSS pixels: the console's main column fits, the PNG stays small
+
+
+def _shot(page: Any, name: str) -> Path:
+    """A viewport screenshot into docs/img, as a small palette PNG (docs/auditing.md shows
+    them; made here so they show what the console draws today)."""
+    from PIL import Image
+
+    image = Image.open(io.BytesIO(page.screenshot(full_page=False))).convert("RGB")
+    # Not blank: text, tables and badges give many colours, none covering nearly all.
+    colours = image.getcolors(maxcolors=1 << 20)
+    assert colours is not None and len(colours) > 16, name
+    assert max(n for n, _ in colours) < 0.97 * image.width * image.height, name
+    DOCS_IMG.mkdir(exist_ok=True)
+    path = DOCS_IMG / f"console-{name}.png"
+    image.quantize(colors=64).save(path, optimize=True)
+    return path
+
+
+def test_screenshots_of_each_page_for_the_docs(
+    served: tuple[VerifierServer, dict[str, Any]], tmp_path: Path
+) -> None:
+    """Each console page in headless Chromium, saved to docs/img; last, the overview of a
+    log with one entry overwritten, which must say "inconsistent" and link the entry."""
+    import sqlite3
+
+    chromium = require_binary("chromium")
+    from playwright.sync_api import sync_playwright
+
+    server, data = served
+    target = data["results"][2]
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch_persistent_context(
+            str(tmp_path / "profile"),
+            executable_path=chromium,
+            args=CHROMIUM_ARGS,
+            headless=True,
+            viewport={"width": SHOT_WIDTH, "height": 760},
+        )
+        try:
+            page = browser.new_page()
+            page.set_default_timeout(15_000)
+            page.goto(f"{server.base}/console/login")
+            shots = [_shot(page, "login")]
+            page.fill("#token", data["auditor"])
+            page.click("button[type=submit]")
+            page.wait_for_url(re.compile(r".*/console/$"))
+            assert page.inner_text("#consistency h2") == "Log consistency: consistent"
+            shots.append(_shot(page, "overview"))
+            page.click("text=Appraisals")
+            assert "document.expired" in page.inner_text("td.reason >> nth=0")
+            shots.append(_shot(page, "appraisals"))
+            page.click(f"a:has-text('{target['appraisal_id']}')")
+            assert "document.expired" in page.inner_text("#reason")  # at the top
+            shots.append(_shot(page, "appraisal"))
+            page.click("text=inclusion proof")
+            assert "Verified here" in page.inner_text("main")
+            shots.append(_shot(page, "proof"))
+            page.click("header >> text=Devices")
+            shots.append(_shot(page, "devices"))
+            page.click("header >> text=Charts")
+            assert page.locator("#chart-decisions rect").count() >= 1
+            shots.append(_shot(page, "charts"))
+
+            # One entry overwritten in the database (its bytes: another genuine result).
+            db = sqlite3.connect(server.instance / "verifier.db", timeout=30)
+            with db:
+                (other,) = db.execute("SELECT data FROM log_entries WHERE idx = 0").fetchone()
+                db.execute("UPDATE log_entries SET data = ? WHERE idx = 1", (other,))
+            db.close()
+            page.click("header >> text=Log")
+            assert page.inner_text("#consistency h2") == "Log consistency: inconsistent"
+            first = page.inner_text("#first-bad")
+            assert "log index 1" in first and data["results"][1]["appraisal_id"] in first
+            assert "entry 1's bytes hash to" in page.inner_text("#consistency ul.findings")
+            shots.append(_shot(page, "overview-inconsistent"))
+            # The link opens that appraisal (its record is intact: only the log's copy of
+            # its bytes changed, which the overview's list of findings says).
+            page.click(f"#first-bad a:has-text('{data['results'][1]['appraisal_id']}')")
+            assert data["results"][1]["appraisal_id"] in page.inner_text("h1")
+        finally:
+            browser.close()
+    for path in shots:
+        assert path.stat().st_size < 150_000, path  # small enough to keep in the repository

@@ -14,9 +14,10 @@ import pytest
 from sqlalchemy import update
 
 from attest.keys import SigningKey, b64url, b64url_decode
+from attest.merkle import leaf_hash
 from tests.console.conftest import Console, csrf_of, make_console
 from verifier import console as console_mod
-from verifier.storage import Appraisal
+from verifier.storage import Appraisal, LogEntry
 
 PAGES = ("/console/", "/console/appraisals", "/console/devices", "/console/charts")
 
@@ -286,14 +287,16 @@ def test_devices_show_enrolment_rotation_and_revocation(console: Console) -> Non
     assert f'id="key-{b64url(old)}"' in html
     new_kid = b64url(new_key.public.kid)
     history = re.findall(r"<li>[^<]*: (key [^<]*)</li>", html)
-    rotated = f"key {b64url(old)[:12]}... rotated to {new_kid[:12]}...; still accepted until "
+    # Issue 19: key ids in full (base64url), never cut off; times in UTC with the epoch.
+    rotated = f"key {b64url(old)} rotated to {new_kid}; still accepted until "
     assert len(history) == 5
-    assert history[0] == f"key {b64url(old)[:12]}... enrolled"
+    assert history[0] == f"key {b64url(old)} enrolled"
     assert history[1].startswith(rotated)
+    assert re.fullmatch(r".* \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC \(\d+\)", history[1])
     assert history[2:] == [
-        f"key {new_kid[:12]}... enrolled",
-        f"key {new_kid[:12]}... revoked",
-        f"key {b64url(third.public.kid)[:12]}... enrolled",
+        f"key {new_kid} enrolled",
+        f"key {new_kid} revoked",
+        f"key {b64url(third.public.kid)} enrolled",
     ]
     states = re.findall(r'<span class="state (\w+)">', html)
     assert states == ["retiring", "revoked", "active"]
@@ -403,3 +406,135 @@ def test_result_profile_setting_issues_the_2023_profile(
     assert "ear.appraisal-policy-id" in claims["submods"]["edgeproof-device"]
     with pytest.raises(Exception, match="result_profile"):
         dataclasses.replace(console.v.config, result_profile="ear-03")
+
+
+def _consistency(html: str) -> str:
+    start = html.index('id="consistency"')
+    return html[start : html.index("</section>", start)]
+
+
+def test_overview_states_the_log_is_consistent(console: Console) -> None:
+    part = _consistency(console.login().get("/console/").text)
+    assert '<span class="ok">consistent</span>' in part
+    assert "The 3 entries rebuild every checkpoint below" in part
+    assert "first-bad" not in part
+
+
+@pytest.mark.parametrize("coherent", [False, True])
+def test_an_overwritten_entry_makes_the_overview_say_inconsistent(
+    console: Console, coherent: bool
+) -> None:
+    """Issue 19, finding 5: one log entry overwritten (its bytes, or bytes and leaf hash
+    together) and the overview looked as before; now it says so and links the entry."""
+    other = b64url_decode(console.results[2]["ear"]["cwt"])
+    values: dict[str, object] = {"data": other}
+    if coherent:
+        values["leaf_hash"] = leaf_hash(other)
+    with console.v.writer() as s, s.begin():
+        s.execute(update(LogEntry).where(LogEntry.idx == 1).values(**values))
+    part = _consistency(console.login().get("/console/").text)
+    assert '<span class="bad">inconsistent</span>' in part
+    aid = _aid(console, 1)
+    assert (
+        '<p id="first-bad">First bad entry: <strong>log index 1</strong>, appraisal\n'
+        f'<a href="/console/appraisals/{aid}"><code>{aid}</code></a>'
+    ) in part
+    assert f'<a href="/console/appraisals/{aid}/proof">its inclusion proof</a>' in part
+    if coherent:  # the tree rebuilt from the database is not the one the checkpoint signed
+        assert '<td>signed checkpoint (this page)</td><td><span class="bad">no</span>' in part
+    else:
+        assert f"entry 1&#39;s bytes hash to {leaf_hash(other).hex()}" in part
+
+
+def test_list_shows_reason_device_and_filters_by_them(console: Console) -> None:
+    """Issue 19, finding 6: the reason in the row, the device's name beside its full key
+    id, and filters by device, reason and decision (with the time filter above)."""
+    c = console.login()
+    ids = [r["appraisal_id"] for r in console.results]
+    kid = b64url(console.device.public.kid)
+    html = c.get("/console/appraisals").text
+    assert (
+        '<td class="reason"><a href="/console/appraisals?reason=document.expired">'
+        "<code>document.expired</code></a></td>"
+    ) in html
+    assert html.count('<td class="reason"></td>') == 2  # the affirming ones have none
+    assert f'<code class="kid">{kid}</code>' in html and "device-1</a><br>" in html
+    assert f"{kid[:16]}…" not in html  # never cut off
+    html = c.get("/console/appraisals?reason=document.expired").text
+    assert ids[2] in html and ids[0] not in html and ids[1] not in html
+    assert "No appraisal matches" in c.get("/console/appraisals?reason=liveness.failed").text
+    html = c.get("/console/appraisals?decision=match").text
+    assert all(i in html for i in ids)
+    assert "No appraisal matches" in c.get("/console/appraisals?decision=no-match").text
+    html = c.get("/console/appraisals?device=device-1&decision=match&status=affirming").text
+    assert ids[0] in html and ids[1] in html and ids[2] not in html
+    assert "No appraisal matches" in c.get("/console/appraisals?device=device-9").text
+    for bad, message in (
+        ("reason=Robert%27);--", "a reason code is dotted lowercase"),
+        ("decision=maybe", "decision must be one of"),
+        ("device=" + "x" * 65, "at most 64 characters"),
+    ):
+        r = c.get(f"/console/appraisals?{bad}")
+        assert r.status_code == 400 and message in r.text, bad
+    # The appraisal page puts the failing check's reason at the top, above the checks.
+    page = c.get(f"/console/appraisals/{ids[2]}").text
+    assert page.index('id="reason"') < page.index("<h2>Checks</h2>")
+    assert (
+        "<code>document.expired</code> (document-valid, failed): the document has expired" in page
+    )
+    assert "device-1 · <a href" in page
+
+
+def test_charts_show_decisions_and_warnings_apart(console: Console) -> None:
+    html = console.login().get("/console/charts?days=7").text
+    assert 'id="chart-decisions"' in html and 'id="chart-warnings"' in html
+    assert re.search(r"<title>\d{4}-\d\d-\d\d: 3 match</title>", html)
+    decisions = html[html.index('id="chart-decisions"') : html.index('id="chart-reasons"')]
+    assert 'fill="#1565c0"' in decisions  # match's colour, used for nothing else
+    # Red is the contraindicated tier's only: no reason or decision bar is drawn in it.
+    assert html.count('fill="#c62828"') == 1 + 1  # its bar and its legend swatch
+    assert "<td><code>document.expired</code></td><td>1</td><td>failed</td>" in html
+    warnings = html[html.index('id="chart-warnings"') : html.index("<h2>Reasons")]
+    assert "<rect x=" not in warnings and "no data" in warnings  # no warning in this data
+
+
+def test_one_encoding_per_kind_of_value(console: Console) -> None:
+    """Issue 19, finding 7: hashes lowercase hex, key ids base64url, times UTC (epoch)."""
+    c = console.login()
+    cp = console.v.checkpoint()
+    root_b64, root_hex = cp["root_hash"], b64url_decode(cp["root_hash"]).hex()
+    stamp = f"{console_mod.utc(cp['timestamp'])} ({cp['timestamp']})"
+    overview = c.get("/console/").text
+    assert root_hex in overview and stamp in overview
+    proof = c.get(f"/console/appraisals/{_aid(console)}/proof").text
+    assert root_hex in proof and root_b64 not in proof
+    kid = b64url(console.device.public.kid)
+    for path in ("/console/appraisals", f"/console/appraisals/{_aid(console)}", "/console/devices"):
+        html = c.get(path).text
+        if "<h2>Checks</h2>" in html:  # claim values are quoted as attest.report gives them
+            html = html[: html.index('<pre class="wrap">')]
+            assert f"<code>{kid} (base64url)</code>" in html  # the COSE kid header
+            html = html[: html.index("claim by claim</h2>")]
+        assert kid in html and console.device.public.kid.hex() not in html, path
+        assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC \(\d{9,}\)", html), path
+
+
+def test_one_colour_one_meaning() -> None:
+    """Issue 19, finding 6 ("red means two things"): tiers, decisions and reasons never
+    share a colour, and the stylesheet draws a revoked key in no tier's colour."""
+    tiers = set(console_mod.STATUS_COLOURS.values())
+    decisions = set(console_mod.DECISION_COLOURS.values())
+    reasons = set(console_mod.PALETTE)
+    assert len(tiers) + len(decisions) + len(reasons) == len(tiers | decisions | reasons)
+    css = (Path(console_mod.__file__).parent / "static" / "console.css").read_text()
+    revoked = re.search(r"\.state\.revoked \{ background: (#[0-9a-f]{6}); \}", css)
+    assert revoked is not None and revoked.group(1) not in tiers | decisions | reasons
+
+
+def test_a_log_entry_naming_another_appraisal_is_inconsistent(console: Console) -> None:
+    with console.v.writer() as s, s.begin():
+        s.execute(update(LogEntry).where(LogEntry.idx == 0).values(appraisal_id=_aid(console, 2)))
+    part = _consistency(console.login().get("/console/").text)
+    assert '<span class="bad">inconsistent</span>' in part
+    assert f"entry 0 names appraisal {_aid(console, 2)}, but appraisal {_aid(console, 0)}" in part
+    assert "<strong>log index 0</strong>" in part

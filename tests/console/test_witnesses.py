@@ -38,6 +38,20 @@ def test_overview_shows_the_witnesses_that_cosigned(console: Console, tmp_path: 
         html = client.get("/console/").text
         assert '<td id="witnesses">1 of 2 cosigned size 3: w1.example</td>' in html
         assert "\u2014 w1.example " in html  # the note, cosignature line included
+        assert '<span class="ok">consistent</span>' in html
+        assert (
+            '<td>checkpoint the witnesses cosigned (w1.example)</td><td><span class="ok">' in html
+        )
+        # A witness cosigned a tree of size 3 that these entries do not rebuild (the log
+        # was rewritten after witnessing): the overview says so.
+        forked = sign_checkpoint(NoteCheckpoint(v.tlog.key.name, 3, v.log.root(2)), v.tlog.key)
+        v.tlog.store.write(forked.encode() + w1.cosign(forked.text, 1_800_000_001))
+        html = client.get("/console/").text
+        assert '<span class="bad">inconsistent</span>' in html
+        assert (
+            '<td>checkpoint the witnesses cosigned (w1.example)</td><td><span class="bad">no'
+        ) in html
+        assert f"the entries rebuild {v.log.root(3).hex()}" in html
     finally:
         if v.publisher is not None:
             v.publisher.stop()
