@@ -9,6 +9,7 @@ Playwright never downloads a browser here: it launches /usr/bin/chromium (Debian
 from __future__ import annotations
 
 import io
+import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -147,11 +148,14 @@ def test_auditor_logs_in_and_reads_an_appraisal(
 
 DOCS_IMG = Path(__file__).resolve().parents[2] / "docs" / "img"
 SHOT_WIDTH = 1100  # CSS pixels: the console's main column fits, the PNG stays small
+#: `EDGEPROOF_UPDATE_SCREENSHOTS=1 bash scripts/test.sh -k screenshots` rewrites docs/img;
+#: an ordinary run checks the same pages into a temporary folder and leaves the tree clean.
+SHOTS_DIR = DOCS_IMG if os.environ.get("EDGEPROOF_UPDATE_SCREENSHOTS") == "1" else None
 
 
-def _shot(page: Any, name: str) -> Path:
-    """A viewport screenshot into docs/img, as a small palette PNG (docs/auditing.md shows
-    them; made here so they show what the console draws today)."""
+def _shot(page: Any, name: str, into: Path) -> Path:
+    """A viewport screenshot as a small palette PNG (docs/auditing.md shows the ones in
+    docs/img; made by this test so they show what the console draws today)."""
     from PIL import Image
 
     image = Image.open(io.BytesIO(page.screenshot(full_page=False))).convert("RGB")
@@ -159,8 +163,8 @@ def _shot(page: Any, name: str) -> Path:
     colours = image.getcolors(maxcolors=1 << 20)
     assert colours is not None and len(colours) > 16, name
     assert max(n for n, _ in colours) < 0.97 * image.width * image.height, name
-    DOCS_IMG.mkdir(exist_ok=True)
-    path = DOCS_IMG / f"console-{name}.png"
+    into.mkdir(exist_ok=True)
+    path = into / f"console-{name}.png"
     image.quantize(colors=64).save(path, optimize=True)
     return path
 
@@ -176,6 +180,7 @@ def test_screenshots_of_each_page_for_the_docs(
     from playwright.sync_api import sync_playwright
 
     server, data = served
+    shots_dir = SHOTS_DIR or tmp_path / "img"
     target = data["results"][2]
     with sync_playwright() as pw:
         browser = pw.chromium.launch_persistent_context(
@@ -189,26 +194,26 @@ def test_screenshots_of_each_page_for_the_docs(
             page = browser.new_page()
             page.set_default_timeout(15_000)
             page.goto(f"{server.base}/console/login")
-            shots = [_shot(page, "login")]
+            shots = [_shot(page, "login", shots_dir)]
             page.fill("#token", data["auditor"])
             page.click("button[type=submit]")
             page.wait_for_url(re.compile(r".*/console/$"))
             assert page.inner_text("#consistency h2") == "Log consistency: consistent"
-            shots.append(_shot(page, "overview"))
+            shots.append(_shot(page, "overview", shots_dir))
             page.click("text=Appraisals")
             assert "document.expired" in page.inner_text("td.reason >> nth=0")
-            shots.append(_shot(page, "appraisals"))
+            shots.append(_shot(page, "appraisals", shots_dir))
             page.click(f"a:has-text('{target['appraisal_id']}')")
             assert "document.expired" in page.inner_text("#reason")  # at the top
-            shots.append(_shot(page, "appraisal"))
+            shots.append(_shot(page, "appraisal", shots_dir))
             page.click("text=inclusion proof")
             assert "Verified here" in page.inner_text("main")
-            shots.append(_shot(page, "proof"))
+            shots.append(_shot(page, "proof", shots_dir))
             page.click("header >> text=Devices")
-            shots.append(_shot(page, "devices"))
+            shots.append(_shot(page, "devices", shots_dir))
             page.click("header >> text=Charts")
             assert page.locator("#chart-decisions rect").count() >= 1
-            shots.append(_shot(page, "charts"))
+            shots.append(_shot(page, "charts", shots_dir))
 
             # One entry overwritten in the database (its bytes: another genuine result).
             db = sqlite3.connect(server.instance / "verifier.db", timeout=30)
@@ -221,7 +226,7 @@ def test_screenshots_of_each_page_for_the_docs(
             first = page.inner_text("#first-bad")
             assert "log index 1" in first and data["results"][1]["appraisal_id"] in first
             assert "entry 1's bytes hash to" in page.inner_text("#consistency ul.findings")
-            shots.append(_shot(page, "overview-inconsistent"))
+            shots.append(_shot(page, "overview-inconsistent", shots_dir))
             # The link opens that appraisal (its record is intact: only the log's copy of
             # its bytes changed, which the overview's list of findings says).
             page.click(f"#first-bad a:has-text('{data['results'][1]['appraisal_id']}')")
