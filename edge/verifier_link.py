@@ -126,7 +126,19 @@ class HttpVerifier:
             log_index=int(doc["log_index"]),
             inclusion_verified=True,
             result_token=cwt,
+            reason=_first_reason(doc.get("checks")),
         )
+
+
+def _first_reason(checks: Any) -> str | None:
+    """The reason code of the first check that carries one (verifier/appraisal.py `Check`)."""
+    if not isinstance(checks, list):
+        return None
+    for check in checks:
+        code = check.get("code") if isinstance(check, dict) else None
+        if isinstance(code, str) and 0 < len(code) <= 64:
+            return code
+    return None
 
 
 def flush_queue(
