@@ -166,3 +166,64 @@ def test_pcscd_down_waits_and_stays_up(site: dict[str, Path]) -> None:
         r = _run(config, _env(site, EDGEPROOF_RETRY_MAX="2"))
     assert r.returncode == 1
     _one_line(r, "pcscd", "systemctl start pcscd.socket")
+
+
+def _read_line(proc: subprocess.Popen[str], start: str, timeout: float) -> str:
+    """The first stdout line starting with `start` (the process must stay up meanwhile)."""
+    assert proc.stdout is not None
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            raise AssertionError(f"the service exited ({proc.poll()}) before {start!r}")
+        if line.startswith(start):
+            return line
+    raise AssertionError(f"no {start!r} within {timeout} s")
+
+
+@pytest.mark.xdist_group("pcscd")
+@pytest.mark.shared("data/video")
+def test_verifier_down_waits_then_carries_on(site: dict[str, Path]) -> None:
+    """The verifier is down at start: one line, the service waits; the verifier comes up on
+    its address: `[ok] back`, and the consent question for the first person."""
+    from edge.mrtd.sim.pcscd import missing_parts, pcsc_rig
+    from tests.rig import require
+    from tests.verifier.helpers import VerifierServer, release
+
+    require(not missing_parts(), f"pcscd rig ({', '.join(missing_parts())})")
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    (site["dir"] / "v").mkdir()
+    server = VerifierServer(site["dir"] / "v", release().key, workers=1)
+    config = _config(site, verifier_url=f"http://127.0.0.1:{port}")
+    with pcsc_rig(site["dir"] / "pcsc"):
+        proc = subprocess.Popen(
+            [*RUN, "--config", str(config)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=_env(site),
+        )
+        try:
+            line = _read_line(proc, "[verifier]", 90)
+            assert f"127.0.0.1:{port} unreachable" in line and "retrying" in line, line
+            server.start(port)
+            try:
+                back = _read_line(proc, "[ok]", 90)
+                assert "back: verifier" in back, back
+                assert proc.stdin is not None
+                proc.stdin.close()  # end of input: the service exits non-zero, never 0
+                assert proc.wait(timeout=60) == 1
+            finally:
+                server.stop()
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(timeout=30)
+    assert proc.stderr is not None
+    journal = proc.stderr.read()
+    assert journal.count("[verifier]") == 1 and "Traceback" not in journal, journal
