@@ -87,6 +87,15 @@ def _problem(part: str, message: str, action: str) -> None:
         print(line, file=sys.stderr, flush=True)
 
 
+def _verdict(verdict: Any, lang: str) -> None:
+    """The clerk's verdict line on the console, and in the journal (no personal datum in it:
+    a plain verdict and a reason code), so a field office can count outcomes."""
+    line = f"[verdict] {verdict.clerk(lang)}"
+    print(line, flush=True)
+    if not (sys.stdout.isatty() and sys.stderr.isatty() and _same_tty()):
+        print(line, file=sys.stderr, flush=True)
+
+
 def _same_tty() -> bool:
     try:
         return os.ttyname(sys.stdout.fileno()) == os.ttyname(sys.stderr.fileno())
@@ -439,6 +448,7 @@ def _run(args: argparse.Namespace) -> int:
     systemd restarts it: firmware/image/edgeproof-device.service) or when its terminal
     closes (non-zero too); an empty line only re-asks."""
     from edge.liveness.prompts import PublishingOverlay
+    from edge.liveness.tracker import ChallengePolicy
     from edge.screen.page import Screen, serve
     from edge.screen.verdict import from_error
     from edge.verifier_link import flush_queue
@@ -474,7 +484,10 @@ def _run(args: argparse.Namespace) -> int:
             screen.phase("problem")
             return EXIT_FAILED
         print(f"edgeproof device ready; verifier {cfg['verifier_url']}", flush=True)
-        return _console(device, cfg, screen, PublishingOverlay(screen.prompt), flush_queue,
+        # The countdown is the tracker's own step window (the liveness policy in force).
+        window = ChallengePolicy().step_timeout_s
+        overlay = PublishingOverlay(screen.prompt, window_s=window)
+        return _console(device, cfg, screen, overlay, flush_queue,
                         from_error)  # fmt: skip
     finally:
         if server is not None:
@@ -507,7 +520,7 @@ def _console(
             if not _ask_consent(screen):
                 verdict = from_error("session.no-consent")
                 screen.verdict(verdict)
-                _say("verdict", verdict.clerk(screen.lang))
+                _verdict(verdict, screen.lang)
                 continue
             # 2. Only now the MRZ key or CAN, read without echo.
             screen.phase("passport")
@@ -537,7 +550,7 @@ def _console(
         )
         del mrz, can, line  # Python strings cannot be zeroed; drop the references at least
         screen.verdict(verdict)
-        _say("verdict", verdict.clerk(screen.lang))
+        _verdict(verdict, screen.lang)
 
 
 YES = ("y", "yes", "o", "oui")

@@ -176,8 +176,8 @@ def _read_line(proc: subprocess.Popen[str], start: str, timeout: float) -> str:
         line = proc.stdout.readline()
         if not line:
             raise AssertionError(f"the service exited ({proc.poll()}) before {start!r}")
-        if line.startswith(start):
-            return line
+        if start in line:  # input()'s prompt has no newline: a line may follow it
+            return line[line.index(start) :]
     raise AssertionError(f"no {start!r} within {timeout} s")
 
 
@@ -216,6 +216,11 @@ def test_verifier_down_waits_then_carries_on(site: dict[str, Path]) -> None:
                 back = _read_line(proc, "[ok]", 90)
                 assert "back: verifier" in back, back
                 assert proc.stdin is not None
+                proc.stdin.write("\n")  # an empty line only asks again
+                proc.stdin.write("n\n")  # the person declines: nothing is read
+                proc.stdin.flush()
+                verdict = _read_line(proc, "[verdict]", 30)
+                assert "NO CONSENT" in verdict and "[session.no-consent]" in verdict, verdict
                 proc.stdin.close()  # end of input: the service exits non-zero, never 0
                 assert proc.wait(timeout=60) == 1
             finally:
@@ -227,3 +232,4 @@ def test_verifier_down_waits_then_carries_on(site: dict[str, Path]) -> None:
     assert proc.stderr is not None
     journal = proc.stderr.read()
     assert journal.count("[verifier]") == 1 and "Traceback" not in journal, journal
+    assert "[verdict] NO CONSENT" in journal and "[console] the terminal closed" in journal
