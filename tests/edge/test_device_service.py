@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -150,6 +151,8 @@ def test_pcscd_down_waits_and_stays_up(site: dict[str, Path]) -> None:
             text=True,
             env=_env(site),
         )
+        watchdog = threading.Timer(150, proc.kill)  # a blocked readline cannot hang the run
+        watchdog.start()
         try:
             deadline = time.monotonic() + 90
             line = ""
@@ -161,6 +164,7 @@ def test_pcscd_down_waits_and_stays_up(site: dict[str, Path]) -> None:
             time.sleep(3)  # two more attempts (back-off 1 s, 2 s)
             assert proc.poll() is None, "the service died while pcscd was down"
         finally:
+            watchdog.cancel()
             proc.terminate()
             proc.wait(timeout=30)
         r = _run(config, _env(site, EDGEPROOF_RETRY_MAX="2"))
@@ -208,6 +212,8 @@ def test_verifier_down_waits_then_carries_on(site: dict[str, Path]) -> None:
             text=True,
             env=_env(site),
         )
+        watchdog = threading.Timer(240, proc.kill)  # a blocked readline cannot hang the run
+        watchdog.start()
         try:
             line = _read_line(proc, "[verifier]", 90)
             assert f"127.0.0.1:{port} unreachable" in line and "retrying" in line, line
@@ -226,6 +232,7 @@ def test_verifier_down_waits_then_carries_on(site: dict[str, Path]) -> None:
             finally:
                 server.stop()
         finally:
+            watchdog.cancel()
             if proc.poll() is None:
                 proc.kill()
                 proc.wait(timeout=30)
