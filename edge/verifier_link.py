@@ -11,6 +11,7 @@ only body the device posts is the evidence token.
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -131,14 +132,20 @@ class HttpVerifier:
 
 
 def _first_reason(checks: Any) -> str | None:
-    """The reason code of the first check that carries one (verifier/appraisal.py `Check`)."""
+    """The reason code of the first check that carries one (verifier/appraisal.py `Check`).
+
+    Shown on the clerk's terminal, so only a well-formed dotted code is taken (no control
+    characters or escape sequences from an unsigned part of the answer reach the screen)."""
     if not isinstance(checks, list):
         return None
-    for check in checks:
+    for check in checks[:64]:
         code = check.get("code") if isinstance(check, dict) else None
-        if isinstance(code, str) and 0 < len(code) <= 64:
+        if isinstance(code, str) and _REASON.fullmatch(code):
             return code
     return None
+
+
+_REASON = re.compile(r"[a-z][a-z0-9-]{0,30}(\.[a-z0-9-]{1,31}){1,3}")
 
 
 def flush_queue(

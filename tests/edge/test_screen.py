@@ -181,3 +181,24 @@ def test_person_page_in_chromium(tmp_path: Path) -> None:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_reason_from_the_verifier_is_a_plain_code() -> None:
+    """The reason shown to the clerk comes from an unsigned part of the verifier's answer:
+    only a dotted code passes, never control characters or terminal escapes."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from edge.verifier_link import _first_reason
+
+    assert _first_reason([{"code": None}, {"code": "pa.csca-untrusted"}]) == "pa.csca-untrusted"
+    assert _first_reason([{"code": "\x1b[2Jpa.x"}]) is None
+    assert _first_reason("x") is None and _first_reason([1, None, []]) is None
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.lists(st.dictionaries(st.just("code"), st.one_of(st.none(), st.text()))))
+    def fuzz(checks: list[dict[str, str | None]]) -> None:
+        got = _first_reason(checks)
+        assert got is None or (got.isascii() and got.isprintable() and len(got) <= 128)
+
+    fuzz()
