@@ -240,3 +240,16 @@ def test_verifier_down_waits_then_carries_on(site: dict[str, Path]) -> None:
     journal = proc.stderr.read()
     assert journal.count("[verifier]") == 1 and "Traceback" not in journal, journal
     assert "[verdict] NO CONSENT" in journal and "[console] the terminal closed" in journal
+
+
+def test_show_key_hint_keeps_the_tpm_form(tmp_path: Path) -> None:
+    spec = f"tpm:{tmp_path / 'device.tpmkey'}"
+    r = subprocess.run(
+        [sys.executable, "-m", "edgeproof_cli", "device", "show-key", "--key", spec],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert r.returncode == 1
+    assert f"`edgeproof device keygen --key {spec}`" in r.stderr, r.stderr
