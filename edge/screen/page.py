@@ -26,7 +26,8 @@ TEXT: dict[str, dict[str, str]] = {
         "consent.detail": (
             "The device reads your passport's chip and films your face for a few seconds. "
             "It compares the two here, on this device, then erases them. Nothing about you "
-            "is kept or sent: only the result. Tell the clerk yes or no."
+            "is kept or sent: only the result. You do not have to accept: the clerk can "
+            "check your passport by hand instead. Tell the clerk yes or no."
         ),
         "passport": "Place your passport on the reader",
         "passport.detail": "Open it at the photo page and leave it on the reader.",
@@ -51,7 +52,8 @@ TEXT: dict[str, dict[str, str]] = {
         "consent.detail": (
             "L'appareil lit la puce de votre passeport et filme votre visage quelques "
             "secondes. Il compare les deux ici, sur cet appareil, puis les efface. Rien sur "
-            "vous n'est gardé ni envoyé : seulement le résultat. Répondez oui ou non à l'agent."
+            "vous n'est gardé ni envoyé : seulement le résultat. Vous pouvez refuser : "
+            "l'agent contrôlera alors votre passeport à la main. Répondez oui ou non à l'agent."
         ),
         "passport": "Posez votre passeport sur le lecteur",
         "passport.detail": "Ouvrez-le à la page de la photo et laissez-le sur le lecteur.",

@@ -152,7 +152,7 @@ def test_person_page_in_chromium(tmp_path: Path) -> None:
 
                 screen.phase("consent")
                 text = shows(TEXT["en"]["consent"], "consent")
-                assert "erases them" in text
+                assert "erases them" in text and "You do not have to accept" in text
                 screen.phase("passport")
                 shows(TEXT["en"]["passport"], "passport")
                 overlay.show(Prompt(1, 2, Gesture.BLINK))
