@@ -76,7 +76,7 @@ class _Kiosk(threading.Thread):
                     self.raw.append(text)
             except OSError:
                 pass
-            time.sleep(0.1)
+            time.sleep(0.05)
 
     def phases(self) -> list[str]:
         out: list[str] = []
@@ -160,7 +160,7 @@ def test_operator_console_runs_a_session(tmp_path: Path) -> None:
                 _read_until(master, "Consented?", 120)
                 os.write(master, b"fr\n")
                 _read_until(master, "Consented?", 30)
-                time.sleep(0.5)  # the clerk reads the consent text out; the page shows it
+                time.sleep(1.0)  # the clerk reads the consent text out; the page shows it
                 os.write(master, b"y\n")
                 _read_until(master, "typed unseen", 30)
                 key = doc.mrz_key
