@@ -90,6 +90,9 @@ class Submission:
     log_index: int
     inclusion_verified: bool
     result_token: bytes
+    #: The first reason code among the verifier's checks (unsigned, from the HTTP answer;
+    #: for the clerk's screen only, never for a decision: the signed EAR decides).
+    reason: str | None = None
 
 
 @dataclass(frozen=True)

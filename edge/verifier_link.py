@@ -11,6 +11,7 @@ only body the device posts is the evidence token.
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -126,7 +127,25 @@ class HttpVerifier:
             log_index=int(doc["log_index"]),
             inclusion_verified=True,
             result_token=cwt,
+            reason=_first_reason(doc.get("checks")),
         )
+
+
+def _first_reason(checks: Any) -> str | None:
+    """The reason code of the first check that carries one (verifier/appraisal.py `Check`).
+
+    Shown on the clerk's terminal, so only a well-formed dotted code is taken (no control
+    characters or escape sequences from an unsigned part of the answer reach the screen)."""
+    if not isinstance(checks, list):
+        return None
+    for check in checks[:64]:
+        code = check.get("code") if isinstance(check, dict) else None
+        if isinstance(code, str) and _REASON.fullmatch(code):
+            return code
+    return None
+
+
+_REASON = re.compile(r"[a-z][a-z0-9-]{0,30}(\.[a-z0-9-]{1,31}){1,3}")
 
 
 def flush_queue(

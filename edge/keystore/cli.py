@@ -86,7 +86,16 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add_parsers(g)
 
 
-def _fail(exc: Exception, code: int = EXIT_FAILED) -> int:
+def _fail(exc: Exception, code: int = EXIT_FAILED, spec: str | None = None) -> int:
+    from edge.keystore import KeyNotFoundError
+
+    if isinstance(exc, KeyNotFoundError) and spec:
+        # The spec as given, `tpm:` included: a bare path would make keygen write a
+        # software key where a TPM blob was expected (issue 19).
+        exc = ValueError(
+            f"{exc.code}: no device key at {spec}; "
+            f"create it with `edgeproof device keygen --key {spec}`"
+        )
     print(f"edgeproof device: {exc}", file=sys.stderr)
     return code
 
@@ -130,7 +139,7 @@ def _show_key(args: argparse.Namespace) -> int:
     try:
         store = open_keystore(**_where(args))
     except KeyStoreError as exc:
-        return _fail(exc)
+        return _fail(exc, spec=_where(args)["spec"])
     try:
         public = store.public_key()
         if args.format == "jwk":
@@ -180,7 +189,7 @@ def _enroll(args: argparse.Namespace) -> int:
             store = create_keystore(**_where(args), alg=parse_alg(args.alg))
             print("created a new device key")
     except KeyStoreError as exc:
-        return _fail(exc)
+        return _fail(exc, spec=_where(args)["spec"])
     try:
         result = enrol(
             store, args.verifier, args.token, device_id=args.device_id or default_device_id()

@@ -7,6 +7,7 @@ detectors measure the same thing (signals.py), so a mirrored preview changes not
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol, TextIO
 
@@ -59,3 +60,30 @@ class TextOverlay:
 
     def done(self, message: str) -> None:
         print(f">> {message}", file=self._stream, flush=True)
+
+
+class PublishingOverlay:
+    """An overlay for a screen in another thread or process (edge/screen/page.py): each
+    prompt becomes a small dict handed to `publish`, with the seconds the person has for
+    it (`window_s`: the tracker's step timeout, tracker.py `TrackerConfig.step_timeout_s`)
+    so the screen can count down. Gesture names and step numbers only: nothing personal."""
+
+    def __init__(self, publish: Callable[[dict[str, object]], None], window_s: float = 6.0) -> None:
+        self._publish = publish
+        self._window_s = window_s
+
+    def show(self, prompt: Prompt) -> None:
+        self._publish(
+            {
+                "kind": "prompt",
+                "step": prompt.step,
+                "total": prompt.total,
+                "gesture": prompt.gesture.value if prompt.gesture is not None else None,
+                "extra": prompt.extra,
+                "seconds": self._window_s if prompt.gesture is not None or prompt.extra else 0,
+                "text": prompt.text,
+            }
+        )
+
+    def done(self, message: str) -> None:
+        self._publish({"kind": "prompt-done"})

@@ -98,6 +98,8 @@ fi
 
 # 4. system configuration ----------------------------------------------------------------
 install -D -m 0644 "$here/edgeproof-device.service" "$root/etc/systemd/system/edgeproof-device.service"
+# The person's screen (Chromium kiosk): installed, enabled by hand (docs/deploy.md).
+install -D -m 0644 "$here/edgeproof-kiosk.service" "$root/etc/systemd/system/edgeproof-kiosk.service"
 install -D -m 0644 "$here/sysctl-edgeproof.conf" "$root/etc/sysctl.d/90-edgeproof.conf"
 install -D -m 0644 "$here/coredump-edgeproof.conf" "$root/etc/systemd/coredump.conf.d/edgeproof.conf"
 install -D -m 0644 "$here/limits-edgeproof.conf" "$root/etc/security/limits.d/edgeproof.conf"

@@ -1,16 +1,21 @@
 """`edgeproof device run`, the operator console the device service runs, end to end:
 real verifier under gunicorn (demo policy), passport emulator behind real pcscd, the
 recorded clip as the camera, a software key, and the operator typing at a terminal (pty).
+The person's page (edge/screen/page.py) is polled meanwhile as the kiosk would.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import pty
 import select
+import socket
 import subprocess
 import sys
+import threading
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -47,6 +52,41 @@ def _read_until(fd: int, text: str, timeout: float) -> str:
     return out.decode(errors="replace")
 
 
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class _Kiosk(threading.Thread):
+    """Polls the person's page state as the kiosk's page does (every 0.1 s here)."""
+
+    def __init__(self, port: int) -> None:
+        super().__init__(daemon=True)
+        self.url = f"http://127.0.0.1:{port}/state"
+        self.raw: list[str] = []
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            try:
+                with urllib.request.urlopen(self.url, timeout=2) as resp:
+                    text = resp.read().decode()
+                if not self.raw or self.raw[-1] != text:
+                    self.raw.append(text)
+            except OSError:
+                pass
+            time.sleep(0.05)
+
+    def phases(self) -> list[str]:
+        out: list[str] = []
+        for text in self.raw:
+            phase = json.loads(text)["phase"]
+            if not out or out[-1] != phase:
+                out.append(phase)
+        return out
+
+
 @pytest.mark.xdist_group("pcscd")
 @pytest.mark.shared("data/video")
 def test_operator_console_runs_a_session(tmp_path: Path) -> None:
@@ -76,6 +116,8 @@ def test_operator_console_runs_a_session(tmp_path: Path) -> None:
             == 201
         )
         doc = generate(DocOptions(face_photo=str(STILL)))  # the clip's performer
+        port = _free_port()
+        kiosk = _Kiosk(port)
         (tmp_path / "csca").mkdir()
         (tmp_path / "csca" / "csca.der").write_bytes(doc.csca_der)
         (tmp_path / "rp-token").write_text(admin.token("relying-party"))
@@ -85,6 +127,7 @@ def test_operator_console_runs_a_session(tmp_path: Path) -> None:
             f'camera = "replay:{CLIP}"\n'
             f'trust = "{tmp_path / "csca"}"\n'
             f'token_file = "{tmp_path / "rp-token"}"\n'
+            f"screen_port = {port}\n"
         )
         env = {
             **os.environ,
@@ -111,22 +154,42 @@ def test_operator_console_runs_a_session(tmp_path: Path) -> None:
                 close_fds=True,
             )
             os.close(slave)
+            kiosk.start()
             try:
-                _read_until(master, "MRZ key", 120)
-                key = doc.mrz_key
-                os.write(
-                    master,
-                    f"{key.document_number},{key.date_of_birth},{key.date_of_expiry}\n".encode(),
-                )
-                _read_until(master, "consented", 60)
+                # Consent first; `fr` picks this session's language, nothing typed yet.
+                _read_until(master, "Consented?", 120)
+                os.write(master, b"fr\n")
+                _read_until(master, "Consented?", 30)
+                time.sleep(1.0)  # the clerk reads the consent text out; the page shows it
                 os.write(master, b"y\n")
-                shown = _read_until(master, "MRZ key", 180)
-                os.write(master, b"\n")
-                assert proc.wait(timeout=30) == 0
+                _read_until(master, "typed unseen", 30)
+                key = doc.mrz_key
+                typed = f"{key.document_number},{key.date_of_birth},{key.date_of_expiry}"
+                os.write(master, f"{typed}\n".encode())
+                shown = _read_until(master, "Consented?", 180)
+                time.sleep(0.5)  # the kiosk's last poll of the verdict
+                os.write(master, b"\n")  # an empty line asks again: the service stays up
+                rest = _read_until(master, "Consented?", 30)
+                os.write(master, b"\x04")  # the terminal closes: non-zero, systemd restarts
+                rest += _read_until(master, "terminal closed", 30)
+                assert proc.wait(timeout=30) == 1
             finally:
+                kiosk.stop.set()
                 if proc.poll() is None:
                     proc.kill()
                 os.close(master)
+        # Nothing personal on the terminal (typed without echo) or on the person's page.
+        for secret in (key.document_number, key.date_of_birth, typed):
+            assert secret not in shown + rest, secret
+            assert not any(secret in text for text in kiosk.raw), secret
+        assert "[verdict] VÉRIFIÉ" in shown, shown
+        phases = kiosk.phases()
+        order = [p for p in phases if p in ("consent", "passport", "prompt", "verdict")]
+        assert order[:4] == ["consent", "passport", "prompt", "verdict"], phases
+        prompts = [json.loads(t) for t in kiosk.raw if json.loads(t)["phase"] == "prompt"]
+        assert any(p["deadline_ms"] and p["lang"] == "fr" for p in prompts), prompts
+        verdicts = [json.loads(t) for t in kiosk.raw if json.loads(t)["phase"] == "verdict"]
+        assert verdicts[-1]["verdict"] == "verified" and verdicts[-1]["title"] == "Vérifié"
         assert "passive authentication passed" in shown, shown
         assert "affirming, decision match" in shown and "inclusion proof verified" in shown, shown
     finally:
