@@ -1,12 +1,13 @@
 """What the person and the clerk see (issue 19): the verdict table (docs/operator.md,
 "Verdicts"), and the person's page in real headless Chromium (Debian's /usr/bin/chromium
 through Playwright, as tests/console/test_browser.py), driven by the same Screen and
-PublishingOverlay the device service uses. Screenshots go to docs/img/device-*.png."""
+PublishingOverlay the device service uses. Screenshots for docs/img/device-*.png on request."""
 
 from __future__ import annotations
 
 import io
 import json
+import os
 import socket
 import urllib.request
 from pathlib import Path
@@ -109,7 +110,8 @@ def test_page_state_carries_nothing_personal_and_only_loopback() -> None:
 
 def test_person_page_in_chromium(tmp_path: Path) -> None:
     """Consent, passport, a gesture with its countdown, the verdict; en and fr.
-    Screenshots are written to docs/img so the docs show what the tests saw."""
+    With EDGEPROOF_UPDATE_SCREENSHOTS=1 the screenshots go to docs/img, so the docs show
+    what the tests saw."""
     chromium = require_binary("chromium")
     from PIL import Image
     from playwright.sync_api import sync_playwright
@@ -118,7 +120,9 @@ def test_person_page_in_chromium(tmp_path: Path) -> None:
     server = serve(screen, _free_port())
     base = f"http://127.0.0.1:{server.server_address[1]}/"
     overlay = PublishingOverlay(screen.prompt, window_s=6.0)
-    out = REPO / "docs" / "img"
+    # docs/img only on request (as tests/console/test_browser.py): a run leaves the tree clean.
+    update = os.environ.get("EDGEPROOF_UPDATE_SCREENSHOTS") == "1"
+    out = REPO / "docs" / "img" if update else tmp_path / "img"
     out.mkdir(exist_ok=True)
     args = [
         "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
