@@ -341,6 +341,21 @@ def _full(
 MAX_PROOFS = 10_000  # inclusion proofs fetched to find the changed entry without kept leaves
 
 
+def _entry_changed(r: _Run, i: int, title: str, detail: str) -> None:
+    """The failing `first-changed-entry` check: entry `i`, and the commands that show it."""
+    r.counts["first_changed_entry"] = i
+    r.add(
+        Check(
+            "first-changed-entry",
+            f"{title} ({i})",
+            "fail",
+            detail,
+            (r.cmd("--entry", str(i)), *r.source.inspect_commands(i)),
+            "audit.entry-changed",
+        )
+    )
+
+
 def _first_unprovable(
     r: _Run, leaves: dict[int, bytes], ids: dict[int, str], cp: SignedCheckpoint
 ) -> None:
@@ -361,17 +376,12 @@ def _first_unprovable(
             return
         else:
             continue
-        r.counts["first_changed_entry"] = i
-        r.add(
-            Check(
-                "first-changed-entry",
-                f"{title} ({i})",
-                "fail",
-                f"entry {i}: appraisal {ids.get(i, '?')}, leaf hash found {leaf.hex()} does not "
-                f"prove against the signed root {cp.root.hex()} with the log's audit path",
-                (r.cmd("--entry", str(i)), *r.source.inspect_commands(i)),
-                "audit.entry-changed",
-            )
+        _entry_changed(
+            r,
+            i,
+            title,
+            f"entry {i}: appraisal {ids.get(i, '?')}, leaf hash found {leaf.hex()} does not "
+            f"prove against the signed root {cp.root.hex()} with the log's audit path",
         )
         return
     r.add(
@@ -425,17 +435,7 @@ def _first_changed(
                 f"entry {i}: appraisal {kept_ids[i]} was logged there, now appraisal {ids[i]}; "
                 f"leaf hash expected {old.hex()}, found {new.hex()}"
             )
-        r.counts["first_changed_entry"] = i
-        r.add(
-            Check(
-                "first-changed-entry",
-                f"{title} ({i})",
-                "fail",
-                detail,
-                (r.cmd("--entry", str(i)), *r.source.inspect_commands(i)),
-                "audit.entry-changed",
-            )
-        )
+        _entry_changed(r, i, title, detail)
         return
     r.add(
         Check(
