@@ -134,7 +134,7 @@ def load_keys(data: bytes, alg: int | None = None) -> dict[bytes, PublicKey]:
 def _inspect(args: argparse.Namespace) -> int:
     from attest.errors import AttestError
     from attest.report import describe
-    from edgeproof_cli.tokenio import NotATokenError, TokenInputError, read_source, read_token
+    from rp.tokenio import NotATokenError, TokenInputError, read_source, read_token
 
     try:
         given = read_token(args.file)
@@ -321,7 +321,7 @@ def _sign_sample(args: argparse.Namespace) -> int:
     from attest.evidence import sign_evidence
     from attest.keys import SigningKey
     from attest.sample import sample_evidence
-    from edgeproof_cli.tokenio import TokenInputError, read_source
+    from rp.tokenio import TokenInputError, read_source
 
     try:
         pem = read_source(args.key)

@@ -79,7 +79,7 @@ def _keys(args: argparse.Namespace) -> Any:
 
     from attest.errors import AttestError
     from attest.keyset import KeySet
-    from edgeproof_cli.tokenio import TokenInputError, read_source
+    from rp.tokenio import TokenInputError, read_source
     from rp.keyset_cache import fetch_keyset
 
     if args.keys:
@@ -110,7 +110,7 @@ def _validate(args: argparse.Namespace) -> int:
     from attest.ear import DECISION_NAMES
     from attest.errors import AttestError
     from attest.rp import validate_result
-    from edgeproof_cli.tokenio import NotATokenError, TokenInputError, read_token
+    from rp.tokenio import NotATokenError, TokenInputError, read_token
 
     try:
         txn = _hex(args.txn, "--txn", (TXN_BYTES, TXN_BYTES))

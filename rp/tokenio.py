@@ -5,6 +5,10 @@ raw CBOR bytes, hex, base64 / base64url (padded or not) of CBOR, a compact JWT (
 with two dots), or a result wrapped as a record CMW (draft-ietf-rats-msg-wrap-23 section 3.1:
 a JSON array, or a CBOR array of two or three items), which `attest.rp` unwraps. Used by
 `edgeproof attest inspect` and `edgeproof rp validate`.
+
+It lives in `rp` because a relying party is the one handed tokens in all these forms, and
+`rp` may not import the command-line package (that package loads `rp.cli`: a cycle); the
+`attest` command imports it from here. Standard library only, like the rest of `rp`.
 """
 
 from __future__ import annotations
