@@ -42,7 +42,7 @@ GROUPS: tuple[tuple[str, str, str, str], ...] = (
     ("witness", "witness.cli", "", "a witness of the verifier's log: init, serve, vkey"),
     ("liveness", "edge.liveness.cli", "edge", "liveness detection: analyze, challenge, check"),
     ("face", "edge.face.cli", "edge", "on-device face matching: eval, calibrate, match"),
-    ("device", "edge.keystore.cli", "edge", "the edge device: key, enrolment, sessions"),
+    ("device", "edge.cli", "edge", "the edge device: key, enrolment, sessions"),
     ("firmware", "firmware.cli", "", "release manifests: build, sign, verify"),
 )
 EXIT_FAILED, EXIT_USAGE = 1, 2

@@ -1,13 +1,11 @@
-"""`edgeproof device keygen|show-key|measure|enroll|verify|run|flush-queue`: the edge device.
+"""`edgeproof device keygen|show-key|enroll`: the device key's commands.
 
 keygen     create the device key (TPM or software file); never overwrites an existing one
 show-key   print the public key: kid, algorithm, JWK, COSE_Key or PEM (never the private key)
-measure    print the device's measurement (release manifest digest and model digests)
 enroll     create or load the key and register it with the verifier (admin token)
-verify     run one verification session (edge/verify_cmd.py)
-run        the device service: an operator console running session after session
-flush-queue send evidence queued while the verifier was unreachable
 
+The `device` group itself is edge/cli.py; the key's commands live here, beside the key
+store they drive, as the session's commands live beside the session (edge/verify_cmd.py).
 The key is named by a spec: tpm:PATH (default, blob under /var/lib/edgeproof/keys) or
 file:PATH (a 0600 PKCS#8 PEM). $EDGEPROOF_KEY and $EDGEPROOF_TCTI set the defaults.
 Exit codes: 0 success; 1 the key store, TPM or verifier refused; 2 bad arguments.
@@ -27,14 +25,8 @@ if TYPE_CHECKING:
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser(
-        "device",
-        help="the edge device: key, measurement, enrolment",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    g = p.add_subparsers(dest="device_command", metavar="SUBCOMMAND", required=True)
+def add_parsers(g: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add keygen, show-key and enroll to the `device` group's subparsers `g`."""
 
     def key_args(q: argparse.ArgumentParser) -> None:
         q.add_argument(
@@ -65,9 +57,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     sk.set_defaults(func=_show_key)
 
-    me = g.add_parser("measure", help="print this device's measurement")
-    me.set_defaults(func=_measure)
-
     en = g.add_parser("enroll", help="register the device key with the verifier")
     key_args(en)
     en.add_argument("--verifier", required=True, metavar="URL", help="verifier base URL")
@@ -80,10 +69,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     en.add_argument("--create", action="store_true", help="create the key first if there is none")
     en.add_argument("--alg", default="ES256", help="algorithm for --create (default ES256)")
     en.set_defaults(func=_enroll)
-
-    from edge.verify_cmd import add_parsers
-
-    add_parsers(g)
 
 
 def _fail(exc: Exception, code: int = EXIT_FAILED, spec: str | None = None) -> int:
@@ -153,17 +138,6 @@ def _show_key(args: argparse.Namespace) -> int:
             print(f"jwk:  {json.dumps(public.jwk())}")
     finally:
         close_keystore(store)
-    return EXIT_OK
-
-
-def _measure(args: argparse.Namespace) -> int:
-    from edge.measure import MeasureError, describe, measure
-
-    try:
-        m = measure()
-    except MeasureError as exc:
-        return _fail(exc)
-    print(json.dumps(describe(m), indent=2))
     return EXIT_OK
 
 
