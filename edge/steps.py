@@ -27,23 +27,24 @@ from attest.evidence import (
     ScoreBand,
     Threshold,
 )
-from edge.capture.session import CaptureSession, Frame
-from edge.capture.source import CaptureConfig, FrameSource
-from edge.capture.spec import open_source
-from edge.face.calibration import Decision as FaceDecision
-from edge.face.calibration import ScoreBand as FaceBand
-from edge.face.match import FaceMatcher
-from edge.liveness.engine import FaceModels, LivenessEngine, run_check
-from edge.liveness.prompts import Overlay
-from edge.liveness.result import LivenessResult
-from edge.liveness.result import Outcome as LiveResultOutcome
+from edge.capture import CaptureConfig, CaptureSession, Frame, FrameSource, open_source
+from edge.face import Decision as FaceDecision
+from edge.face import FaceMatcher
+from edge.face import ScoreBand as FaceBand
+from edge.liveness import FaceModels, LivenessEngine, LivenessResult, Overlay, run_check
+from edge.liveness import Outcome as LiveResultOutcome
 from edge.measure import RELEASE_NAME, Measurement
-from edge.mrtd.errors import MrtdError, TransportError
-from edge.mrtd.mrz import MrzKey
-from edge.mrtd.passive import TrustStore
-from edge.mrtd.reader import PassportReading, read_passport
-from edge.mrtd.results import CheckStatus, DocumentAuthentication
-from edge.mrtd.transport import Transport
+from edge.mrtd import (
+    CheckStatus,
+    DocumentAuthentication,
+    MrtdError,
+    MrzKey,
+    PassportReading,
+    Transport,
+    TransportError,
+    TrustStore,
+    read_passport,
+)
 from edge.session import DeviceIdentity, LiveOutcome, MatchOutcome, SessionError
 
 _DECISIONS = {
@@ -293,8 +294,7 @@ class PassportChipStep:
 
 def device_identity(m: Measurement) -> DeviceIdentity:
     """What the device reports about itself: its release digest and the models it runs."""
-    from edge.face.embed import DEFAULT_EMBEDDER
-    from edge.face.models import model_info
+    from edge.face import DEFAULT_EMBEDDER, model_info
 
     files = {
         MeasuredItem.DETECTOR_MODEL: model_info("face_detection_short_range").file,

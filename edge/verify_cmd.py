@@ -18,11 +18,27 @@ import argparse
 import os
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_QUEUED = 0, 1, 2, 3
+from edge.device import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_QUEUED,
+    Device,
+    PartMissingError,
+    check_camera,
+    check_reader,
+    check_verifier,
+    console_line,
+    load_device,
+    load_site_config,
+    problem,
+    say,
+    wait_for,
+)
+
+EXIT_USAGE = 2
 DEFAULT_QUEUE = "/var/lib/edgeproof/queue"
 
 
@@ -75,32 +91,10 @@ def add_parsers(g: Any) -> None:
     f.set_defaults(func=_flush)
 
 
-def _say(step: str, message: str) -> None:
-    print(f"[{step}] {message}", flush=True)
-
-
-def _problem(part: str, message: str, action: str) -> None:
-    """One line, the same on the screen (stdout: tty1) and in the journal (stderr)."""
-    line = f"[{part}] {message}; {action}"
-    print(line, flush=True)
-    if not (sys.stdout.isatty() and sys.stderr.isatty() and _same_tty()):
-        print(line, file=sys.stderr, flush=True)
-
-
 def _verdict(verdict: Any, lang: str) -> None:
     """The clerk's verdict line on the console, and in the journal (no personal datum in it:
     a plain verdict and a reason code), so a field office can count outcomes."""
-    line = f"[verdict] {verdict.clerk(lang)}"
-    print(line, flush=True)
-    if not (sys.stdout.isatty() and sys.stderr.isatty() and _same_tty()):
-        print(line, file=sys.stderr, flush=True)
-
-
-def _same_tty() -> bool:
-    try:
-        return os.ttyname(sys.stdout.fileno()) == os.ttyname(sys.stderr.fileno())
-    except (OSError, ValueError):
-        return False
+    console_line(f"[verdict] {verdict.clerk(lang)}")
 
 
 def _consent(mode: str) -> Any:
@@ -143,101 +137,9 @@ def _secret_input(prompt: str) -> str:
     return line.rstrip("\n")
 
 
-@dataclass
-class Device:
-    """Everything a session needs that outlives one session: key, models, measurement.
-
-    Built once per process (`device run` keeps it across sessions: loading the models and
-    measuring the installation cost seconds, a session should not).
-    """
-
-    verifier_url: str
-    token: str
-    key_spec: str
-    tcti: str | None
-    trust_dir: str
-    camera: str
-    reader: str | int | None
-    queue_dir: str
-
-    def __post_init__(self) -> None:
-        from edge.face.match import FaceMatcher
-        from edge.keystore.base import cose_signer
-        from edge.keystore.open import open_keystore
-        from edge.liveness.engine import FaceModels
-        from edge.measure import measure
-        from edge.mrtd.passive import TrustStore
-        from edge.queue import EvidenceQueue
-        from edge.steps import device_identity
-
-        tcti = {"tcti": self.tcti} if self.tcti else {}
-        self.signer = cose_signer(open_keystore(self.key_spec, **tcti))
-        self.identity = device_identity(measure())
-        self.trust = TrustStore.from_path(self.trust_dir)
-        self.models = FaceModels.load()
-        self.matcher = FaceMatcher()
-        self.queue = EvidenceQueue(Path(self.queue_dir))
-
-    def session(
-        self,
-        mrz: Any,
-        can: str | None,
-        consent: Any,
-        txn: bytes | None = None,
-        overlay: Any = None,
-        progress: Any = _say,
-    ) -> tuple[int, Any]:
-        """One session: its exit code (as `device verify`) and its plain verdict."""
-        from edge.liveness.prompts import TextOverlay
-        from edge.mrtd.transport import PcscTransport
-        from edge.screen.verdict import from_error, from_result
-        from edge.session import SessionError, run_session
-        from edge.steps import CameraLiveStep, FaceMatchStep, PassportChipStep
-        from edge.verifier_link import HttpVerifier
-
-        link = HttpVerifier(self.verifier_url, self.token, txn_hash=txn)
-
-        def on_unreachable(token: bytes, evidence: Any, challenge: Any) -> None:
-            deadline = min(evidence.exp, challenge.expires_at)
-            self.queue.put(token, cti=evidence.cti, deadline=deadline)
-
-        try:
-            result = run_session(
-                verifier=link,
-                chip=PassportChipStep(lambda: PcscTransport(self.reader), self.trust, mrz, can),
-                live=CameraLiveStep(
-                    self.camera, self.models, overlay=overlay or TextOverlay(sys.stdout)
-                ),
-                matcher=FaceMatchStep(self.matcher),
-                signer=self.signer,
-                device=self.identity,
-                consent=consent,
-                progress=progress,
-                on_unreachable=on_unreachable,
-            )
-        except SessionError as exc:
-            _say(exc.step, f"stopped: {exc.code}: {exc.message}")
-            return EXIT_FAILED, from_error(exc.code)
-        finally:
-            link.close()
-        sub = result.submission
-        if sub is None:
-            return EXIT_QUEUED, from_result(None, None)
-        ok = sub.status == "affirming" and sub.decision == "match"
-        return (EXIT_OK if ok else EXIT_FAILED), from_result(sub.status, sub.decision, sub.reason)
-
-    def verify(self, mrz: Any, can: str | None, consent: Any, txn: bytes | None = None) -> int:
-        """One session; the exit code of `device verify`."""
-        return self.session(mrz, can, consent, txn)[0]
-
-
-def _reader(spec: str | None) -> str | int | None:
-    return int(spec) if spec and spec.isdigit() else spec
-
-
 def _verify(args: argparse.Namespace) -> int:
-    from edge.keystore.open import DEFAULT_SPEC
-    from edge.mrtd.mrz import MrzKey
+    from edge.keystore import DEFAULT_SPEC
+    from edge.mrtd import MrzKey
 
     if not args.token:
         print(
@@ -259,187 +161,13 @@ def _verify(args: argparse.Namespace) -> int:
         "queue": args.queue,
     }  # fmt: skip
     try:
-        device = _load_device(cfg, args.token)
+        device = load_device(cfg, args.token)
     except PartMissingError as missing:
         missing.show()
         return EXIT_FAILED
     code, verdict = device.session(mrz, args.can, _consent(args.consent), txn)
-    _say("verdict", verdict.clerk(args.lang))
+    say("verdict", verdict.clerk(args.lang))
     return code
-
-
-SITE_KEYS = {"verifier_url", "reader", "camera", "trust", "token_file", "lang", "screen_port"}
-
-
-def load_site_config(path: Path) -> dict[str, str]:
-    """The measured defaults (firmware/image/edgeproof.toml) with the site's [site] values.
-
-    The site file may set only [site] keys: everything else is part of the measured release.
-    """
-    import tomllib
-
-    defaults_file = Path(__file__).resolve().parent.parent / "firmware" / "image" / "edgeproof.toml"
-    defaults = tomllib.loads(defaults_file.read_text())
-    try:
-        site = tomllib.loads(path.read_text())
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ValueError(f"cannot read {path}: {exc}") from None
-    if set(site) - {"site"} or set(site.get("site", {})) - SITE_KEYS:
-        extra = sorted(set(site) - {"site"}) + sorted(set(site.get("site", {})) - SITE_KEYS)
-        raise ValueError(f"{path} may set only [site] {sorted(SITE_KEYS)}; unknown: {extra}")
-    out = {**defaults["site"], **site.get("site", {})}
-    out["key"] = os.environ.get("EDGEPROOF_KEY") or defaults["keys"]["store"]
-    out["tcti"] = os.environ.get("EDGEPROOF_TCTI") or defaults["keys"]["tcti"]
-    out["queue"] = os.environ.get("EDGEPROOF_QUEUE") or defaults["queue"]["dir"]
-    if not out.get("verifier_url"):
-        raise ValueError(f"{path} must set [site] verifier_url")
-    if out.get("lang", "en") not in ("en", "fr"):
-        raise ValueError(f'{path}: [site] lang must be "en" or "fr"')
-    return {k: str(v) for k, v in out.items()}
-
-
-class PartMissingError(Exception):
-    """A part the service needs is missing or failing: `part`, what is wrong, what to do,
-    and whether waiting can fix it (pcscd restarting, a reader plugged in, the network)."""
-
-    def __init__(self, part: str, message: str, action: str, *, retry: bool = False) -> None:
-        super().__init__(message)
-        self.part, self.message, self.action, self.retry = part, message, action, retry
-
-    def show(self) -> None:
-        _problem(self.part, self.message, self.action)
-
-
-def _load_device(cfg: dict[str, str], token: str) -> Device:
-    """Build the device, naming the part that is missing and the fix; see docs/operator.md
-    ("When the service cannot start")."""
-    from edge.face.errors import FaceError
-    from edge.keystore.errors import KeyNotFoundError, KeyStoreError
-    from edge.mrtd.errors import TrustStoreError
-
-    key = cfg["key"]
-    try:
-        return Device(
-            cfg["verifier_url"], token, key, cfg["tcti"], cfg["trust"], cfg["camera"],
-            _reader(cfg["reader"] or None), cfg["queue"],
-        )  # fmt: skip
-    except KeyNotFoundError:
-        # The spec as configured, `tpm:` included: without it keygen makes a software key.
-        raise PartMissingError(
-            "key", f"no device key at {key}",
-            f"create it with `edgeproof device keygen --key {key}`, then "
-            f"`edgeproof device enroll --key {key} --verifier URL`",
-        ) from None  # fmt: skip
-    except KeyStoreError as exc:
-        where = f" (TPM {cfg['tcti']})" if key.startswith("tpm:") else ""
-        raise PartMissingError(
-            "key", f"the device key {key}{where} cannot be used: {_coded(exc)}",
-            "check the TPM and the key file's owner and mode (0600, user edgeproof)",
-        ) from None  # fmt: skip
-    except TrustStoreError as exc:
-        raise PartMissingError(
-            "trust", f"CSCA trust store {cfg['trust']}: {_coded(exc)}",
-            "put the CSCA certificates or ICAO master lists there "
-            f"(`edgeproof passport trust build --master-list F --csca F --out {cfg['trust']}`)",
-        ) from None  # fmt: skip
-    except (FaceError, OSError, ValueError) as exc:
-        raise PartMissingError(
-            "release", f"the installed release cannot load: {_coded(exc)}",
-            "reinstall the release (firmware/image/install.sh)",
-        ) from None  # fmt: skip
-
-
-def _coded(exc: Exception) -> str:
-    """`code: message` once (CodedError's str() already starts with its code)."""
-    code = getattr(exc, "code", None) or type(exc).__name__
-    text = str(exc)
-    return text if text.startswith(f"{code}:") else f"{code}: {text}"
-
-
-def _check_camera(spec: str) -> None:
-    from edge.capture.errors import CaptureError
-
-    try:
-        from edge.capture.spec import open_source
-
-        open_source(spec).close()
-    except (CaptureError, OSError, ValueError) as exc:
-        raise PartMissingError(
-            "camera", f"camera {spec} cannot be opened: {_coded(exc)}",
-            "connect the camera (or fix [site] camera in site.toml)", retry=True,
-        ) from None  # fmt: skip
-
-
-def _check_reader(reader: str | int | None) -> None:
-    from edge.mrtd.errors import TransportError
-    from edge.mrtd.transport import list_readers
-
-    try:
-        names = list_readers()
-    except TransportError:
-        raise PartMissingError(
-            "pcscd", "the PC/SC daemon (pcscd) is not running",
-            "start it: `systemctl start pcscd.socket`; retrying", retry=True,
-        ) from None  # fmt: skip
-    if not names:
-        raise PartMissingError(
-            "reader", "no card reader is connected",
-            "plug in the passport reader; retrying", retry=True,
-        ) from None  # fmt: skip
-    if isinstance(reader, str) and not any(reader.lower() in n.lower() for n in names):
-        raise PartMissingError(
-            "reader", f"no reader matches [site] reader {reader!r} (have: {names})",
-            "plug it in or fix [site] reader; retrying", retry=True,
-        )  # fmt: skip
-
-
-def _check_verifier(device: Device) -> None:
-    from edge.session import SessionError
-    from edge.verifier_link import HttpVerifier
-
-    link = HttpVerifier(device.verifier_url, device.token)
-    try:
-        link.keyset()
-    except (SessionError, OSError) as exc:
-        code = getattr(exc, "code", type(exc).__name__)
-        raise PartMissingError(
-            "verifier", f"verifier {device.verifier_url} unreachable or refusing: {code}",
-            "check the network and [site] verifier_url; retrying", retry=True,
-        ) from None  # fmt: skip
-    finally:
-        link.close()
-
-
-#: Waits between retries of a part that may come back (seconds; the last one repeats).
-BACKOFF_S = (1.0, 2.0, 4.0, 8.0, 15.0, 30.0)
-
-
-def _wait_for(check: Any, *args: Any, screen: Any = None) -> None:
-    """Run `check` until it passes, backing off (BACKOFF_S); one line when a part goes
-    missing, one when it is back. Forever: the service stays up for the operator to fix
-    it (`$EDGEPROOF_RETRY_MAX` bounds the attempts, for tests)."""
-    shown: str | None = None
-    limit = int(os.environ.get("EDGEPROOF_RETRY_MAX", "0") or 0)
-    attempt = 0
-    while True:
-        try:
-            check(*args)
-        except PartMissingError as missing:
-            if not missing.retry:
-                raise
-            if missing.message != shown:
-                missing.show()
-                shown = missing.message
-                if screen is not None:
-                    screen.phase("problem")
-            attempt += 1
-            if limit and attempt >= limit:
-                raise
-            time.sleep(BACKOFF_S[min(attempt - 1, len(BACKOFF_S) - 1)])
-            continue
-        if shown is not None:
-            _say("ok", "back: " + shown)
-        return
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -447,21 +175,19 @@ def _run(args: argparse.Namespace) -> int:
     one session per passport. Exits only on a part that waiting cannot fix (non-zero, so
     systemd restarts it: firmware/image/edgeproof-device.service) or when its terminal
     closes (non-zero too); an empty line only re-asks."""
-    from edge.liveness.prompts import PublishingOverlay
-    from edge.liveness.tracker import ChallengePolicy
-    from edge.screen.page import Screen, serve
-    from edge.screen.verdict import from_error
+    from edge.liveness import ChallengePolicy, PublishingOverlay
+    from edge.screen import Screen, from_error, serve
     from edge.verifier_link import flush_queue
 
     try:
         cfg = load_site_config(Path(args.config))
     except ValueError as exc:
-        _problem("config", str(exc), f"fix {args.config} (docs/deploy.md)")
+        problem("config", str(exc), f"fix {args.config} (docs/deploy.md)")
         return EXIT_USAGE
     try:
         token = Path(cfg["token_file"]).read_text().strip()
     except OSError as exc:
-        _problem("token", f"cannot read {cfg['token_file']}: {exc.strerror}",
+        problem("token", f"cannot read {cfg['token_file']}: {exc.strerror}",
                  "put the office's relying-party token there (root:edgeproof 0640)")  # fmt: skip
         return EXIT_USAGE
     lang = args.lang or cfg.get("lang", "en")
@@ -472,12 +198,12 @@ def _run(args: argparse.Namespace) -> int:
         try:
             server = serve(screen, port)
         except OSError as exc:
-            _problem("screen", f"cannot serve the person's page on 127.0.0.1:{port}: "
+            problem("screen", f"cannot serve the person's page on 127.0.0.1:{port}: "
                      f"{exc.strerror}", "free the port or change [site] screen_port")  # fmt: skip
     try:
         try:
-            device = _load_device(cfg, token)
-            _wait_for(_check_camera, cfg["camera"], screen=screen)
+            device = load_device(cfg, token)
+            wait_for(check_camera, cfg["camera"], screen=screen)
         except PartMissingError as missing:
             if not missing.retry:  # a retried part's line is already out
                 missing.show()
@@ -500,20 +226,20 @@ def _console(
 ) -> int:
     """Session after session: parts checked, consent asked first, then the MRZ (no echo)."""
     from attest.evidence import ConsentMethod
-    from edge.mrtd.mrz import MrzKey
+    from edge.mrtd import MrzKey
 
     default_lang = screen.lang
     while True:
         screen.set_lang(default_lang)
         try:
-            _wait_for(_check_reader, device.reader, screen=screen)
-            _wait_for(_check_verifier, device, screen=screen)
+            wait_for(check_reader, device.reader, screen=screen)
+            wait_for(check_verifier, device, screen=screen)
         except PartMissingError:  # only with $EDGEPROOF_RETRY_MAX: already shown
             screen.phase("problem")
             return EXIT_FAILED
         report = flush(device.queue, cfg["verifier_url"], now=int(time.time()))
         if report.sent or report.expired or report.remaining:
-            _say("queue", f"sent {report.sent}, dropped {report.expired} expired, "
+            say("queue", f"sent {report.sent}, dropped {report.expired} expired, "
                  f"{report.remaining} waiting")  # fmt: skip
         # 1. Consent, before anything personal is typed (docs/privacy.md).
         try:
@@ -526,7 +252,7 @@ def _console(
             screen.phase("passport")
             line = _secret_input("MRZ key (DOC,YYMMDD,YYMMDD) or CAN, typed unseen: ").strip()
         except EOFError:
-            _problem("console", "the terminal closed", "the service restarts")
+            problem("console", "the terminal closed", "the service restarts")
             return EXIT_FAILED
         if not line:
             screen.phase("idle")
@@ -539,7 +265,7 @@ def _console(
         can = None if mrz else line
 
         def progress(step: str, message: str) -> None:
-            _say(step, message)
+            say(step, message)
             if step == "chip" and "passport" in message:
                 screen.phase("passport")
             elif step in ("match", "erase", "sign", "result"):
@@ -585,7 +311,7 @@ class _Both:
     """The page's overlay and the clerk's terminal line for each prompt."""
 
     def __init__(self, page: Any) -> None:
-        from edge.liveness.prompts import TextOverlay
+        from edge.liveness import TextOverlay
 
         self.page, self.text = page, TextOverlay(sys.stdout)
 

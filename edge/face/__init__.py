@@ -2,7 +2,9 @@
 
 Public API (the contract with edge/liveness and the session, see docs/face.md):
 `load_interpreter`, `FaceDetector`/`Detection`, `FaceMesh`, `align`, `Embedder`/`cosine`,
-`wiped`, and the verification entry point `FaceMatcher.match` with its `MatchResult`.
+`wiped`, and the verification entry point `FaceMatcher.match` with its `MatchResult`; for
+edge/liveness's iris model, `Model`, `verified_path`, `check_rgb` and `warp_affine`. Code
+outside edge/face imports these names and nothing deeper (tests/test_architecture.py).
 LiteRT is imported only when a model is first built, so importing this package is cheap.
 """
 
@@ -21,10 +23,11 @@ from edge.face.errors import (
     ModelError,
     RuntimeMissingError,
 )
+from edge.face.imaging import check_rgb, warp_affine
 from edge.face.landmarks import FaceMesh
 from edge.face.match import FaceMatcher, MatchResult, StageTimings, match_faces
-from edge.face.models import model_digests
-from edge.face.runtime import load_interpreter
+from edge.face.models import model_digests, model_info, verified_path
+from edge.face.runtime import Model, load_interpreter
 
 __all__ = [
     "DEFAULT_EMBEDDER",
@@ -41,6 +44,7 @@ __all__ = [
     "FaceMesh",
     "ImageError",
     "MatchResult",
+    "Model",
     "ModelError",
     "RuntimeMissingError",
     "ScoreBand",
@@ -48,12 +52,16 @@ __all__ = [
     "WipeList",
     "align",
     "align_landmarks",
+    "check_rgb",
     "cosine",
     "default_calibration",
     "default_embedder",
     "load_interpreter",
     "match_faces",
     "model_digests",
+    "model_info",
+    "verified_path",
+    "warp_affine",
     "wipe",
     "wiped",
 ]

@@ -2,9 +2,12 @@
 
 The private key never appears in a log, a message or a repr; a TPM key never leaves the
 TPM. `cose_signer(store)` turns any store into the key attest's signing functions take.
+Code outside edge/keystore imports the names below and nothing deeper
+(tests/test_architecture.py), so a back end can change without touching its callers.
 """
 
 from edge.keystore.base import CoseSigner, KeyStore, cose_signer, parse_alg
+from edge.keystore.enroll import EnrolError, Enrolment, default_device_id, enrol
 from edge.keystore.errors import (
     BackendMissingError,
     InsecureKeyFileError,
@@ -24,6 +27,8 @@ __all__ = [
     "DEFAULT_SPEC",
     "BackendMissingError",
     "CoseSigner",
+    "EnrolError",
+    "Enrolment",
     "InsecureKeyFileError",
     "KeyAccessError",
     "KeyExistsError",
@@ -38,6 +43,8 @@ __all__ = [
     "close_keystore",
     "cose_signer",
     "create_keystore",
+    "default_device_id",
+    "enrol",
     "open_keystore",
     "parse_alg",
 ]

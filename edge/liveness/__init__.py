@@ -5,7 +5,8 @@ Layers, each usable alone: `signals` (per-frame measurements from the 468-point 
 `passive` and `pad` (presentation-attack cues and their fusion), `evaluate` (APCER, BPCER,
 blink figures on labelled recordings), all pure numpy; `iris` (the eyelid model) and
 `engine` run over frames with the edge.face models; `cli` is `edgeproof liveness`.
-Importing this package loads no model.
+Importing this package loads no model. Code outside edge/liveness imports the names below
+and nothing deeper (tests/test_architecture.py).
 See docs/capture-liveness.md.
 """
 
@@ -19,7 +20,7 @@ from edge.liveness.engine import (
 from edge.liveness.errors import LandmarkError, LivenessError, PolicyError
 from edge.liveness.events import GestureEvent, SignalPolicy
 from edge.liveness.passive import PassivePolicy, PassiveVerdict, Verdict
-from edge.liveness.prompts import Overlay, Prompt, TextOverlay
+from edge.liveness.prompts import Overlay, Prompt, PublishingOverlay, TextOverlay
 from edge.liveness.result import METHOD, LivenessResult, Outcome, Reason
 from edge.liveness.tracker import ChallengePolicy
 
@@ -40,6 +41,7 @@ __all__ = [
     "PassiveVerdict",
     "PolicyError",
     "Prompt",
+    "PublishingOverlay",
     "Reason",
     "SignalPolicy",
     "TextOverlay",

@@ -96,8 +96,7 @@ def _challenge(args: argparse.Namespace) -> int:
 
 
 def _analyze(args: argparse.Namespace) -> int:
-    from edge.capture import CaptureConfig, CaptureError, CaptureSession
-    from edge.capture.replay import FileReplaySource
+    from edge.capture import CaptureConfig, CaptureError, CaptureSession, FileReplaySource
     from edge.face import FaceError
     from edge.liveness.engine import FaceModels, LivenessEngine
 
@@ -233,8 +232,7 @@ def analyse_clip(
     at, frames, frames with a face, the passive verdict, its score and reasons, blinks.
     With `row.fps`, only every k-th frame is given to the engine (a slower camera)."""
     from attest.challenge import Gesture
-    from edge.capture import CaptureSession
-    from edge.capture.replay import FileReplaySource
+    from edge.capture import CaptureSession, FileReplaySource
     from edge.liveness.engine import LivenessEngine
 
     source = FileReplaySource(row.clip, start_frame=row.start_frame, end_frame=row.end_frame)

@@ -98,8 +98,7 @@ class IrisLandmarks:
     """The iris landmark model over both eyes of one face mesh."""
 
     def __init__(self, threads: int = 1) -> None:
-        from edge.face.models import verified_path
-        from edge.face.runtime import Model
+        from edge.face import Model, verified_path
 
         self._model = Model(verified_path("iris_landmark", "landmarks"), threads)
         self.size = int(self._model.input_shape[1])
@@ -107,8 +106,7 @@ class IrisLandmarks:
     def eyes(self, rgb: NDArray[np.uint8], mesh: NDArray[np.floating]) -> dict[str, EyeLids]:
         """Both eyes' lids for a (468, >=2) mesh in image pixels. Eyes whose crop falls
         mostly outside the frame are left out."""
-        from edge.face.buffers import wipe
-        from edge.face.imaging import check_rgb, warp_affine
+        from edge.face import check_rgb, warp_affine, wipe
 
         check_rgb(rgb)
         xy = np.asarray(mesh, dtype=np.float64)
