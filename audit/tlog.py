@@ -99,12 +99,32 @@ def run_tlog_checks(
     cmd: str,
 ) -> None:
     """Add the C2SP checks to a report. `cp_size`/`cp_root` is the verifier's checkpoint
-    already verified by the audit; `consistency(a, b)` fetches a proof from the log."""
+    already verified by the audit; `consistency(a, b)` fetches a proof from the log. Each
+    step stops the rest when it fails: a later check under an untrusted key proves nothing."""
     tdir = state / "tlog"
     tdir.mkdir(parents=True, exist_ok=True)
     fetch = (f"curl -sf {src.base}{CHECKPOINT}", cmd)
-    # 1. The log's note key, trusted on first use unless given.
-    stored = tdir / "log.vkey"
+    log = _log_key(add, src, tdir / "log.vkey", log_key, fetch)
+    if log is None:
+        return
+    opened = _checkpoint(add, src, log, witnesses, fetch)
+    if opened is None:
+        return
+    text, scp = opened
+    last = tdir / "checkpoint"
+    views = _views(add, src, log, witnesses, last, scp)
+    if _no_fork(add, views, cp_size, cp_root, consistency, cmd):
+        last.write_text(text)
+
+
+def _log_key(
+    add: Callable[[Check], None],
+    src: TlogSource,
+    stored: Path,
+    log_key: str | None,
+    fetch: tuple[str, ...],
+) -> Verifier | None:
+    """1. The log's note key (C2SP signed-note), trusted on first use unless given."""
     try:
         served = src.log_vkey()
         vkey = log_key or (stored.read_text().strip() if stored.exists() else served)
@@ -115,7 +135,7 @@ def run_tlog_checks(
                 "tlog-key", "Log note key (C2SP signed-note)", "fail", exc.message, fetch, exc.code
             )
         )
-        return
+        return None
     if not stored.exists():
         stored.write_text(log.vkey + "\n")
     if served != log.vkey:
@@ -129,15 +149,26 @@ def run_tlog_checks(
                 "audit.log-key-changed",
             )
         )
-        return
-    # 2. The checkpoint note and its cosignatures.
+        return None
+    return log
+
+
+def _checkpoint(
+    add: Callable[[Check], None],
+    src: TlogSource,
+    log: Verifier,
+    witnesses: list[WitnessArg],
+    fetch: tuple[str, ...],
+) -> tuple[str, SignedCheckpoint] | None:
+    """2. The checkpoint note (C2SP tlog-checkpoint) and its cosignatures (tlog-cosignature);
+    a missing cosignature only warns: a witness may be down."""
     title = "C2SP checkpoint signed by the log and cosigned by the witnesses"
     try:
         text = src.checkpoint()
         scp = open_checkpoint(text, log, [w.key for w in witnesses])
     except NoteError as exc:
         add(Check("tlog-checkpoint", title, "fail", exc.message, fetch, exc.code))
-        return
+        return None
     cp = scp.checkpoint
     missing = [w.key.name for w in witnesses if w.key.name not in scp.cosigners]
     detail = f"size {cp.size} signed by {log.name}; cosigned by {sorted(scp.cosigners) or 'none'}"
@@ -154,11 +185,20 @@ def run_tlog_checks(
         )
     else:
         add(Check("tlog-checkpoint", title, "pass", detail, fetch))
-    # 3. Every view must be of one tree: the note checkpoint, the last one this auditor
-    #    kept, and each witness's latest, against the verifier's checkpoint (RFC 9162
-    #    section 2.1.4.2 consistency proofs).
+    return text, scp
+
+
+def _views(
+    add: Callable[[Check], None],
+    src: TlogSource,
+    log: Verifier,
+    witnesses: list[WitnessArg],
+    last: Path,
+    scp: SignedCheckpoint,
+) -> list[tuple[str, SignedCheckpoint]]:
+    """3a. Every view of the tree there is: the note checkpoint, the last one this auditor
+    kept, and each witness's latest (a witness that cannot be read is reported, not used)."""
     views: list[tuple[str, SignedCheckpoint]] = [("the log's C2SP checkpoint", scp)]
-    last = tdir / "checkpoint"
     if last.exists():
         try:
             views.append(
@@ -189,6 +229,19 @@ def run_tlog_checks(
             )
             continue
         views.append((f"witness {w.key.name}", wcp))
+    return views
+
+
+def _no_fork(
+    add: Callable[[Check], None],
+    views: list[tuple[str, SignedCheckpoint]],
+    cp_size: int,
+    cp_root: bytes,
+    consistency: Callable[[int, int], list[bytes]],
+    cmd: str,
+) -> bool:
+    """3b. Every view must be of one tree: each is consistent with the verifier's
+    checkpoint (RFC 9162 section 2.1.4.2 consistency proofs), in whichever direction."""
     forks = []
     for what, v in views:
         size, root = v.checkpoint.size, v.checkpoint.root
@@ -202,7 +255,7 @@ def run_tlog_checks(
     title = "Witnessed checkpoints are consistent with the log (no fork)"
     if forks:
         add(Check("tlog-fork", title, "fail", "; ".join(forks), (cmd,), "audit.fork"))
-        return
+        return False
     add(
         Check(
             "tlog-fork",
@@ -212,4 +265,4 @@ def run_tlog_checks(
             (cmd,),
         )
     )
-    last.write_text(text)
+    return True

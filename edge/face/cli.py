@@ -216,8 +216,8 @@ def _lfw(args: argparse.Namespace) -> int:
 
     from edge.face.buffers import wipe
     from edge.face.errors import FaceError
-    from edge.face.evaluate import lfw_scores, parse_lfw_pairs, ten_fold
     from edge.face.imaging import read_image
+    from edge.face.lfw import lfw_scores, parse_lfw_pairs, ten_fold
     from edge.face.pipeline import Pipeline, StageClock, wipe_sample
 
     clock = StageClock()

@@ -9,6 +9,7 @@ Every error derives from `MrtdError`, a `CodedError` with a dotted code. See
 docs/passport.md.
 """
 
+from edge.mrtd.csca import TrustStore
 from edge.mrtd.errors import (
     AccessControlError,
     CardRemovedError,
@@ -22,7 +23,6 @@ from edge.mrtd.errors import (
     VerificationError,
 )
 from edge.mrtd.mrz import Mrz, MrzKey
-from edge.mrtd.passive import TrustStore
 from edge.mrtd.reader import PassportReading, read_passport
 from edge.mrtd.results import CheckResult, CheckStatus, DocumentAuthentication
 from edge.mrtd.transport import PcscTransport, Transport, list_readers

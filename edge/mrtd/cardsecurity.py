@@ -18,10 +18,10 @@ from typing import Any
 from asn1crypto import cms, core, x509
 
 from edge.mrtd import passive
+from edge.mrtd.csca import TrustStore
 from edge.mrtd.errors import ParseError, VerificationError
 from edge.mrtd.lds import FileId
 from edge.mrtd.pace import Suite
-from edge.mrtd.passive import TrustStore
 from edge.mrtd.securityinfo import (
     DECODE_ERRORS,
     PK_ECDH,

@@ -29,6 +29,7 @@ from edge.mrtd.cardsecurity import (
     verify_card_security,
 )
 from edge.mrtd.chipauth import chip_authentication
+from edge.mrtd.csca import TrustStore
 from edge.mrtd.dg2 import FaceImage, parse_dg2
 from edge.mrtd.errors import (
     AccessControlError,
@@ -43,7 +44,7 @@ from edge.mrtd.errors import (
 from edge.mrtd.files import ReadLimits, read_file, read_limits, read_sfi, shrink_read_size
 from edge.mrtd.mrz import Mrz, MrzKey
 from edge.mrtd.pace import PaceOutcome, oid_bytes, perform_pace
-from edge.mrtd.passive import TrustStore, passive_authentication
+from edge.mrtd.passive import passive_authentication
 from edge.mrtd.results import CheckResult, CheckStatus, DocumentAuthentication
 from edge.mrtd.securityinfo import PACE_PREFIX, PaceInfo, parse_card_access
 from edge.mrtd.sod import Sod

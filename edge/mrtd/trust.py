@@ -28,15 +28,9 @@ from pathlib import Path
 
 from asn1crypto import x509
 
+from edge.mrtd.certs import country_of, key_id_of
+from edge.mrtd.csca import TrustStore, load_certificates, load_crl, load_master_list
 from edge.mrtd.errors import TrustStoreError
-from edge.mrtd.passive import (
-    TrustStore,
-    country_of,
-    key_id_of,
-    load_certificates,
-    load_crl,
-    load_master_list,
-)
 
 FORMAT = "edgeproof-trust-store/1"
 MAX_INPUT_BYTES = 64 << 20  # the ICAO master list is about 1 MiB; refuse absurd files early

@@ -187,7 +187,7 @@ def test_bound_rule_demonstrates_the_far() -> None:
 
 
 def test_lfw_pairs_and_ten_fold_protocol() -> None:
-    from edge.face.evaluate import lfw_scores, parse_lfw_pairs, ten_fold
+    from edge.face.lfw import lfw_scores, parse_lfw_pairs, ten_fold
 
     lines = ["2\t2", "A\t1\t2", "B\t1\t2", "A\t1\tB\t1", "A\t2\tC\t1"]
     lines += ["C\t1\t2", "B\t2\t3", "B\t3\tC\t2", "A\t1\tC\t2"]
@@ -227,7 +227,7 @@ def test_quantization_crops_are_aligned_faces(pipeline: object) -> None:
 def test_lfw_pairs_parser_fuzz() -> None:
     """Random and mutated pairs files: a PairList or a coded EvaluationError, never another
     exception (bounded: 400 inputs)."""
-    from edge.face.evaluate import PairList, parse_lfw_pairs
+    from edge.face.lfw import PairList, parse_lfw_pairs
 
     rng = np.random.default_rng(11)
     good = "2\t1\nA\t1\t2\nA\t1\tB\t1\nB\t1\t2\nB\t2\tA\t3\n"
