@@ -79,8 +79,8 @@ def _keys(args: argparse.Namespace) -> Any:
 
     from attest.errors import AttestError
     from attest.keyset import KeySet
-    from rp.tokenio import TokenInputError, read_source
     from rp.keyset_cache import fetch_keyset
+    from rp.tokenio import TokenInputError, read_source
 
     if args.keys:
         try:
