@@ -10,6 +10,9 @@ flush-queue  send queued evidence; entries whose nonce expired are dropped and c
 Exit codes: 0 the verifier affirmed a match (verify) or the queue was drained (flush);
 1 a session step failed, or the result is not an affirmed match; 2 bad arguments;
 3 the evidence was queued (verifier unreachable).
+
+The device these commands drive, and the parts checked before and between sessions, are
+edge/device.py; the `device` group itself is edge/cli.py.
 """
 
 from __future__ import annotations
