@@ -21,8 +21,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from edge.mrtd.errors import TransportError
-from edge.mrtd.sim.card import EmulatedChip
-from edge.mrtd.sim.vpcd import VpcdServer
+from rig.mrtd.card import EmulatedChip
+from rig.mrtd.vpcd import VpcdServer
 
 VPCD_DRIVER = "/usr/lib/pcsc/drivers/serial/libifdvpcd.so"
 PCSCD_SOCKET = "/run/pcscd/pcscd.comm"

@@ -1,7 +1,7 @@
 """Generate a complete, signed test passport: CSCA, DSC, LDS files, chip keys.
 
 Everything is synthetic except the face photo, by default the demo's public-domain portrait
-(edge/capture/media/astronaut.jpg, see edge/capture/media/SOURCES.md). Options produce the negative
+(rig/face/media/astronaut.jpg, see rig/face/media/SOURCES.md). Options produce the negative
 documents the tests need: expired DSC, untrusted CSCA, wrong data-group hash, chip keys that
 do not match DG14/DG15.
 """
@@ -30,8 +30,7 @@ from edge.mrtd.mrz import MrzKey, compose_td3
 from edge.mrtd.securityinfo import CA_PREFIX, PACE_PREFIX, PK_ECDH, build_security_infos
 from edge.mrtd.sod import LDS_SECURITY_OBJECT_OID, DataGroupHash, LdsSecurityObject
 
-REPO = Path(__file__).resolve().parents[3]
-FACE_PHOTO = REPO / "edge" / "capture" / "media" / "astronaut.jpg"
+FACE_PHOTO = Path(__file__).resolve().parents[1] / "face" / "media" / "astronaut.jpg"
 CurveName = Literal["brainpoolP256r1", "secp256r1"]
 _CURVES: dict[str, ec.EllipticCurve] = {
     "brainpoolP256r1": ec.BrainpoolP256R1(),
@@ -72,7 +71,7 @@ class DocOptions:
     document_number: str = "C01X00T47"
     date_of_birth: str = "740812"
     date_of_expiry: str = "341031"
-    face_photo: str | None = None  # the chip photo; default: edge/capture/media/astronaut.jpg
+    face_photo: str | None = None  # the chip photo; default: rig/face/media/astronaut.jpg
 
 
 @dataclass
