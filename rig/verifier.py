@@ -15,7 +15,8 @@ stops the children but leaves the server startable again (tests restart it).
 release process does (attest only, no installation measured); `evidence()` the claims of a
 good verification, as a device signs them; `Client` speaks the verifier's API as an
 administrator, a relying party or an auditor (it is how the tests, the benchmarks and the
-demo's set-up enrol devices and trust releases).
+demo's set-up enrol devices and trust releases); `make_world` sets a running one up with
+an enrolled device, a trusted release and relying-party and auditor tokens.
 """
 
 from __future__ import annotations
@@ -339,3 +340,29 @@ class VerifierServer:
             self.proc.wait(timeout=10)
             self._children = [p for p in self._children if p is not self.proc]
             self.proc = None
+
+
+@dataclass
+class World:
+    """A running verifier with a relying party, an auditor, an enrolled device, a release."""
+
+    server: VerifierServer
+    client: Client
+    rp: str
+    auditor: str
+    device: SigningKey
+    release: Release
+
+    def good(self, txn_hash: bytes | None = None, **changes: object) -> bytes:
+        return self.client.good_token(
+            self.rp, self.device, self.release, txn_hash=txn_hash, **changes
+        )
+
+
+def make_world(server: VerifierServer, rel: Release) -> World:
+    """Enrol a fresh device and trust `rel` on a running server; make its two role tokens."""
+    c = server.client()
+    device = SigningKey.generate()
+    c.enrol(device)
+    c.add_release(rel)
+    return World(server, c, c.token("relying-party"), c.token("auditor"), device, rel)
