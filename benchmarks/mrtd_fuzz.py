@@ -1,6 +1,6 @@
 """Long mutation fuzzing of the document parsers (CI runs a bounded 1,500 per parser).
 
-For each parser of edge/mrtd/sim/fuzz.py (`targets()`: EF.SOD, passive authentication on
+For each parser of rig/mrtd/fuzz.py (`targets()`: EF.SOD, passive authentication on
 mutated SODs, DG1, EF.COM, DG2 with image decoding, DG14, DG15, master lists, CRLs,
 EF.CardAccess), seeded from generated documents and, when the shared data is there, the real files
 of its vectors/mrtd-real: prints the inputs run, how many were refused with an
@@ -13,7 +13,7 @@ image is bounded at 4096 x 4096 pixels: 48 MiB decoded, twice while converting t
     python benchmarks/mrtd_fuzz.py [--count 10000] [--seed 1] [--only DG2 --only DG15]
         [--max-seconds 600]
 
-To fuzz another parser, add a Target to `targets()` in edge/mrtd/sim/fuzz.py.
+To fuzz another parser, add a Target to `targets()` in rig/mrtd/fuzz.py.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import sys
 import time
 from pathlib import Path
 
-from edge.mrtd.sim.fuzz import run_target, targets
+from rig.mrtd.fuzz import run_target, targets
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))

@@ -27,9 +27,9 @@ from pathlib import Path
 from asn1crypto import cms, x509
 
 from edge.mrtd.passive import TrustStore, passive_checks
-from edge.mrtd.sim.testdoc import DocOptions, generate
 from edge.mrtd.sod import Sod
 from edge.mrtd.trust import build, write
+from rig.mrtd.testdoc import DocOptions, generate
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))

@@ -23,10 +23,10 @@ from asn1crypto import x509
 from edge.mrtd.files import ReadLimits
 from edge.mrtd.passive import TrustStore
 from edge.mrtd.reader import read_passport
-from edge.mrtd.sim.card import ChipLimits, EmulatedChip
-from edge.mrtd.sim.pcscd import missing_parts, pcsc_rig
-from edge.mrtd.sim.testdoc import DocOptions, TestDocument, generate
 from edge.mrtd.transport import PcscTransport
+from rig.mrtd.card import ChipLimits, EmulatedChip
+from rig.mrtd.pcscd import missing_parts, pcsc_rig
+from rig.mrtd.testdoc import DocOptions, TestDocument, generate
 
 # APDUs a read needs besides file reads: EF.ATR/INFO + EF.CardAccess + SELECT application,
 # the access control, CA (MSE:Set AT + GENERAL AUTHENTICATE) and AA (INTERNAL AUTHENTICATE).

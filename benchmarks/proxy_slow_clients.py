@@ -25,8 +25,8 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from attest.keys import SigningKey
-from tests.rig import free_port
-from tests.verifier.helpers import VerifierServer
+from rig.proc import free_port
+from rig.verifier import VerifierServer
 from tests.verifier.test_proxy import slow_clients
 from verifier.proxy import NginxProxy
 

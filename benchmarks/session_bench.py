@@ -40,15 +40,15 @@ from attest.evidence import ConsentMethod  # noqa: E402
 from attest.keys import SigningKey  # noqa: E402
 from edge.face.match import FaceMatcher  # noqa: E402
 from edge.mrtd.passive import TrustStore  # noqa: E402
-from edge.mrtd.sim.card import EmulatedChip, InProcessTransport  # noqa: E402
-from edge.mrtd.sim.pcscd import missing_parts, pcsc_rig  # noqa: E402
-from edge.mrtd.sim.testdoc import DocOptions, generate  # noqa: E402
 from edge.mrtd.transport import PcscTransport  # noqa: E402
 from edge.session import LiveOutcome, run_session  # noqa: E402
 from edge.steps import FaceMatchStep, KeptFrames, PassportChipStep, to_liveness  # noqa: E402
 from edge.verifier_link import HttpVerifier  # noqa: E402
+from rig.mrtd.card import EmulatedChip, InProcessTransport  # noqa: E402
+from rig.mrtd.pcscd import missing_parts, pcsc_rig  # noqa: E402
+from rig.mrtd.testdoc import DocOptions, generate  # noqa: E402
+from rig.verifier import VerifierServer, release  # noqa: E402
 from tests.shared import CLIP  # noqa: E402 (public data beside the checkout)
-from tests.verifier.helpers import VerifierServer, release  # noqa: E402
 
 STILL = CLIP.parent / "lin-manuel-miranda.png"  # the clip's performer: the chip photo
 GOAL_TOTAL_S, GOAL_OWN_S = 1.0, 0.300

@@ -32,8 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from attest.ear import verify_ear_cwt, verify_ear_jwt
 from attest.errors import AttestError
 from attest.keys import b64url_decode
-from tests.verifier.conftest import make_world
-from tests.verifier.helpers import VerifierServer, release
+from rig.verifier import VerifierServer, make_world, release
 from tests.verifier.malformed import malformed_requests, send
 from tests.verifier.test_fuzz import mutations, worker_pids
 

@@ -45,13 +45,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from attest.keys import SigningKey
-from tests.verifier.helpers import (
-    PostgresCluster,
-    Release,
-    VerifierServer,
-    release,
-)
-from tests.witness.helpers import WitnessProc, configure_witnesses
+from rig.postgres import PostgresCluster, pg_binary
+from rig.verifier import Release, VerifierServer, release
+from rig.witness import WitnessProc, configure_witnesses
 
 GOALS = {"sqlite": 800.0, "postgresql": 500.0}
 P99_GOAL_MS = 50.0
@@ -255,7 +251,7 @@ def main() -> int:
             if args.witnessing == "both":
                 lines += _witnessing(Path(tmp), rel, args, cap, workers, lines[-1])
         if args.backend in ("postgresql", "both"):
-            if not Path("/usr/lib/postgresql/15/bin/initdb").exists():
+            if pg_binary("initdb") is None or pg_binary("postgres") is None:
                 print("[postgresql] not installed: skipped")
             else:
                 pg = PostgresCluster()
@@ -301,7 +297,7 @@ def _witnessing(
     try:
         for w in witnesses:
             w.start()
-        configure_witnesses(server, witnesses)
+        configure_witnesses(server.config, witnesses, interval_ms=1000)
         line = _with(server, "sqlite", rel, args, cap)
         print(line.replace("BENCH verifier_load", "witnessed:"))
         cosign = _cosign_latency(tmp / "w-lat", args.cosignatures)

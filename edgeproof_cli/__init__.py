@@ -35,7 +35,12 @@ from attest.errors import CodedError
 GROUPS: tuple[tuple[str, str, str, str], ...] = (
     ("demo", "edgeproof_cli.demo", "edge,verifier", "the whole mission on this machine"),
     ("attest", "edgeproof_cli.attest_cmd", "", "inspect attestation tokens, make keys"),
-    ("passport", "edge.mrtd.cli", "edge", "read and authenticate a passport chip (ICAO 9303)"),
+    (
+        "passport",
+        "edgeproof_cli.passport_cmd",
+        "edge",
+        "read and authenticate a passport chip (ICAO 9303)",
+    ),
     ("verifier", "verifier.cli", "verifier", "the verifier service"),
     ("rp", "rp.cli", "", "relying-party tools: validate a signed result offline"),
     ("audit", "audit.cli", "", "audit the verifier's log: checkpoints, entries, privacy"),

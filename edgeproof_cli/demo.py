@@ -7,7 +7,7 @@
 3. Test passports are generated under a test CSCA and served by the passport emulator:
    through real pcscd + vpcd + pyscard when they are installed, in-process otherwise.
 4. Four sessions run, each the same code path a field device runs (edge.session), with a
-   camera made in memory (edge/capture/synthetic.py):
+   camera made in memory (rig/face/synthetic.py):
    right person   the chip photo's face, animated by the project's mesh renderer, answers
                   each prompt of the nonce's challenge -> match, affirming;
    wrong person   the same live face, another person's photo on the chip -> no match;
@@ -17,7 +17,7 @@
 5. For each, the relying party validates the signed result offline with the published key
    set, and the inclusion proof of the audit log entry is checked.
 
-The people are public-domain portraits shipped with the project (edge/capture/media,
+The people are public-domain portraits shipped with the project's rig (rig/face/media,
 SOURCES.md there). No frame or photo is written anywhere: frames are rendered into the
 capture ring and wiped with it. Only the verifier's database, its log and the device key
 live in a temporary folder, removed at the end, also when the demo is stopped (Ctrl-C,
@@ -37,7 +37,6 @@ import hashlib
 import os
 import re
 import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -48,7 +47,6 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-EDGEPROOF = [sys.executable, "-m", "edgeproof_cli"]
 #: Wall-clock seconds for the camera step. A device films in real time; the demo renders
 #: its camera, which on a loaded machine runs slower than real time. The gestures' own
 #: windows run on the frames' stream time and are not affected; the verifier's nonce
@@ -163,7 +161,6 @@ def _run(work: Path, out: Path | None, reader: str) -> int:
 
     _head("1. release: measure this installation and sign its manifest")
     release_key = SigningKey.generate()
-    (work / "release.pub").write_bytes(release_key.public.pem())
     manifest = build()
     signed_manifest = sign_manifest(manifest, release_key)
     _say(f"{len(manifest.files)} files and {len(manifest.models)} models measured")
@@ -171,7 +168,7 @@ def _run(work: Path, out: Path | None, reader: str) -> int:
 
     with contextlib.ExitStack() as stack:
         _head("2. verifier: SQLite, production policy, gunicorn on 127.0.0.1")
-        verifier = stack.enter_context(_verifier(work))
+        verifier = stack.enter_context(_verifier(work, release_key))
         _say("starting in the background (verifier init, then gunicorn)")
         people = _people()
         _head("4. verifier ready: trust this release; device: make a key and enrol it")
@@ -182,13 +179,13 @@ def _run(work: Path, out: Path | None, reader: str) -> int:
 def _people() -> tuple[list[Run], _Cast]:
     """The passports and the people in front of the camera, and the four sessions."""
     _head("3. passports and people")
-    from edge.capture.facerig import OTHER_PHOTO, SUBJECT_PHOTO
-    from edge.mrtd.sim.testdoc import DocOptions, generate
+    from rig.face.facerig import OTHER_PHOTO, SUBJECT_PHOTO
+    from rig.mrtd.testdoc import DocOptions, generate
 
     genuine = generate(DocOptions(face_photo=str(SUBJECT_PHOTO)))
     other = generate(DocOptions(face_photo=str(OTHER_PHOTO), document_number="D23145890"))
     _say("two test passports: Eileen Collins's photo, and Grace Hopper's (public-domain")
-    _say("portraits, edge/capture/media); the person at the camera is Eileen Collins's")
+    _say("portraits, rig/face/media); the person at the camera is Eileen Collins's")
     _say("photo brought to life by the project's face-mesh renderer, in memory")
     cast = _Cast.make()
     runs = [
@@ -276,8 +273,8 @@ class _Cast:
 
     @classmethod
     def make(cls) -> _Cast:
-        from edge.capture.facerig import SUBJECT_PHOTO, FaceRig, frame_from_photo, load_photo
         from edge.liveness.engine import FaceModels
+        from rig.face.facerig import SUBJECT_PHOTO, FaceRig, frame_from_photo, load_photo
 
         photo = load_photo(SUBJECT_PHOTO)
         frame = frame_from_photo(photo)
@@ -286,14 +283,14 @@ class _Cast:
 
     def live(self, seed: int) -> tuple[Callable[[Any], Any], Any]:
         """A camera on the live performer, and the performer (who watches the prompts)."""
-        from edge.capture.synthetic import Performer, PerformerSource
+        from rig.face.synthetic import Performer, PerformerSource
 
         performer = Performer(seed)
         self.performers[str(seed)] = performer
         return (lambda config: PerformerSource(self.rig, performer, seed=seed)), performer
 
     def print_attack(self, config: Any) -> Any:
-        from edge.capture.synthetic import PrintSource
+        from rig.face.synthetic import PrintSource
 
         return PrintSource(self.frame, seed=3)
 
@@ -303,7 +300,7 @@ class _Cast:
         whose challenge differs from this one (with three steps, two nonces give the same
         challenge once in 36 draws; a replay then could pass, which is why production
         challenges should be long enough for the risk the relying party accepts)."""
-        from edge.capture.synthetic import Performer, PerformerSource
+        from rig.face.synthetic import Performer, PerformerSource
 
         def camera(config: Any) -> Any:
             for run in earlier:
@@ -335,8 +332,8 @@ def _check(r: Any, what: str) -> None:
 @contextlib.contextmanager
 def _chip_transports(work: Path, reader: str) -> Iterator[Callable[[Any], Any]]:
     """A function giving a transport to a chip holding the given document."""
-    from edge.mrtd.sim.card import EmulatedChip, InProcessTransport
-    from edge.mrtd.sim.pcscd import missing_parts
+    from rig.mrtd.card import EmulatedChip, InProcessTransport
+    from rig.mrtd.pcscd import missing_parts
 
     missing = missing_parts()
     use_pcscd = reader == "pcscd" or (reader == "auto" and not missing)
@@ -348,8 +345,8 @@ def _chip_transports(work: Path, reader: str) -> Iterator[Callable[[Any], Any]]:
         yield lambda doc: InProcessTransport(EmulatedChip(doc))
         return
     from attest.errors import CodedError
-    from edge.mrtd.sim.pcscd import pcsc_rig
     from edge.mrtd.transport import PcscTransport
+    from rig.mrtd.pcscd import pcsc_rig
 
     (work / "pcsc").mkdir()
     with contextlib.ExitStack() as rig_stack:
@@ -429,7 +426,7 @@ def _session(
     if out is not None:
         (out / f"{slug}.evidence.cbor").write_bytes(result.evidence_token)
         (out / f"{slug}.result.cbor").write_bytes(sub.result_token)
-        from witness.demo import keep_proof  # its .tlog-proof and the *.vkey files
+        from rig.witness import keep_proof  # its .tlog-proof and the *.vkey files
 
         keep_proof(None, out, slug, url, rp_token, sub.result_token, _say)
     try:
@@ -487,26 +484,20 @@ class _Watched:
 
 
 class _Verifier:
-    """`edgeproof verifier init` (production policy) and `serve` on a free loopback port,
-    booted in a background thread while the demo prepares passports and models.
+    """The demo's verifier: the rig's `VerifierServer` (rig/verifier.py: `verifier init` with
+    the production policy, then `serve` on a free loopback port), with the demo's witness
+    (rig/witness.py) and, when installed, nginx in front; booted in a background thread
+    while the demo prepares passports and models. `stop()` may run at any moment (a
+    signal): the rig stops whatever child runs by PID and starts none after it."""
 
-    Both run in their own session: a terminal's SIGINT/SIGHUP reach only the demo, which
-    stops them by PID (gunicorn would take SIGHUP as "reload" and outlive the demo)."""
-
-    def __init__(self, work: Path) -> None:
-        import socket
+    def __init__(self, work: Path, release_key: Any) -> None:
+        from rig.verifier import VerifierServer
 
         self.work = work
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-        self.bind = f"127.0.0.1:{port}"
-        self.url = f"http://{self.bind}"
-        self.admin = ""
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.witness: Any = None  # witness.demo.DemoWitness, once started
+        (work / "verifier").mkdir()
+        self.server = VerifierServer(work / "verifier", release_key, workers=1, init=False)
+        self.witness: Any = None  # rig.witness.WitnessProc, once started
         self.proxy: Any = None  # verifier.proxy.NginxProxy, when nginx is installed
-        self._init: subprocess.Popen[str] | None = None
         self._lock = threading.Lock()
         self._stopping = False
         self._error: str | None = None
@@ -517,60 +508,21 @@ class _Verifier:
         self._thread.start()
         return self
 
-    def _spawn(self, cmd: list[str], **kw: Any) -> Any:
-        with self._lock:
-            if self._stopping:
-                return None
-            return subprocess.Popen(cmd, start_new_session=True, **kw)
-
     def _boot(self) -> None:
-        import httpx
+        from rig.verifier import VerifierStoppedError
+        from rig.witness import start_for  # one witness cosigns the demo's log
 
-        inst = self.work / "verifier"
         try:
-            init = self._spawn(
-                [*EDGEPROOF, "verifier", "init", "--instance", str(inst), "--policy",
-                 "production", "--release-key", str(self.work / "release.pub")],
-                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-            )  # fmt: skip
-            if init is None:
-                return
-            self._init = init
-            out, err = init.communicate(timeout=120)
-            if init.returncode != 0:
-                self._error = f"verifier init failed: {err.strip()[-500:]}"
-                return
-            self.admin = out.strip().splitlines()[-1]
-            from witness.demo import start_for  # one witness cosigns the demo's log
-
-            witness = start_for(self.work, inst, _say)
+            self.server.init()
+            witness = start_for(self.work, self.server.instance, _say)
             with self._lock:
                 self.witness, stopping = witness, self._stopping
             if stopping:  # stop() ran while it started: it could not see it
                 witness.stop()
                 return
-            with (self.work / "verifier.log").open("wb") as log:
-                self.proc = self._spawn(
-                    [*EDGEPROOF, "verifier", "serve", "--config", str(inst / "verifier.toml"),
-                     "--bind", self.bind, "--workers", "1", "--access-log", ""],
-                    stdout=log, stderr=subprocess.STDOUT,
-                    env={**os.environ, "PYTHONUNBUFFERED": "1"},
-                )  # fmt: skip
-            if self.proc is None:
-                return
-            deadline = time.monotonic() + 60
-            while not self._stopping:
-                if self.proc.poll() is not None:
-                    tail = (self.work / "verifier.log").read_text(errors="replace")[-800:]
-                    self._error = "the verifier exited: " + tail
-                    return
-                with contextlib.suppress(httpx.HTTPError):
-                    if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                        return
-                if time.monotonic() > deadline:
-                    self._error = "the verifier did not start within 60 s"
-                    return
-                time.sleep(0.1)
+            self.server.start(timeout=60)
+        except VerifierStoppedError:
+            pass
         except Exception as exc:  # reported by ready(), in the main thread
             self._error = f"the verifier could not start: {exc}"
         finally:
@@ -582,27 +534,24 @@ class _Verifier:
             pass
         if self._error is not None:
             raise DemoError(self._error)
-        assert self.proc is not None
-        _say(f"verifier up at {self.url} (pid {self.proc.pid}), policy: production")
-        return self._front(), self.admin
+        assert self.server.proc is not None
+        _say(f"verifier up at {self.server.base} (pid {self.server.proc.pid}), policy: production")
+        return self._front(), self.server.admin
 
     def _front(self) -> str:
         """The URL clients use: Debian's nginx in front of gunicorn when it is installed, as
         the verifier is deployed (docs/deploy.md: slow clients cannot hold its workers)."""
-        import socket
-
+        from rig.proc import free_port
         from verifier.proxy import NginxProxy, nginx_binary
 
         if nginx_binary() is None:
             _say("nginx is not installed: clients talk to gunicorn directly (docs/deploy.md)")
-            return self.url
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            listen = f"127.0.0.1:{sock.getsockname()[1]}"
-        proxy = NginxProxy(self.work / "nginx", listen, self.bind)
+            return self.server.base
+        listen = f"127.0.0.1:{free_port()}"
+        proxy = NginxProxy(self.work / "nginx", listen, f"127.0.0.1:{self.server.port}")
         with self._lock:
             if self._stopping:
-                return self.url
+                return self.server.base
             self.proxy = proxy
         started = proxy.start().proc
         assert started is not None
@@ -617,21 +566,13 @@ class _Verifier:
             proxy.stop()
         if witness is not None:
             witness.stop()
-        for proc in (self._init, self.proc):
-            if proc is None or proc.poll() is not None:
-                continue
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=15)
+        self.server.close()
         self._thread.join(timeout=30)
 
 
 @contextlib.contextmanager
-def _verifier(work: Path) -> Iterator[_Verifier]:
-    verifier = _Verifier(work).start()
+def _verifier(work: Path, release_key: Any) -> Iterator[_Verifier]:
+    verifier = _Verifier(work, release_key).start()
     try:
         yield verifier
     finally:

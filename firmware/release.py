@@ -25,6 +25,14 @@ from attest.manifest import ReleaseManifest, sign_manifest, verify_manifest
 BUILD_TIMEOUT_S = 300.0
 MAX_FILE = 1024 * 1024
 
+#: What a device release never holds (issue 17): the test and demo rig (the passport
+#: emulator, the rendered camera, the servers the tests start) is the top-level `rig`
+#: package, outside the measured packages (edge.measure.PACKAGES), and its demo media are
+#: photos. A manifest naming either was measured on a tree that mixed them back in; the
+#: release process refuses it rather than sign test infrastructure as device code.
+RIG_PREFIXES = ("rig/",)
+MEDIA_SUFFIXES = (".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp", ".mp4", ".avi", ".y4m")
+
 
 class ReleaseError(CodedError):
     """Base of every error raised by firmware. `code` is the stable reason code."""
@@ -70,9 +78,27 @@ def build(python: str = sys.executable, *, timeout: float = BUILD_TIMEOUT_S) -> 
         detail = lines[-1] if lines else f"exit status {proc.returncode}"
         raise BuildError(f"the device measurement failed in {python}: {detail}")
     try:
-        return ReleaseManifest.decode(proc.stdout)
+        manifest = ReleaseManifest.decode(proc.stdout)
     except AttestError as exc:
         raise BuildError(f"the device measurement printed no valid manifest: {exc}") from None
+    stray = rig_files(manifest)
+    if stray:
+        raise BuildError(
+            f"the installation in {python} holds test-rig files, which a device release "
+            f"never does: {', '.join(stray[:5])}{' ...' if len(stray) > 5 else ''}",
+            code="release.rig-in-release",
+        )
+    return manifest
+
+
+def rig_files(manifest: ReleaseManifest) -> list[str]:
+    """The manifest's files that belong to the test rig or its media (RIG_PREFIXES,
+    MEDIA_SUFFIXES): none, for a device release."""
+    return sorted(
+        p
+        for p in manifest.files
+        if p.startswith(RIG_PREFIXES) or p.lower().endswith(MEDIA_SUFFIXES)
+    )
 
 
 def _read(path: Path, what: str, error: type[ReleaseError] = ManifestError) -> bytes:

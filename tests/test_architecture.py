@@ -36,10 +36,10 @@ ATTEST_THIRD_PARTY = {"cbor2", "cryptography"}
 
 #: Hardware and native runtimes live in one thin adapter each (STYLE.md, habit 3).
 ADAPTERS: dict[str, set[str]] = {
-    "smartcard": {"edge/mrtd/transport.py", "edge/mrtd/sim/pcscd.py", "rig/pcscd.py"},
+    "smartcard": {"edge/mrtd/transport.py", "rig/mrtd/pcscd.py"},
     "picamera2": {"edge/capture/picamera.py"},
     # OpenCV: the camera and file adapter, and the demo's renderer (image math, no device).
-    "cv2": {"edge/capture/_opencv.py", "edge/capture/facerig.py", "edge/capture/synthetic.py"},
+    "cv2": {"edge/capture/_opencv.py", "rig/face/facerig.py", "rig/face/synthetic.py"},
     "ai_edge_litert": {"edge/face/runtime.py"},
     "tflite_runtime": {"edge/face/runtime.py"},
     "tpm2_pytss": {"edge/keystore/tpm.py"},

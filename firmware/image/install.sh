@@ -91,6 +91,10 @@ if [ "$with_python" = 1 ]; then
     # System site packages: picamera2 and libcamera come from Raspberry Pi OS, not PyPI.
     python3 -m venv --system-site-packages "$venv"
     "$venv/bin/pip" install --no-cache-dir "${wheel}[edge,tpm]"
+    # The wheel also carries the test and demo rig (rig/: passport emulator, rendered camera,
+    # test servers) for development installs. A device runs none of it and does not measure
+    # it (edge.measure), so it is not left there (docs/deploy.md).
+    rm -rf "$venv"/lib/python3*/site-packages/rig
 fi
 if [ -f "$here/../../docs/deploy.md" ]; then
     install -D -m 0644 "$here/../../docs/deploy.md" "$root/opt/edgeproof/docs/deploy.md"

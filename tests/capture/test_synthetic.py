@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 from attest.challenge import Gesture
-from edge.capture.facerig import SUBJECT_PHOTO, FaceRig, Pose, frame_from_photo, load_photo
 from edge.capture.session import CaptureSession
-from edge.capture.synthetic import Move, Performer, PerformerSource, PrintSource
 from edge.liveness.engine import FaceModels, LivenessEngine, run_check
+from rig.face.facerig import SUBJECT_PHOTO, FaceRig, Pose, frame_from_photo, load_photo
+from rig.face.synthetic import Move, Performer, PerformerSource, PrintSource
 
 
 @pytest.fixture(scope="module")

@@ -179,7 +179,7 @@ def test_other_groups_answer_bad_paths_in_one_line(
 def test_normal_output_has_no_native_log_lines() -> None:
     """LiteRT's "Created TensorFlow Lite XNNPACK delegate" INFO line and OpenCV's WARN lines
     are not for users; the command's own output and errors still come through."""
-    media = REPO / "edge" / "capture" / "media"
+    media = REPO / "rig" / "face" / "media"
     r = run("face", "match", str(media / "astronaut.jpg"), str(media / "grace-hopper.jpg"))
     assert r.returncode == 1 and "decision: no-match" in r.stdout, r.stdout + r.stderr
     assert "XNNPACK" not in r.stderr and "WARN" not in r.stderr, r.stderr

@@ -10,7 +10,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from edge.capture.facerig import (
+from edge.face.calibration import Decision
+from edge.face.match import FaceMatcher
+from rig.face.facerig import (
     OTHER_PHOTO,
     SUBJECT_PHOTO,
     FaceRig,
@@ -18,9 +20,7 @@ from edge.capture.facerig import (
     frame_from_photo,
     load_photo,
 )
-from edge.face.calibration import Decision
-from edge.face.match import FaceMatcher
-from edge.mrtd.sim.testdoc import FACE_PHOTO, face_image
+from rig.mrtd.testdoc import FACE_PHOTO, face_image
 
 
 def _chip_rgb(photo: object) -> np.ndarray:

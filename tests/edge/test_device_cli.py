@@ -23,9 +23,9 @@ import pytest
 from attest.keys import b64url
 from edge.keystore.software import SoftwareKeyStore
 from edge.measure import measure
-from edge.mrtd.sim.card import EmulatedChip
-from edge.mrtd.sim.pcscd import missing_parts, pcsc_rig
-from edge.mrtd.sim.testdoc import DocOptions, generate
+from rig.mrtd.card import EmulatedChip
+from rig.mrtd.pcscd import missing_parts, pcsc_rig
+from rig.mrtd.testdoc import DocOptions, generate
 from tests.rig import require
 from tests.shared import CLIP, STILL
 from tests.verifier.helpers import Release, VerifierServer

@@ -28,7 +28,7 @@ EDGEPROOF = [sys.executable, "-m", "edgeproof_cli"]
 
 @pytest.mark.xdist_group("pcscd")
 def test_demo_runs_the_whole_mission(tmp_path: Path) -> None:
-    from edge.mrtd.sim.pcscd import missing_parts
+    from rig.mrtd.pcscd import missing_parts
 
     require(not missing_parts(), f"pcscd rig ({', '.join(missing_parts())})")
     out = tmp_path / "out"

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from edge.keystore.software import SoftwareKeyStore
-from edge.mrtd.sim.testdoc import DocOptions, generate
+from rig.mrtd.testdoc import DocOptions, generate
 from tests.shared import CLIP
 
 RUN = [sys.executable, "-m", "edgeproof_cli", "device", "run"]
@@ -139,7 +139,7 @@ def test_camera_missing_is_retried_then_fails(site: dict[str, Path]) -> None:
 def test_pcscd_down_waits_and_stays_up(site: dict[str, Path]) -> None:
     """pcscd down: the service says so once and keeps waiting (it must not exit: pcscd is
     socket-activated and comes back); bounded by EDGEPROOF_RETRY_MAX it exits non-zero."""
-    from edge.mrtd.sim.pcscd import rig_lock
+    from rig.mrtd.pcscd import rig_lock
 
     with rig_lock():  # no other test's pcscd on the machine's socket meanwhile
         config = _config(site)
@@ -190,7 +190,7 @@ def _read_line(proc: subprocess.Popen[str], start: str, timeout: float) -> str:
 def test_verifier_down_waits_then_carries_on(site: dict[str, Path]) -> None:
     """The verifier is down at start: one line, the service waits; the verifier comes up on
     its address: `[ok] back`, and the consent question for the first person."""
-    from edge.mrtd.sim.pcscd import missing_parts, pcsc_rig
+    from rig.mrtd.pcscd import missing_parts, pcsc_rig
     from tests.rig import require
     from tests.verifier.helpers import VerifierServer, release
 

@@ -224,9 +224,9 @@ def test_chip_step_honours_its_deadline() -> None:
     from asn1crypto import x509
 
     from edge.mrtd.passive import TrustStore
-    from edge.mrtd.sim.card import EmulatedChip, InProcessTransport
-    from edge.mrtd.sim.testdoc import DocOptions, generate
     from edge.steps import PassportChipStep
+    from rig.mrtd.card import EmulatedChip, InProcessTransport
+    from rig.mrtd.testdoc import DocOptions, generate
 
     doc = generate(DocOptions())
     step = PassportChipStep(

@@ -8,7 +8,7 @@ import pytest
 from asn1crypto import x509
 
 from edge.mrtd.passive import TrustStore
-from edge.mrtd.sim.testdoc import DocOptions, TestDocument, generate
+from rig.mrtd.testdoc import DocOptions, TestDocument, generate
 
 NOW = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
 

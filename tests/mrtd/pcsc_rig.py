@@ -1,4 +1,4 @@
-"""The rig for tests: edge.mrtd.sim.pcscd behind tests.rig.require (skip locally, fail in CI).
+"""The rig for tests: rig.mrtd.pcscd behind tests.rig.require (skip locally, fail in CI).
 
 The fixtures (conftest.py `rig`, test_cli_e2e.py `emulated`) are module-scoped: a worker
 holds the machine-wide rig lock only while one rig module runs, so pytest-xdist workers
@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from edge.mrtd.errors import TransportError
-from edge.mrtd.sim.pcscd import PcscRig, missing_parts, pcsc_rig, port_open
+from rig.mrtd.pcscd import PcscRig, missing_parts, pcsc_rig, port_open
 from tests.rig import require
 
 __all__ = ["PcscRig", "open_rig", "port_open"]

@@ -25,8 +25,8 @@ from edge.mrtd.passive import TrustStore, load_master_list
 from edge.mrtd.reader import PassportReading, read_passport
 from edge.mrtd.results import CheckStatus
 from edge.mrtd.securityinfo import parse_card_access
-from edge.mrtd.sim.card import ChipLimits, EmulatedChip, Fault, InProcessTransport
-from edge.mrtd.sim.testdoc import DocOptions
+from rig.mrtd.card import ChipLimits, EmulatedChip, Fault, InProcessTransport
+from rig.mrtd.testdoc import DocOptions
 from tests.mrtd.conftest import NOW, document, trust_of
 from tests.shared import MRTD_REAL
 

@@ -13,10 +13,10 @@ from asn1crypto import x509
 from edge.mrtd.dg2 import FaceImage, build_dg2
 from edge.mrtd.errors import ParseError
 from edge.mrtd.passive import TrustStore
-from edge.mrtd.sim.card import EmulatedChip, InProcessTransport
-from edge.mrtd.sim.testdoc import TestDocument as Doc
 from edge.session import SessionError
 from edge.steps import PassportChipStep
+from rig.mrtd.card import EmulatedChip, InProcessTransport
+from rig.mrtd.testdoc import TestDocument as Doc
 from tests.mrtd.conftest import document
 
 

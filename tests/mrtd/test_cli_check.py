@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from edge.mrtd.sim.testdoc import DocOptions
+from rig.mrtd.testdoc import DocOptions
 from tests.mrtd.conftest import document
 from tests.rig import REPO
 from tests.shared import MRTD_REAL

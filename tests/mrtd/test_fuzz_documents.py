@@ -2,7 +2,7 @@
 
 Bounded for CI (1,500 mutated inputs per parser and seed set, fixed seeds); the long run
 with timings and peak memory is benchmarks/mrtd_fuzz.py. Targets and mutators live in
-edge/mrtd/sim/fuzz.py. EF.CardAccess / EF.CardSecurity are fuzzed with the chip protocol's
+rig/mrtd/fuzz.py. EF.CardAccess / EF.CardSecurity are fuzzed with the chip protocol's
 own tests.
 """
 
@@ -14,7 +14,7 @@ import re
 import pytest
 
 from edge.mrtd.errors import MrtdError
-from edge.mrtd.sim.fuzz import Target, run_target, targets
+from rig.mrtd.fuzz import Target, run_target, targets
 from tests.shared import MRTD_REAL
 
 COUNT = 1_500

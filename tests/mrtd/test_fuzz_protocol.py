@@ -23,10 +23,10 @@ from edge.mrtd.errors import MrtdError
 from edge.mrtd.mrz import Mrz, MrzKey
 from edge.mrtd.reader import _Session
 from edge.mrtd.securityinfo import parse_card_access
-from edge.mrtd.sim.card import EmulatedChip, InProcessTransport
-from edge.mrtd.sim.testdoc import DocOptions
 from edge.mrtd.sm import SecureMessaging
 from edge.mrtd.transport import Channel
+from rig.mrtd.card import EmulatedChip, InProcessTransport
+from rig.mrtd.testdoc import DocOptions
 from tests.mrtd.conftest import document
 from tests.shared import MRTD_REAL
 

@@ -164,7 +164,7 @@ def test_trust_store_from_folder(tmp_path) -> None:  # type: ignore[no-untyped-d
 
 
 def test_trust_store_from_master_list(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from edge.mrtd.sim.testdoc import master_list
+    from rig.mrtd.testdoc import master_list
 
     doc = document()
     ml = master_list([doc.csca_der], now=NOW)
@@ -183,8 +183,8 @@ def test_trust_store_from_master_list(tmp_path) -> None:  # type: ignore[no-unty
 
 def test_dg11_is_read_only_when_asked() -> None:
     from edge.mrtd.reader import read_passport
-    from edge.mrtd.sim.card import EmulatedChip, InProcessTransport
-    from edge.mrtd.sim.testdoc import DocOptions
+    from rig.mrtd.card import EmulatedChip, InProcessTransport
+    from rig.mrtd.testdoc import DocOptions
 
     doc = document(DocOptions(dg11=True))
     for wanted in (False, True):
@@ -202,7 +202,7 @@ def test_dg11_is_read_only_when_asked() -> None:
 
 @pytest.mark.parametrize("fmt", ["jpeg", "jpeg2000"])
 def test_39794_5_container_round_trip(fmt: str) -> None:
-    from edge.mrtd.sim.testdoc import face_image
+    from rig.mrtd.testdoc import face_image
 
     image, width, height = face_image(fmt, 8_000)
     face = parse_dg2(build_dg2(image, fmt, width, height, "39794-5"))  # type: ignore[arg-type]
@@ -229,7 +229,7 @@ def test_csca_with_explicit_curve_parameters(curve: str) -> None:
     import ecdsa
     from asn1crypto import keys, x509
 
-    from edge.mrtd.sim.testdoc import DocOptions
+    from rig.mrtd.testdoc import DocOptions
 
     doc = document(DocOptions(curve=curve))  # type: ignore[arg-type]
     csca = x509.Certificate.load(doc.csca_der)

@@ -19,8 +19,8 @@ from edge.mrtd.errors import (
 )
 from edge.mrtd.reader import PassportReading, read_passport
 from edge.mrtd.results import CheckStatus
-from edge.mrtd.sim.card import ChipLimits, EmulatedChip, Fault, InProcessTransport
-from edge.mrtd.sim.testdoc import DocOptions
+from rig.mrtd.card import ChipLimits, EmulatedChip, Fault, InProcessTransport
+from rig.mrtd.testdoc import DocOptions
 from tests.mrtd.conftest import NOW, document, trust_of
 
 BAC = DocOptions(pace=False)

@@ -24,10 +24,10 @@ from edge.mrtd.passive import (
 )
 from edge.mrtd.reader import PassportReading, read_passport
 from edge.mrtd.results import CheckResult, CheckStatus, DocumentAuthentication
-from edge.mrtd.sim.card import EmulatedChip, InProcessTransport
-from edge.mrtd.sim.testdoc import DocOptions
-from edge.mrtd.sim.testdoc import TestDocument as Doc
 from edge.mrtd.sod import ID_DATA_OID, Sod
+from rig.mrtd.card import EmulatedChip, InProcessTransport
+from rig.mrtd.testdoc import DocOptions
+from rig.mrtd.testdoc import TestDocument as Doc
 from tests.mrtd.conftest import NOW, document, trust_of
 from tests.shared import MRTD_REAL
 

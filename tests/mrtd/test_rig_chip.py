@@ -1,7 +1,7 @@
 """The chip-protocol behaviours of test_chip_protocols.py through real pcscd + vpcd + pyscard:
 PACE-CAM, 3DES PACE with a two-block nonce, the BAC fallback rule, Le refusals, 6300 during
 PACE and a tag lost mid-read (which vpcd shows as the reset chip's plain 6982, see
-edge/mrtd/sim/vpcd.py)."""
+rig/mrtd/vpcd.py)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import pytest
 from edge.mrtd.errors import AccessControlError, CardRemovedError
 from edge.mrtd.reader import read_passport
 from edge.mrtd.results import CheckStatus
-from edge.mrtd.sim.card import ChipLimits, EmulatedChip, Fault
-from edge.mrtd.sim.testdoc import DocOptions
 from edge.mrtd.transport import PcscTransport
+from rig.mrtd.card import ChipLimits, EmulatedChip, Fault
+from rig.mrtd.testdoc import DocOptions
 from tests.mrtd.conftest import NOW, document, trust_of
 
 pytestmark = pytest.mark.rig

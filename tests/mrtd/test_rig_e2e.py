@@ -7,9 +7,9 @@ import pytest
 from edge.mrtd.errors import CardRemovedError, MrtdError
 from edge.mrtd.reader import read_passport
 from edge.mrtd.results import CheckStatus
-from edge.mrtd.sim.card import EmulatedChip, Fault
-from edge.mrtd.sim.testdoc import DocOptions
 from edge.mrtd.transport import PcscTransport, list_readers
+from rig.mrtd.card import EmulatedChip, Fault
+from rig.mrtd.testdoc import DocOptions
 from tests.mrtd.conftest import NOW, document, trust_of
 
 pytestmark = pytest.mark.rig

@@ -1,4 +1,4 @@
-"""witness.demo: the demo's witness, and the `.tlog-proof` + `*.vkey` files kept by --out."""
+"""rig.witness: the demo's witness, and the `.tlog-proof` + `*.vkey` files kept by --out."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ from pathlib import Path
 
 from attest.ear import decode_ear_unverified
 from attest.keys import b64url_decode
+from rig import witness as demo
 from tests.verifier.conftest import make_world
 from tests.verifier.helpers import VerifierServer, release
 from tests.witness import c2sp_independent as c2sp
-from witness import demo
 
 
 def test_demo_witness_cosigns_and_out_keeps_the_proof(tmp_path: Path) -> None:

@@ -1,7 +1,7 @@
 """Generate a complete, signed test passport: CSCA, DSC, LDS files, chip keys.
 
 Everything is synthetic except the face photo, by default the demo's public-domain portrait
-(edge/capture/media/astronaut.jpg, see edge/capture/media/SOURCES.md). Options produce the negative
+(rig/face/media/astronaut.jpg, see rig/face/media/SOURCES.md). Options produce the negative
 documents the tests need: expired DSC, untrusted CSCA, wrong data-group hash, chip keys that
 do not match DG14/DG15.
 """
@@ -30,8 +30,7 @@ from edge.mrtd.mrz import MrzKey, compose_td3
 from edge.mrtd.securityinfo import CA_PREFIX, PACE_PREFIX, PK_ECDH, build_security_infos
 from edge.mrtd.sod import LDS_SECURITY_OBJECT_OID, DataGroupHash, LdsSecurityObject
 
-REPO = Path(__file__).resolve().parents[3]
-FACE_PHOTO = REPO / "edge" / "capture" / "media" / "astronaut.jpg"
+FACE_PHOTO = Path(__file__).resolve().parents[1] / "face" / "media" / "astronaut.jpg"
 CurveName = Literal["brainpoolP256r1", "secp256r1"]
 _CURVES: dict[str, ec.EllipticCurve] = {
     "brainpoolP256r1": ec.BrainpoolP256R1(),
@@ -72,7 +71,7 @@ class DocOptions:
     document_number: str = "C01X00T47"
     date_of_birth: str = "740812"
     date_of_expiry: str = "341031"
-    face_photo: str | None = None  # the chip photo; default: edge/capture/media/astronaut.jpg
+    face_photo: str | None = None  # the chip photo; default: rig/face/media/astronaut.jpg
 
 
 @dataclass
@@ -348,10 +347,19 @@ def _crl(
     return b.sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
 
 
-def generate(options: DocOptions | None = None, *, now: dt.datetime | None = None) -> TestDocument:
-    o = options or DocOptions()
-    now = now or dt.datetime.now(dt.UTC)
-    curve = _CURVES[o.curve]
+@dataclass(frozen=True)
+class _Pki:
+    """The document's signers: its CSCA and DSC, and the CSCA the verifier is told to trust
+    (another one for `untrusted_csca`)."""
+
+    csca: x509.Certificate
+    csca_key: ec.EllipticCurvePrivateKey
+    dsc: x509.Certificate
+    dsc_key: PrivateKey
+    trusted: x509.Certificate
+
+
+def _pki(o: DocOptions, curve: ec.EllipticCurve, now: dt.datetime) -> _Pki:
     csca_key = ec.generate_private_key(curve)
     csca_country = o.csca_country or o.country
     csca = _cert(
@@ -388,29 +396,16 @@ def generate(options: DocOptions | None = None, *, now: dt.datetime | None = Non
         trusted = _cert(
             "Test CSCA", other_key, "Test CSCA", other_key, now - dt.timedelta(days=1), 3650, True
         )
+    return _Pki(csca, csca_key, dsc, dsc_key, trusted)
 
-    mrz = compose_td3(
-        document_code="P",
-        issuing_state=o.issuing_state,
-        primary="ERIKSSON",
-        secondary="ANNA MARIA",
-        document_number=o.document_number,
-        nationality="UTO",
-        date_of_birth=o.date_of_birth,
-        sex="F",
-        date_of_expiry=o.date_of_expiry,
-    )
-    image, width, height = face_image(o.image_format, o.image_bytes, o.face_photo)
-    files: dict[str, bytes] = {
-        "DG1": lds.build_dg1(mrz),
-        "DG2": build_dg2(image, o.image_format, width, height, o.face_container),
-    }
-    groups = [1, 2]
-    if o.dg11:
-        # DG11 additional personal details (9303-10 4.7.11): tag list, then full name.
-        name = b"ERIKSSON<<ANNA<MARIA"
-        files["DG11"] = tlv.encode(0x6B, tlv.encode(0x5C, b"\x5f\x0e") + tlv.encode(0x5F0E, name))
-        groups.append(11)
+
+def _chip_keys(
+    o: DocOptions, curve: ec.EllipticCurve, files: dict[str, bytes], groups: list[int]
+) -> tuple[ec.EllipticCurvePrivateKey | None, bytes | None, bytes | None]:
+    """DG14 (Chip Authentication, 9303-11 6.2) and DG15 (Active Authentication, 9303-11
+    6.1) added to `files`; returns the CA key and the chip's CA and AA private keys (PEM),
+    another key than the data group's when a mismatched key is asked for."""
+    ca_key = None
     aa_pem = ca_pem = None
     if o.chip_auth:
         ca_key = ec.generate_private_key(curve)
@@ -439,6 +434,38 @@ def generate(options: DocOptions | None = None, *, now: dt.datetime | None = Non
             files["DG15"] = tlv.encode(0x6F, _spki(aa_public))
         groups.append(15)
         aa_pem = _pem(new_aa() if o.mismatched_aa_key else aa_key)
+    return ca_key, ca_pem, aa_pem
+
+
+def generate(options: DocOptions | None = None, *, now: dt.datetime | None = None) -> TestDocument:
+    o = options or DocOptions()
+    now = now or dt.datetime.now(dt.UTC)
+    curve = _CURVES[o.curve]
+    pki = _pki(o, curve, now)
+    csca, csca_key, dsc, dsc_key = pki.csca, pki.csca_key, pki.dsc, pki.dsc_key
+    mrz = compose_td3(
+        document_code="P",
+        issuing_state=o.issuing_state,
+        primary="ERIKSSON",
+        secondary="ANNA MARIA",
+        document_number=o.document_number,
+        nationality="UTO",
+        date_of_birth=o.date_of_birth,
+        sex="F",
+        date_of_expiry=o.date_of_expiry,
+    )
+    image, width, height = face_image(o.image_format, o.image_bytes, o.face_photo)
+    files: dict[str, bytes] = {
+        "DG1": lds.build_dg1(mrz),
+        "DG2": build_dg2(image, o.image_format, width, height, o.face_container),
+    }
+    groups = [1, 2]
+    if o.dg11:
+        # DG11 additional personal details (9303-10 4.7.11): tag list, then full name.
+        name = b"ERIKSSON<<ANNA<MARIA"
+        files["DG11"] = tlv.encode(0x6B, tlv.encode(0x5C, b"\x5f\x0e") + tlv.encode(0x5F0E, name))
+        groups.append(11)
+    ca_key, ca_pem, aa_pem = _chip_keys(o, curve, files, groups)
     files["EF.COM"] = lds.EfCom.build(sorted(groups))
     digests = {n: hashlib.sha256(files[f"DG{n}"]).digest() for n in groups}
     if o.wrong_dg_hash:
@@ -457,7 +484,7 @@ def generate(options: DocOptions | None = None, *, now: dt.datetime | None = Non
                 ),
             ]
         )
-    if o.pace and o.pace_cam and o.chip_auth:
+    if o.pace and o.pace_cam and ca_key is not None:
         sign = lambda kind, content: _cms_signed(kind, content, dsc, dsc_key)  # noqa: E731
         files.update(_pace_cam_files(o, ca_key.public_key(), sign))
     options_meta = {k: v for k, v in o.__dict__.items()}
@@ -465,7 +492,7 @@ def generate(options: DocOptions | None = None, *, now: dt.datetime | None = Non
         files,
         MrzKey(o.document_number, o.date_of_birth, o.date_of_expiry),
         o.can,
-        trusted.public_bytes(serialization.Encoding.DER),
+        pki.trusted.public_bytes(serialization.Encoding.DER),
         aa_pem,
         ca_pem,
         options_meta,

@@ -27,8 +27,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from attest.challenge import Gesture
-from edge.capture.facerig import FaceRig, Pose
 from edge.capture.source import FrameFormat, Pixels, check_out
+from rig.face.facerig import FaceRig, Pose
 
 #: Seconds from a prompt appearing to the person starting to move (a human's simple
 #: reaction time plus reading a short prompt).

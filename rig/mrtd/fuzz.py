@@ -167,8 +167,8 @@ def targets(real: Path | None = None) -> list[Target]:
     from edge.mrtd.chipauth import chip_auth_keys
     from edge.mrtd.passive import TrustStore, load_crl, load_master_list, passive_checks
     from edge.mrtd.securityinfo import parse_card_access
-    from edge.mrtd.sim.testdoc import DocOptions, generate, master_list
     from edge.mrtd.sod import Sod
+    from rig.mrtd.testdoc import DocOptions, generate, master_list
 
     now = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
     docs = [

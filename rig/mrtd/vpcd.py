@@ -21,7 +21,7 @@ import socket
 import struct
 import threading
 
-from edge.mrtd.sim.card import ATR, ChipRemovedError, EmulatedChip, TagLostError
+from rig.mrtd.card import ATR, ChipRemovedError, EmulatedChip, TagLostError
 
 VPCD_PORT = 35963
 _POWER_OFF, _POWER_ON, _RESET, _GET_ATR = 0, 1, 2, 4

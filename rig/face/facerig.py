@@ -18,8 +18,9 @@ subject is a still portrait brought to life by the device's own face mesh model
 3. Camera-like: a little sensor noise, a small natural sway, nothing of a print or a
    screen (no border, no moire, no glare).
 
-Everything stays in memory. This module is demo and test infrastructure; the device never
-imports it (edge/capture/synthetic.py wraps it as a FrameSource).
+Everything stays in memory. This module is demo and test infrastructure (the rig package,
+outside the device release); the device never imports it (rig/face/synthetic.py wraps it
+as a FrameSource).
 """
 
 from __future__ import annotations

@@ -16,13 +16,14 @@ import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from edge.mrtd.errors import TransportError
-from edge.mrtd.sim.card import EmulatedChip
-from edge.mrtd.sim.vpcd import VpcdServer
+from rig.mrtd.card import EmulatedChip
+from rig.mrtd.vpcd import VpcdServer
+from rig.proc import stop_process, wait_for
 
 VPCD_DRIVER = "/usr/lib/pcsc/drivers/serial/libifdvpcd.so"
 PCSCD_SOCKET = "/run/pcscd/pcscd.comm"
@@ -82,15 +83,6 @@ def write_reader_conf(workdir: Path) -> Path:
     return conf
 
 
-def _wait(check: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.05)
-    raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
-
-
 class PcscRig:
     """pcscd (restartable) in front of an emulator on the vpcd ports."""
 
@@ -124,19 +116,13 @@ class PcscRig:
             except Exception:
                 return False
 
-        _wait(ready, 15, "pcscd to list the vpcd reader")
+        wait_for(ready, 15, "pcscd to list the vpcd reader")
 
     def stop_pcscd(self) -> None:
         """SIGTERM by PID, SIGKILL if it lingers."""
         proc, self.proc = self.proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+        if proc is not None:
+            stop_process(proc)
 
     def insert(self, chip: EmulatedChip | None) -> None:
         """Put a chip on reader 0; restarts pcscd if a 'removed' fault took it down."""

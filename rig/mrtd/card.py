@@ -18,8 +18,8 @@ from edge.mrtd.apdu import CommandApdu, ResponseApdu
 from edge.mrtd.bac import BacKeys, authenticate_message, open_authenticated, session_from
 from edge.mrtd.errors import CardRemovedError, MrtdError
 from edge.mrtd.pace import PaceChip
-from edge.mrtd.sim.testdoc import TestDocument
 from edge.mrtd.sm import SW_SM_INCORRECT, SecureMessaging
+from rig.mrtd.testdoc import TestDocument
 
 FaultKind = Literal[
     "bad_mac", "truncated", "wrong_sw", "removed", "slow", "tag_lost", "pace_6300", "pace_refused"
