@@ -50,8 +50,8 @@ from attest.errors import AttestError
 from attest.keys import ALG_NAMES, PublicKey, SigningKey, b64url, b64url_decode
 from attest.note import NoteError, open_checkpoint
 from attest.report import describe
-from verifier.app import verifier
 from verifier.errors import RequestError, VerifierError
+from verifier.http import verifier
 from verifier.service import Caller
 from verifier.storage import ApiToken, Appraisal, ConsoleSession, Device, LogEntry
 

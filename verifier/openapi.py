@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from attest import paths
 from verifier.tlog_api import tlog_paths
 
 B64 = {"type": "string", "pattern": "^[A-Za-z0-9_-]*$"}
@@ -229,12 +230,12 @@ def openapi() -> dict[str, Any]:
             },
         },
         "paths": {
-            "/healthz": {
+            paths.HEALTHZ: {
                 "get": _op(
                     "liveness of service and database", {"200": _json(OBJ)}, (503,), secured=False
                 )
             },
-            "/metrics": {
+            paths.METRICS: {
                 "get": _op(
                     "Prometheus metrics",
                     {
@@ -247,8 +248,8 @@ def openapi() -> dict[str, Any]:
                     secured=False,
                 )
             },
-            "/openapi.json": {"get": _op("this document", {"200": _json(OBJ)}, (), secured=False)},
-            "/.well-known/edgeproof/keys.json": {
+            paths.OPENAPI: {"get": _op("this document", {"200": _json(OBJ)}, (), secured=False)},
+            paths.KEYSET: {
                 "get": _op(
                     "result-signing keys (JWKS with status current / retiring)",
                     {
@@ -261,7 +262,7 @@ def openapi() -> dict[str, Any]:
                     secured=False,
                 )
             },
-            "/v1/challenges": {
+            paths.CHALLENGES: {
                 "post": _op(
                     "issue a nonce and its liveness challenge",
                     {"201": _json(OBJ)},
@@ -283,7 +284,7 @@ def openapi() -> dict[str, Any]:
                     },
                 )
             },
-            "/v1/attestations": {
+            paths.ATTESTATIONS: {
                 "post": _op(
                     "appraise evidence; returns the signed EAR (draft-ietf-rats-ear-04, or the"
                     " 2023 Veraison profile when Accept names it by eat_profile), its record"
@@ -301,7 +302,7 @@ def openapi() -> dict[str, Any]:
                     },
                 )
             },
-            "/v1/attestations/{appraisal_id}": {
+            paths.openapi_path(paths.ATTESTATION_RULE): {
                 "get": _op(
                     "one appraisal (relying parties: their own only); by Accept, the bare"
                     " EAR (application/eat+cwt, application/eat+jwt) or a record CMW"
@@ -329,7 +330,7 @@ def openapi() -> dict[str, Any]:
                     ],
                 )
             },
-            "/v1/devices": {
+            paths.DEVICES: {
                 "post": _op(
                     "enrol a device key",
                     {"201": _json(OBJ)},
@@ -337,7 +338,7 @@ def openapi() -> dict[str, Any]:
                     body=cose_key_body,
                 )
             },
-            "/v1/devices/{kid}": {
+            paths.openapi_path(paths.DEVICE_RULE): {
                 "get": _op("a device key record", {"200": _json(OBJ)}, (404,), params=[KID]),
                 "delete": _op(
                     "revoke a device key (kept for auditors)",
@@ -346,7 +347,7 @@ def openapi() -> dict[str, Any]:
                     params=[KID],
                 ),
             },
-            "/v1/devices/{kid}/rotate": {
+            paths.openapi_path(paths.DEVICE_ROTATE_RULE): {
                 "post": _op(
                     "rotate a device key with an overlap window",
                     {"201": _json(OBJ)},
@@ -355,7 +356,7 @@ def openapi() -> dict[str, Any]:
                     body=cose_key_body,
                 )
             },
-            "/v1/reference-values": {
+            paths.REFERENCE_VALUES: {
                 "put": _op(
                     "add a signed release manifest (COSE_Sign1 by a trusted release key)",
                     {"200": _json(OBJ), "201": _json(OBJ)},
@@ -369,7 +370,7 @@ def openapi() -> dict[str, Any]:
                 ),
                 "get": _op("accepted release manifests", {"200": _json(OBJ)}, ()),
             },
-            "/v1/tokens": {
+            paths.TOKENS: {
                 "post": _op(
                     "create a bearer token (shown once)",
                     {"201": _json(OBJ)},
@@ -391,7 +392,7 @@ def openapi() -> dict[str, Any]:
                     },
                 )
             },
-            "/v1/tokens/{token_id}": {
+            paths.openapi_path(paths.TOKEN_RULE): {
                 "delete": _op(
                     "revoke a bearer token",
                     {"204": {"description": "revoked"}},
@@ -406,10 +407,10 @@ def openapi() -> dict[str, Any]:
                     ],
                 )
             },
-            "/v1/log/checkpoint": {
+            paths.LOG_CHECKPOINT: {
                 "get": _op("signed checkpoint (size, root, time)", {"200": _json(OBJ)}, ())
             },
-            "/v1/log/proof/inclusion": {
+            paths.LOG_INCLUSION: {
                 "get": _op(
                     "inclusion proof (RFC 9162 section 2.1.3)",
                     {"200": _json(OBJ)},
@@ -417,7 +418,7 @@ def openapi() -> dict[str, Any]:
                     params=[_q("index"), _q("tree_size", required=False)],
                 )
             },
-            "/v1/log/proof/consistency": {
+            paths.LOG_CONSISTENCY: {
                 "get": _op(
                     "consistency proof (RFC 9162 section 2.1.4)",
                     {"200": _json(OBJ)},
@@ -425,7 +426,7 @@ def openapi() -> dict[str, Any]:
                     params=[_q("first"), _q("second")],
                 )
             },
-            "/v1/log/entries": {
+            paths.LOG_ENTRIES: {
                 "get": _op(
                     "log entries (signed EARs), paged",
                     {"200": _json(OBJ)},
