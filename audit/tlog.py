@@ -103,8 +103,52 @@ def run_tlog_checks(
     tdir = state / "tlog"
     tdir.mkdir(parents=True, exist_ok=True)
     fetch = (f"curl -sf {src.base}{CHECKPOINT}", cmd)
-    # 1. The log's note key, trusted on first use unless given.
-    stored = tdir / "log.vkey"
+    log = _trusted_log_key(add, src, tdir / "log.vkey", log_key, fetch)
+    if log is None:
+        return
+    note = _checkpoint_note(add, src, log, witnesses, fetch)
+    if note is None:
+        return
+    text, scp = note
+    # 3. Every view must be of one tree: the note checkpoint, the last one this auditor
+    #    kept, and each witness's latest, against the verifier's checkpoint (RFC 9162
+    #    section 2.1.4.2 consistency proofs).
+    last = tdir / "checkpoint"
+    views = [("the log's C2SP checkpoint", scp), *_other_views(add, src, last, log, witnesses)]
+    forks = []
+    for what, v in views:
+        size, root = v.checkpoint.size, v.checkpoint.root
+        try:
+            if size <= cp_size:
+                merkle.verify_consistency(size, cp_size, consistency(size, cp_size), root, cp_root)
+            else:  # fetched after the verifier's checkpoint: the log grew, or it rolled back
+                merkle.verify_consistency(cp_size, size, consistency(cp_size, size), cp_root, root)
+        except (ProofError, NoteError, AuditError) as exc:
+            forks.append(_fork_detail(what, size, root, exc))
+    title = "Witnessed checkpoints are consistent with the log (no fork)"
+    if forks:
+        add(Check("tlog-fork", title, "fail", "; ".join(forks), (cmd,), "audit.fork"))
+        return
+    add(
+        Check(
+            "tlog-fork",
+            title,
+            "pass",
+            f"{len(views)} views ({', '.join(w for w, _ in views)}) extend to size {cp_size}",
+            (cmd,),
+        )
+    )
+    last.write_text(text)
+
+
+def _trusted_log_key(
+    add: Callable[[Check], None],
+    src: TlogSource,
+    stored: Path,
+    log_key: str | None,
+    fetch: tuple[str, ...],
+) -> Verifier | None:
+    """1. The log's note key, trusted on first use unless given (None: a check failed)."""
     try:
         served = src.log_vkey()
         vkey = log_key or (stored.read_text().strip() if stored.exists() else served)
@@ -115,7 +159,7 @@ def run_tlog_checks(
                 "tlog-key", "Log note key (C2SP signed-note)", "fail", exc.message, fetch, exc.code
             )
         )
-        return
+        return None
     if not stored.exists():
         stored.write_text(log.vkey + "\n")
     if served != log.vkey:
@@ -129,15 +173,25 @@ def run_tlog_checks(
                 "audit.log-key-changed",
             )
         )
-        return
-    # 2. The checkpoint note and its cosignatures.
+        return None
+    return log
+
+
+def _checkpoint_note(
+    add: Callable[[Check], None],
+    src: TlogSource,
+    log: Verifier,
+    witnesses: list[WitnessArg],
+    fetch: tuple[str, ...],
+) -> tuple[str, SignedCheckpoint] | None:
+    """2. The checkpoint note and its cosignatures (c2sp.org/tlog-checkpoint@v1.0.0)."""
     title = "C2SP checkpoint signed by the log and cosigned by the witnesses"
     try:
         text = src.checkpoint()
         scp = open_checkpoint(text, log, [w.key for w in witnesses])
     except NoteError as exc:
         add(Check("tlog-checkpoint", title, "fail", exc.message, fetch, exc.code))
-        return
+        return None
     cp = scp.checkpoint
     missing = [w.key.name for w in witnesses if w.key.name not in scp.cosigners]
     detail = f"size {cp.size} signed by {log.name}; cosigned by {sorted(scp.cosigners) or 'none'}"
@@ -154,11 +208,18 @@ def run_tlog_checks(
         )
     else:
         add(Check("tlog-checkpoint", title, "pass", detail, fetch))
-    # 3. Every view must be of one tree: the note checkpoint, the last one this auditor
-    #    kept, and each witness's latest, against the verifier's checkpoint (RFC 9162
-    #    section 2.1.4.2 consistency proofs).
-    views: list[tuple[str, SignedCheckpoint]] = [("the log's C2SP checkpoint", scp)]
-    last = tdir / "checkpoint"
+    return text, scp
+
+
+def _other_views(
+    add: Callable[[Check], None],
+    src: TlogSource,
+    last: Path,
+    log: Verifier,
+    witnesses: list[WitnessArg],
+) -> list[tuple[str, SignedCheckpoint]]:
+    """The checkpoint this auditor kept and each witness's latest, those that verify."""
+    views: list[tuple[str, SignedCheckpoint]] = []
     if last.exists():
         try:
             views.append(
@@ -189,27 +250,4 @@ def run_tlog_checks(
             )
             continue
         views.append((f"witness {w.key.name}", wcp))
-    forks = []
-    for what, v in views:
-        size, root = v.checkpoint.size, v.checkpoint.root
-        try:
-            if size <= cp_size:
-                merkle.verify_consistency(size, cp_size, consistency(size, cp_size), root, cp_root)
-            else:  # fetched after the verifier's checkpoint: the log grew, or it rolled back
-                merkle.verify_consistency(cp_size, size, consistency(cp_size, size), cp_root, root)
-        except (ProofError, NoteError, AuditError) as exc:
-            forks.append(_fork_detail(what, size, root, exc))
-    title = "Witnessed checkpoints are consistent with the log (no fork)"
-    if forks:
-        add(Check("tlog-fork", title, "fail", "; ".join(forks), (cmd,), "audit.fork"))
-        return
-    add(
-        Check(
-            "tlog-fork",
-            title,
-            "pass",
-            f"{len(views)} views ({', '.join(w for w, _ in views)}) extend to size {cp_size}",
-            (cmd,),
-        )
-    )
-    last.write_text(text)
+    return views

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from attest import ear as earmod
@@ -35,28 +36,18 @@ from verifier.storage import Appraisal
 from verifier.tokens import Caller
 
 
+@dataclass
 class Appraisals:
     """Takes evidence in (`submit`) and gives results out (`get`, `tlog_proof`)."""
 
-    def __init__(
-        self,
-        ctx: Context,
-        policy: Policy,
-        result_key: SigningKey,
-        keyset: KeySet,
-        hot_reads: HotPath,
-        committer: Committer,
-        references: References,
-        log: Log,
-    ) -> None:
-        self.ctx = ctx
-        self.policy = policy
-        self.result_key = result_key
-        self.keyset = keyset
-        self.hot_reads = hot_reads
-        self.committer = committer
-        self.references = references
-        self.log = log
+    ctx: Context
+    policy: Policy
+    result_key: SigningKey
+    keyset: KeySet
+    hot_reads: HotPath
+    committer: Committer
+    references: References
+    log: Log
 
     def submit(self, token: bytes, profile: str | None = None) -> dict[str, Any]:
         """Appraise, sign, commit (nonce + appraisal + log entry), answer with the proof.
