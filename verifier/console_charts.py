@@ -5,14 +5,10 @@ here, so the page needs no JavaScript and no external asset.
 from __future__ import annotations
 
 import json
-import re
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from flask import (
-    request,
-)
 from sqlalchemy import Integer, func, literal_column, select
 
 from attest.ear import Status
@@ -24,8 +20,7 @@ from verifier.console_base import (
     page,
     utc,
 )
-from verifier.errors import RequestError
-from verifier.http import verifier
+from verifier.http import int_arg, verifier
 from verifier.storage import Appraisal
 
 MAX_REASON_ROWS = 50_000  # appraisals read for the failure-reason chart
@@ -107,17 +102,10 @@ def _nice_step(peak: int) -> int:
     return step
 
 
-def _int_arg(name: str, default: int, lo: int, hi: int) -> int:
-    raw = request.args.get(name, str(default))
-    if not re.fullmatch(r"[0-9]{1,4}", raw) or not lo <= int(raw) <= hi:
-        raise RequestError(f"{name} must be an integer in {lo}..{hi}")
-    return int(raw)
-
-
 @bp.get("/charts")
 def charts() -> Any:
     v = verifier()
-    n_days = _int_arg("days", 14, 1, 90)
+    n_days = int_arg("days", 14, hi=90, lo=1)
     first = (v.now() // DAY - n_days + 1) * DAY
     days = [first + i * DAY for i in range(n_days)]
     slot = {d: i for i, d in enumerate(days)}

@@ -183,13 +183,13 @@ def created(doc: dict[str, Any], location: str | None = None) -> Response:
     return resp
 
 
-def int_arg(name: str, default: int | None = None, hi: int = 2**31) -> int:
-    """A non-negative decimal query argument; None as default makes it required."""
+def int_arg(name: str, default: int | None = None, hi: int = 2**31, lo: int = 0) -> int:
+    """A decimal query argument in lo..hi; None as default makes it required."""
     raw = request.args.get(name)
     if raw is None:
         if default is None:
             raise RequestError(f"query parameter {name} is required")
         return default
-    if not re.fullmatch(r"[0-9]{1,10}", raw) or int(raw) > hi:
-        raise RequestError(f"{name} must be an integer in 0..{hi}")
+    if not re.fullmatch(r"[0-9]{1,10}", raw) or not lo <= int(raw) <= hi:
+        raise RequestError(f"{name} must be an integer in {lo}..{hi}")
     return int(raw)
