@@ -14,7 +14,7 @@ import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from attest import merkle
+from attest import merkle, paths
 from attest.ear import decode_ear_unverified
 from attest.errors import AttestError
 from audit.checks import (
@@ -117,7 +117,7 @@ def run_audit(source: Source, state: StateDir, opts: Options, now: int) -> Repor
     # Keys seen earlier still validate what they signed while they were published.
     keys = TrustedKeys(keyset, *reversed(known))
 
-    cp_cmds = (*r.fetch("/v1/log/checkpoint"), r.cmd("--checkpoint-only"))
+    cp_cmds = (*r.fetch(paths.LOG_CHECKPOINT), r.cmd("--checkpoint-only"))
     try:
         cp = verify_checkpoint(source.checkpoint(), keys)
     except (AttestError, AuditError) as exc:
@@ -169,7 +169,7 @@ def _consistency(r: _Run, last: SignedCheckpoint | None, cp: SignedCheckpoint) -
         r.add(Check("consistency", title, "skip", "no stored checkpoint yet: this one is kept"))
         return True
     cmds = (
-        *r.fetch(f"/v1/log/proof/consistency?first={last.size}&second={cp.size}"),
+        *r.fetch(paths.log_consistency(last.size, cp.size)),
         r.cmd("--checkpoint-only"),
     )
     try:
@@ -277,7 +277,7 @@ def _full(
 ) -> dict[bytes, int]:
     leaves: dict[int, bytes] = {}  # leaf hashes only: a page's bytes are dropped once checked
     ids: dict[int, str] = {}
-    cmds = (*r.fetch(f"/v1/log/entries?start=0&limit={min(cp.size, 1000) or 1}"), r.cmd())
+    cmds = (*r.fetch(paths.log_entries(0, min(cp.size, 1000) or 1)), r.cmd())
     title = "Tree recomputed from the entries matches the checkpoint (RFC 9162 section 2.1.1)"
     try:
         for page in iter_pages(r.source, cp.size):

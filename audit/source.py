@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 import httpx
 
-from attest import merkle
+from attest import merkle, paths
 from attest.ear import decode_ear_unverified
 from attest.errors import AttestError
 from attest.keys import PublicKey, b64url, b64url_decode
@@ -24,7 +24,7 @@ from attest.keyset import KeySet
 from audit.checks import decode_proof
 from audit.errors import FetchError, SourceError
 
-KEYS_PATH = "/.well-known/edgeproof/keys.json"
+KEYS_PATH = paths.KEYSET
 PAGE = 1000  # the verifier's largest `limit` for /v1/log/entries
 EXPORT_FORMAT = "edgeproof-log-export/1"
 MAX_EXPORT_BYTES = 2 << 30
@@ -103,7 +103,7 @@ class VerifierSource:
         return " ".join(p for p in ("curl -sf", auth, shlex.quote(self.base + path)) if p)
 
     def inspect_commands(self, index: int) -> tuple[str, ...]:
-        entry = self.fetch_command(f"/v1/log/entries?start={index}&limit=1")
+        entry = self.fetch_command(paths.log_entries(index, 1))
         out = f"entry-{index}.cwt"
         extract = _extract("['entries'][0]['data']", out)
         return (
@@ -130,19 +130,19 @@ class VerifierSource:
         return KeySet.from_json(doc), doc
 
     def checkpoint(self) -> dict[str, Any]:
-        doc: dict[str, Any] = self._get("/v1/log/checkpoint")
+        doc: dict[str, Any] = self._get(paths.LOG_CHECKPOINT)
         return doc
 
     def entries(self, start: int, limit: int) -> list[tuple[int, bytes]]:
-        doc = self._get("/v1/log/entries", {"start": start, "limit": min(limit, PAGE)})
+        doc = self._get(paths.LOG_ENTRIES, {"start": start, "limit": min(limit, PAGE)})
         return _entries(doc.get("entries") if isinstance(doc, dict) else None)
 
     def consistency(self, first: int, second: int) -> list[bytes]:
-        doc = self._get("/v1/log/proof/consistency", {"first": first, "second": second})
+        doc = self._get(paths.LOG_CONSISTENCY, {"first": first, "second": second})
         return decode_proof(doc.get("consistency_proof", ()) if isinstance(doc, dict) else ())
 
     def inclusion(self, index: int, size: int) -> list[bytes]:
-        doc = self._get("/v1/log/proof/inclusion", {"index": index, "tree_size": size})
+        doc = self._get(paths.LOG_INCLUSION, {"index": index, "tree_size": size})
         return decode_proof(doc.get("inclusion_proof", ()) if isinstance(doc, dict) else ())
 
     def device_evidence(self, ear_data: bytes) -> tuple[bytes, PublicKey | None] | None:
@@ -150,14 +150,14 @@ class VerifierSource:
             ear = decode_ear_unverified(ear_data)
         except AttestError:
             return None
-        doc = self._get(f"/v1/attestations/{ear.appraisal_id}")
+        doc = self._get(paths.attestation(ear.appraisal_id))
         raw = doc.get("evidence") if isinstance(doc, dict) else None
         if not isinstance(raw, str):
             return None
         kid = b64url(ear.device_kid)
         if kid not in self._devices:
             try:
-                dev = self._get(f"/v1/devices/{kid}")
+                dev = self._get(paths.device(kid))
                 self._devices[kid] = PublicKey.from_cose_key(b64url_decode(dev["cose_key"]))
             except (FetchError, AttestError, KeyError, TypeError):
                 self._devices[kid] = None

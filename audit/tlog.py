@@ -25,14 +25,14 @@ from pathlib import Path
 
 import httpx
 
-from attest import merkle
+from attest import merkle, paths
 from attest.errors import ProofError
 from attest.note import ALG_COSIGNATURE_V1, NoteError, SignedCheckpoint, Verifier, open_checkpoint
 from audit.errors import AuditError
 from audit.report import Check
 
-KEYS = "/.well-known/edgeproof/keys.json"  # member tlog.log_vkey (verifier/tlog_api.py)
-CHECKPOINT = "/log/checkpoint"
+KEYS = paths.KEYSET  # member tlog.log_vkey (verifier/tlog_api.py)
+CHECKPOINT = paths.TLOG_CHECKPOINT
 
 
 @dataclass(frozen=True)

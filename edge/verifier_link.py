@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from attest import merkle
+from attest import merkle, paths
 from attest.challenge import parse_challenge_spec
 from attest.ear import DECISION_NAMES, verify_ear_cwt
 from attest.errors import AttestError
@@ -65,7 +65,7 @@ class HttpVerifier:
         return SessionError(step, code, f"verifier answered {resp.status_code}: {detail}")
 
     def keyset(self) -> KeySet:
-        resp = self._request("GET", "/.well-known/edgeproof/keys.json")
+        resp = self._request("GET", paths.KEYSET)
         if resp.status_code != 200:
             raise self._problem("result", resp)
         return KeySet.from_json(resp.content)
@@ -78,7 +78,7 @@ class HttpVerifier:
             body["commitment_salt"] = b64url(self.commitment[0])
             body["document_commitment"] = b64url(self.commitment[1])
         resp = self._request(
-            "POST", "/v1/challenges", json=body, headers={"Authorization": f"Bearer {self.token}"}
+            "POST", paths.CHALLENGES, json=body, headers={"Authorization": f"Bearer {self.token}"}
         )
         if resp.status_code != 201:
             raise self._problem("challenge", resp)
@@ -96,7 +96,7 @@ class HttpVerifier:
 
     def submit(self, evidence: bytes) -> Submission:
         resp = self._request(
-            "POST", "/v1/attestations", content=evidence, headers={"Content-Type": EVIDENCE_TYPE}
+            "POST", paths.ATTESTATIONS, content=evidence, headers={"Content-Type": EVIDENCE_TYPE}
         )
         if resp.status_code != 201:
             raise self._problem("submit", resp)
@@ -160,7 +160,7 @@ def flush_queue(
     def send(token: bytes) -> SendResult:
         try:
             with httpx.Client(base_url=base_url.rstrip("/"), timeout=timeout_s) as c:
-                c.post("/v1/attestations", content=token, headers={"Content-Type": EVIDENCE_TYPE})
+                c.post(paths.ATTESTATIONS, content=token, headers={"Content-Type": EVIDENCE_TYPE})
         except httpx.TransportError:
             return SendResult.UNREACHABLE
         return SendResult.SENT

@@ -12,11 +12,12 @@ import time
 import urllib.request
 from collections.abc import Callable
 
+from attest import paths
 from attest.errors import KeyFormatError, UnknownKeyError
 from attest.keys import PublicKey
 from attest.keyset import MAX_KEYSET_SIZE, KeySet
 
-WELL_KNOWN_PATH = "/.well-known/edgeproof/keys.json"
+WELL_KNOWN_PATH = paths.KEYSET
 
 
 def fetch_keyset(verifier_url: str, timeout: float = 5.0) -> KeySet:

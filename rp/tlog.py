@@ -12,11 +12,12 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from attest import paths
 from attest.keyset import MAX_KEYSET_SIZE
 from attest.note import NoteError, Verifier
 from attest.tlog import verify_proof
 
-KEYS_PATH = "/.well-known/edgeproof/keys.json"  # its `tlog` member names the log's vkey
+KEYS_PATH = paths.KEYSET  # its `tlog` member names the log's vkey
 
 
 def read_vkey(arg: str) -> Verifier:

@@ -1,7 +1,7 @@
 """The HTTP API (ARCHITECTURE.md, "Verifier API"): thin views over verifier.service.
 
 Views parse and check their inputs at the boundary, call one service operation and
-return JSON; every error is a VerifierError turned into a problem document by app.py.
+return JSON; every error is a VerifierError turned into a problem document by verifier/http.py.
 /openapi.json (verifier/openapi.py) describes exactly these routes.
 """
 
@@ -14,11 +14,12 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 
 from attest import ear as earmod
+from attest import paths
 from attest.errors import AttestError
 from attest.keys import EDDSA, PublicKey, b64url, b64url_decode
 from verifier import metrics
-from verifier.app import body, caller, json_body, require, verifier
 from verifier.errors import RequestError, VerifierError
+from verifier.http import body, caller, created, int_arg, json_body, only, require, verifier
 from verifier.openapi import openapi
 
 bp = Blueprint("api", __name__)
@@ -28,20 +29,6 @@ MAX_MANIFEST_BODY = 300 * 1024
 _DEVICE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
 _HARDWARE = re.compile(r"[ -~]{1,128}")  # printable ASCII, e.g. "Raspberry Pi 5 Model B Rev 1.0"
 _LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._:-]{0,63}")
-
-
-def _created(doc: dict[str, Any], location: str | None = None) -> Response:
-    resp = jsonify(doc)
-    resp.status_code = 201
-    if location:
-        resp.headers["Location"] = location
-    return resp
-
-
-def _only(doc: dict[str, Any], allowed: set[str]) -> None:
-    extra = sorted(set(doc) - allowed)
-    if extra:
-        raise RequestError(f"unknown members {extra}; allowed: {sorted(allowed)}")
 
 
 def _digest(doc: dict[str, Any], name: str, lo: int = 32, hi: int = 32) -> bytes | None:
@@ -91,39 +78,28 @@ def _key(doc: dict[str, Any]) -> PublicKey:
     return key
 
 
-def _int_arg(name: str, default: int | None = None, hi: int = 2**31) -> int:
-    raw = request.args.get(name)
-    if raw is None:
-        if default is None:
-            raise RequestError(f"query parameter {name} is required")
-        return default
-    if not re.fullmatch(r"[0-9]{1,10}", raw) or int(raw) > hi:
-        raise RequestError(f"{name} must be an integer in 0..{hi}")
-    return int(raw)
-
-
 # -- public ---------------------------------------------------------------------------------
 
 
-@bp.get("/healthz")
+@bp.get(paths.HEALTHZ)
 def healthz() -> Response:
     if not verifier().healthy():
         raise VerifierError("the database is not reachable", code="request.unavailable")
     return jsonify({"status": "ok"})
 
 
-@bp.get("/metrics")
+@bp.get(paths.METRICS)
 def metrics_view() -> Response:
     data, ctype = metrics.exposition()
     return Response(data, content_type=ctype)
 
 
-@bp.get("/openapi.json")
+@bp.get(paths.OPENAPI)
 def openapi_view() -> Response:
     return jsonify(openapi())
 
 
-@bp.get("/.well-known/edgeproof/keys.json")
+@bp.get(paths.KEYSET)
 def keyset() -> Response:
     return Response(verifier().keyset_document(), mimetype="application/jwk-set+json")
 
@@ -131,11 +107,11 @@ def keyset() -> Response:
 # -- challenges and attestations -------------------------------------------------------------
 
 
-@bp.post("/v1/challenges")
+@bp.post(paths.CHALLENGES)
 @require("relying-party", "admin")
 def challenges() -> Response:
     doc = json_body(optional=True)
-    _only(doc, {"txn_hash", "document_commitment", "commitment_salt"})
+    only(doc, {"txn_hash", "document_commitment", "commitment_salt"})
     commitment = _digest(doc, "document_commitment")
     # attest/commitment.py: the salt travels with the commitment to the device. It is
     # echoed, never stored: with the salt, a stored commitment could be brute-forced
@@ -146,7 +122,7 @@ def challenges() -> Response:
     out = verifier().issue_challenge(caller(), _digest(doc, "txn_hash"), commitment)
     if salt is not None:
         out["commitment_salt"] = doc["commitment_salt"]
-    return _created(out)
+    return created(out)
 
 
 def _accept() -> list[tuple[str, str | None]]:
@@ -231,7 +207,7 @@ def _negotiated(out: dict[str, Any]) -> Response:
     return jsonify(out)
 
 
-@bp.post("/v1/attestations")
+@bp.post(paths.ATTESTATIONS)
 def attestations() -> Response:
     v = verifier()
     token = body(EVIDENCE_TYPE, v.config.max_evidence_bytes)
@@ -242,10 +218,10 @@ def attestations() -> Response:
         metrics.appraisal(exc.code)
         raise
     metrics.appraisal(f"result-{out['status']}")
-    return _created(_with_cmw(out), f"/v1/attestations/{out['appraisal_id']}")
+    return created(_with_cmw(out), paths.attestation(out["appraisal_id"]))
 
 
-@bp.get("/v1/attestations/<appraisal_id>")
+@bp.get(paths.ATTESTATION_RULE)
 @require("auditor", "admin", "relying-party")
 def attestation(appraisal_id: str) -> Response:
     if not re.fullmatch(r"[0-9a-f]{32}", appraisal_id):
@@ -256,11 +232,11 @@ def attestation(appraisal_id: str) -> Response:
 # -- management ------------------------------------------------------------------------------
 
 
-@bp.post("/v1/devices")
+@bp.post(paths.DEVICES)
 @require("admin")
 def enrol() -> Response:
     doc = json_body()
-    _only(doc, {"device_id", "cose_key", "jwk", "hardware_model"})
+    only(doc, {"device_id", "cose_key", "jwk", "hardware_model"})
     device_id = doc.get("device_id")
     if not isinstance(device_id, str) or not _DEVICE_ID.fullmatch(device_id):
         raise RequestError("device_id must be a short identifier ([A-Za-z0-9._:-], <= 64)")
@@ -268,33 +244,33 @@ def enrol() -> Response:
     if model is not None and (not isinstance(model, str) or not _HARDWARE.fullmatch(model)):
         raise RequestError("hardware_model must be printable text of at most 128 characters")
     out = verifier().enrol(device_id, _key(doc), model)
-    return _created(out, f"/v1/devices/{out['kid']}")
+    return created(out, paths.device(out["kid"]))
 
 
-@bp.get("/v1/devices/<kid>")
+@bp.get(paths.DEVICE_RULE)
 @require("admin", "auditor")
 def device(kid: str) -> Response:
     return jsonify(verifier().device(_kid(kid)))
 
 
-@bp.delete("/v1/devices/<kid>")
+@bp.delete(paths.DEVICE_RULE)
 @require("admin")
 def revoke(kid: str) -> Response:
     return jsonify(verifier().revoke_device(_kid(kid)))
 
 
-@bp.post("/v1/devices/<kid>/rotate")
+@bp.post(paths.DEVICE_ROTATE_RULE)
 @require("admin")
 def rotate(kid: str) -> Response:
     doc = json_body()
-    _only(doc, {"cose_key", "jwk", "overlap_s"})
+    only(doc, {"cose_key", "jwk", "overlap_s"})
     overlap = doc.get("overlap_s", 0)
     if not isinstance(overlap, int) or isinstance(overlap, bool):
         raise RequestError("overlap_s must be an integer (seconds)")
-    return _created(verifier().rotate_device(_kid(kid), _key(doc), overlap))
+    return created(verifier().rotate_device(_kid(kid), _key(doc), overlap))
 
 
-@bp.put("/v1/reference-values")
+@bp.put(paths.REFERENCE_VALUES)
 @require("admin")
 def put_reference_values() -> Response:
     signed = body(MANIFEST_TYPE, MAX_MANIFEST_BODY)
@@ -304,27 +280,27 @@ def put_reference_values() -> Response:
     return resp
 
 
-@bp.get("/v1/reference-values")
+@bp.get(paths.REFERENCE_VALUES)
 @require("admin", "auditor")
 def get_reference_values() -> Response:
     return jsonify({"manifests": verifier().manifests()})
 
 
-@bp.post("/v1/tokens")
+@bp.post(paths.TOKENS)
 @require("admin")
 def create_token() -> Response:
     doc = json_body()
-    _only(doc, {"role", "label"})
+    only(doc, {"role", "label"})
     role, label = doc.get("role"), doc.get("label", "")
     if not isinstance(role, str) or not isinstance(label, str):
         raise RequestError("role and label are strings")
     if label and not _LABEL.fullmatch(label):
         raise RequestError("label must be short plain text")
     token_id, token = verifier().create_token(role, label or role)
-    return _created({"id": token_id, "role": role, "token": token})
+    return created({"id": token_id, "role": role, "token": token})
 
 
-@bp.delete("/v1/tokens/<int:token_id>")
+@bp.delete(paths.TOKEN_RULE)
 @require("admin")
 def revoke_token(token_id: int) -> Response:
     verifier().revoke_token(token_id)
@@ -334,28 +310,28 @@ def revoke_token(token_id: int) -> Response:
 # -- audit log (RFC 9162) --------------------------------------------------------------------
 
 
-@bp.get("/v1/log/checkpoint")
+@bp.get(paths.LOG_CHECKPOINT)
 @require("auditor", "admin")
 def checkpoint() -> Response:
     return jsonify(verifier().checkpoint())
 
 
-@bp.get("/v1/log/proof/inclusion")
+@bp.get(paths.LOG_INCLUSION)
 @require("auditor", "admin")
 def inclusion() -> Response:
     size = request.args.get("tree_size")
     return jsonify(
-        verifier().inclusion(_int_arg("index"), None if size is None else _int_arg("tree_size"))
+        verifier().inclusion(int_arg("index"), None if size is None else int_arg("tree_size"))
     )
 
 
-@bp.get("/v1/log/proof/consistency")
+@bp.get(paths.LOG_CONSISTENCY)
 @require("auditor", "admin")
 def consistency() -> Response:
-    return jsonify(verifier().consistency(_int_arg("first"), _int_arg("second")))
+    return jsonify(verifier().consistency(int_arg("first"), int_arg("second")))
 
 
-@bp.get("/v1/log/entries")
+@bp.get(paths.LOG_ENTRIES)
 @require("auditor", "admin")
 def entries() -> Response:
-    return jsonify(verifier().entries(_int_arg("start", 0), _int_arg("limit", 100, hi=1000) or 1))
+    return jsonify(verifier().entries(int_arg("start", 0), int_arg("limit", 100, hi=1000) or 1))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from attest import paths
 from verifier.tlog_api import tlog_paths
 
 B64 = {"type": "string", "pattern": "^[A-Za-z0-9_-]*$"}
@@ -177,24 +178,252 @@ def console_paths() -> dict[str, Any]:
     }
 
 
-def openapi() -> dict[str, Any]:
-    cose_key_body = {
-        "required": True,
-        "content": {
-            "application/json": {
-                "schema": {
-                    "type": "object",
-                    "properties": {
-                        "device_id": {"type": "string"},
-                        "hardware_model": {"type": "string"},
-                        "cose_key": B64,
-                        "jwk": OBJ,
-                        "overlap_s": {"type": "integer"},
-                    },
-                }
+COSE_KEY_BODY = {
+    "required": True,
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "properties": {
+                    "device_id": {"type": "string"},
+                    "hardware_model": {"type": "string"},
+                    "cose_key": B64,
+                    "jwk": OBJ,
+                    "overlap_s": {"type": "integer"},
+                },
             }
+        }
+    },
+}
+
+
+def _public_paths() -> dict[str, Any]:
+    """Unauthenticated: health, metrics, this document, the key set."""
+    return {
+        paths.HEALTHZ: {
+            "get": _op(
+                "liveness of service and database", {"200": _json(OBJ)}, (503,), secured=False
+            )
+        },
+        paths.METRICS: {
+            "get": _op(
+                "Prometheus metrics",
+                {
+                    "200": {
+                        "description": "text exposition",
+                        "content": {"text/plain": {"schema": {"type": "string"}}},
+                    }
+                },
+                (),
+                secured=False,
+            )
+        },
+        paths.OPENAPI: {"get": _op("this document", {"200": _json(OBJ)}, (), secured=False)},
+        paths.KEYSET: {
+            "get": _op(
+                "result-signing keys (JWKS with status current / retiring)",
+                {
+                    "200": {
+                        "description": "JWKS",
+                        "content": {"application/jwk-set+json": {"schema": OBJ}},
+                    }
+                },
+                (),
+                secured=False,
+            )
         },
     }
+
+
+def _attestation_paths() -> dict[str, Any]:
+    """Challenges in, evidence in, results out (ARCHITECTURE.md, "Verifier API")."""
+    return {
+        paths.CHALLENGES: {
+            "post": _op(
+                "issue a nonce and its liveness challenge",
+                {"201": _json(OBJ)},
+                (400, 413, 415),
+                body={
+                    "required": False,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {
+                                    "txn_hash": DIGEST,
+                                    "document_commitment": DIGEST,
+                                },
+                                "additionalProperties": False,
+                            }
+                        }
+                    },
+                },
+            )
+        },
+        paths.ATTESTATIONS: {
+            "post": _op(
+                "appraise evidence; returns the signed EAR (draft-ietf-rats-ear-04, or the"
+                " 2023 Veraison profile when Accept names it by eat_profile), its record"
+                " CMWs, the log index and inclusion proof",
+                {"201": _json(OBJ)},
+                (400, 406, 409, 413, 415, 422),
+                secured=False,
+                body={
+                    "required": True,
+                    "content": {
+                        "application/eat+cwt": {"schema": {"type": "string", "format": "binary"}}
+                    },
+                },
+            )
+        },
+        paths.openapi_path(paths.ATTESTATION_RULE): {
+            "get": _op(
+                "one appraisal (relying parties: their own only); by Accept, the bare"
+                " EAR (application/eat+cwt, application/eat+jwt) or a record CMW"
+                " (application/cmw+json, application/cmw+cbor)",
+                {
+                    "200": {
+                        "description": "the appraisal, or the form of its result asked for",
+                        "content": {
+                            "application/json": {"schema": OBJ},
+                            "application/eat+cwt": {"schema": {"type": "string"}},
+                            "application/eat+jwt": {"schema": {"type": "string"}},
+                            "application/cmw+json": {"schema": {"type": "array"}},
+                            "application/cmw+cbor": {"schema": {"type": "string"}},
+                        },
+                    }
+                },
+                (404,),
+                params=[
+                    {
+                        "name": "appraisal_id",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "string"},
+                    }
+                ],
+            )
+        },
+    }
+
+
+def _management_paths() -> dict[str, Any]:
+    """Admin operations: devices, reference values, tokens."""
+    return {
+        paths.DEVICES: {
+            "post": _op(
+                "enrol a device key",
+                {"201": _json(OBJ)},
+                (400, 409, 413, 415, 422),
+                body=COSE_KEY_BODY,
+            )
+        },
+        paths.openapi_path(paths.DEVICE_RULE): {
+            "get": _op("a device key record", {"200": _json(OBJ)}, (404,), params=[KID]),
+            "delete": _op(
+                "revoke a device key (kept for auditors)",
+                {"200": _json(OBJ)},
+                (404,),
+                params=[KID],
+            ),
+        },
+        paths.openapi_path(paths.DEVICE_ROTATE_RULE): {
+            "post": _op(
+                "rotate a device key with an overlap window",
+                {"201": _json(OBJ)},
+                (400, 404, 409, 413, 415, 422),
+                params=[KID],
+                body=COSE_KEY_BODY,
+            )
+        },
+        paths.REFERENCE_VALUES: {
+            "put": _op(
+                "add a signed release manifest (COSE_Sign1 by a trusted release key)",
+                {"200": _json(OBJ), "201": _json(OBJ)},
+                (400, 413, 415, 422),
+                body={
+                    "required": True,
+                    "content": {
+                        "application/cose": {"schema": {"type": "string", "format": "binary"}}
+                    },
+                },
+            ),
+            "get": _op("accepted release manifests", {"200": _json(OBJ)}, ()),
+        },
+        paths.TOKENS: {
+            "post": _op(
+                "create a bearer token (shown once)",
+                {"201": _json(OBJ)},
+                (400, 413, 415),
+                body={
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["role"],
+                                "properties": {
+                                    "role": {"enum": ["admin", "auditor", "relying-party"]},
+                                    "label": {"type": "string"},
+                                },
+                            }
+                        }
+                    },
+                },
+            )
+        },
+        paths.openapi_path(paths.TOKEN_RULE): {
+            "delete": _op(
+                "revoke a bearer token",
+                {"204": {"description": "revoked"}},
+                (404,),
+                params=[
+                    {
+                        "name": "token_id",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "integer", "minimum": 0, "maximum": 2**31},
+                    }
+                ],
+            )
+        },
+    }
+
+
+def _log_paths() -> dict[str, Any]:
+    """The RFC 9162 log as JSON (the C2SP routes are in verifier/tlog_api.py)."""
+    return {
+        paths.LOG_CHECKPOINT: {
+            "get": _op("signed checkpoint (size, root, time)", {"200": _json(OBJ)}, ())
+        },
+        paths.LOG_INCLUSION: {
+            "get": _op(
+                "inclusion proof (RFC 9162 section 2.1.3)",
+                {"200": _json(OBJ)},
+                (400,),
+                params=[_q("index"), _q("tree_size", required=False)],
+            )
+        },
+        paths.LOG_CONSISTENCY: {
+            "get": _op(
+                "consistency proof (RFC 9162 section 2.1.4)",
+                {"200": _json(OBJ)},
+                (400,),
+                params=[_q("first"), _q("second")],
+            )
+        },
+        paths.LOG_ENTRIES: {
+            "get": _op(
+                "log entries (signed EARs), paged",
+                {"200": _json(OBJ)},
+                (400,),
+                params=[_q("start", required=False), _q("limit", required=False, maximum=1000)],
+            )
+        },
+    }
+
+
+def openapi() -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
         "info": {
@@ -229,210 +458,10 @@ def openapi() -> dict[str, Any]:
             },
         },
         "paths": {
-            "/healthz": {
-                "get": _op(
-                    "liveness of service and database", {"200": _json(OBJ)}, (503,), secured=False
-                )
-            },
-            "/metrics": {
-                "get": _op(
-                    "Prometheus metrics",
-                    {
-                        "200": {
-                            "description": "text exposition",
-                            "content": {"text/plain": {"schema": {"type": "string"}}},
-                        }
-                    },
-                    (),
-                    secured=False,
-                )
-            },
-            "/openapi.json": {"get": _op("this document", {"200": _json(OBJ)}, (), secured=False)},
-            "/.well-known/edgeproof/keys.json": {
-                "get": _op(
-                    "result-signing keys (JWKS with status current / retiring)",
-                    {
-                        "200": {
-                            "description": "JWKS",
-                            "content": {"application/jwk-set+json": {"schema": OBJ}},
-                        }
-                    },
-                    (),
-                    secured=False,
-                )
-            },
-            "/v1/challenges": {
-                "post": _op(
-                    "issue a nonce and its liveness challenge",
-                    {"201": _json(OBJ)},
-                    (400, 413, 415),
-                    body={
-                        "required": False,
-                        "content": {
-                            "application/json": {
-                                "schema": {
-                                    "type": "object",
-                                    "properties": {
-                                        "txn_hash": DIGEST,
-                                        "document_commitment": DIGEST,
-                                    },
-                                    "additionalProperties": False,
-                                }
-                            }
-                        },
-                    },
-                )
-            },
-            "/v1/attestations": {
-                "post": _op(
-                    "appraise evidence; returns the signed EAR (draft-ietf-rats-ear-04, or the"
-                    " 2023 Veraison profile when Accept names it by eat_profile), its record"
-                    " CMWs, the log index and inclusion proof",
-                    {"201": _json(OBJ)},
-                    (400, 406, 409, 413, 415, 422),
-                    secured=False,
-                    body={
-                        "required": True,
-                        "content": {
-                            "application/eat+cwt": {
-                                "schema": {"type": "string", "format": "binary"}
-                            }
-                        },
-                    },
-                )
-            },
-            "/v1/attestations/{appraisal_id}": {
-                "get": _op(
-                    "one appraisal (relying parties: their own only); by Accept, the bare"
-                    " EAR (application/eat+cwt, application/eat+jwt) or a record CMW"
-                    " (application/cmw+json, application/cmw+cbor)",
-                    {
-                        "200": {
-                            "description": "the appraisal, or the form of its result asked for",
-                            "content": {
-                                "application/json": {"schema": OBJ},
-                                "application/eat+cwt": {"schema": {"type": "string"}},
-                                "application/eat+jwt": {"schema": {"type": "string"}},
-                                "application/cmw+json": {"schema": {"type": "array"}},
-                                "application/cmw+cbor": {"schema": {"type": "string"}},
-                            },
-                        }
-                    },
-                    (404,),
-                    params=[
-                        {
-                            "name": "appraisal_id",
-                            "in": "path",
-                            "required": True,
-                            "schema": {"type": "string"},
-                        }
-                    ],
-                )
-            },
-            "/v1/devices": {
-                "post": _op(
-                    "enrol a device key",
-                    {"201": _json(OBJ)},
-                    (400, 409, 413, 415, 422),
-                    body=cose_key_body,
-                )
-            },
-            "/v1/devices/{kid}": {
-                "get": _op("a device key record", {"200": _json(OBJ)}, (404,), params=[KID]),
-                "delete": _op(
-                    "revoke a device key (kept for auditors)",
-                    {"200": _json(OBJ)},
-                    (404,),
-                    params=[KID],
-                ),
-            },
-            "/v1/devices/{kid}/rotate": {
-                "post": _op(
-                    "rotate a device key with an overlap window",
-                    {"201": _json(OBJ)},
-                    (400, 404, 409, 413, 415, 422),
-                    params=[KID],
-                    body=cose_key_body,
-                )
-            },
-            "/v1/reference-values": {
-                "put": _op(
-                    "add a signed release manifest (COSE_Sign1 by a trusted release key)",
-                    {"200": _json(OBJ), "201": _json(OBJ)},
-                    (400, 413, 415, 422),
-                    body={
-                        "required": True,
-                        "content": {
-                            "application/cose": {"schema": {"type": "string", "format": "binary"}}
-                        },
-                    },
-                ),
-                "get": _op("accepted release manifests", {"200": _json(OBJ)}, ()),
-            },
-            "/v1/tokens": {
-                "post": _op(
-                    "create a bearer token (shown once)",
-                    {"201": _json(OBJ)},
-                    (400, 413, 415),
-                    body={
-                        "required": True,
-                        "content": {
-                            "application/json": {
-                                "schema": {
-                                    "type": "object",
-                                    "required": ["role"],
-                                    "properties": {
-                                        "role": {"enum": ["admin", "auditor", "relying-party"]},
-                                        "label": {"type": "string"},
-                                    },
-                                }
-                            }
-                        },
-                    },
-                )
-            },
-            "/v1/tokens/{token_id}": {
-                "delete": _op(
-                    "revoke a bearer token",
-                    {"204": {"description": "revoked"}},
-                    (404,),
-                    params=[
-                        {
-                            "name": "token_id",
-                            "in": "path",
-                            "required": True,
-                            "schema": {"type": "integer", "minimum": 0, "maximum": 2**31},
-                        }
-                    ],
-                )
-            },
-            "/v1/log/checkpoint": {
-                "get": _op("signed checkpoint (size, root, time)", {"200": _json(OBJ)}, ())
-            },
-            "/v1/log/proof/inclusion": {
-                "get": _op(
-                    "inclusion proof (RFC 9162 section 2.1.3)",
-                    {"200": _json(OBJ)},
-                    (400,),
-                    params=[_q("index"), _q("tree_size", required=False)],
-                )
-            },
-            "/v1/log/proof/consistency": {
-                "get": _op(
-                    "consistency proof (RFC 9162 section 2.1.4)",
-                    {"200": _json(OBJ)},
-                    (400,),
-                    params=[_q("first"), _q("second")],
-                )
-            },
-            "/v1/log/entries": {
-                "get": _op(
-                    "log entries (signed EARs), paged",
-                    {"200": _json(OBJ)},
-                    (400,),
-                    params=[_q("start", required=False), _q("limit", required=False, maximum=1000)],
-                )
-            },
+            **_public_paths(),
+            **_attestation_paths(),
+            **_management_paths(),
+            **_log_paths(),
             **console_paths(),
             **tlog_paths(_op, _json),
         },

@@ -31,6 +31,7 @@ from typing import IO, Any
 
 import httpx
 
+from attest import paths
 from attest.errors import ProofError
 from attest.note import (
     ALG_COSIGNATURE_V1,
@@ -45,7 +46,7 @@ from attest.note import (
 from attest.note import (
     Verifier as NoteVerifier,
 )
-from attest.tlog import TILE_WIDTH, AddCheckpoint, TlogProof
+from attest.tlog import TILE_WIDTH, TLOG_PROOF, TLOG_TILES, AddCheckpoint, TlogProof
 from verifier.auditlog import LogView
 from verifier.errors import ConfigError
 
@@ -176,6 +177,28 @@ class TlogView:
         """Tile `n` of tile level `level`, `width` hashes (tlog-tiles, "Merkle Tree")."""
         return b"".join(self.log.complete_subtrees(8 * level, n * TILE_WIDTH, width))
 
+    def document(self) -> dict[str, Any]:
+        """The `tlog` member of the key set document (/.well-known/edgeproof/keys.json): where
+        the log is and the note vkeys that check it. JWK Set members other than `keys` are
+        ignored by JWKS libraries (RFC 7517 section 5), so relying parties see no change."""
+        return {
+            "origin": self.key.name,
+            "log_vkey": self.key.vkey,
+            "witnesses": [
+                {"name": w.key.name, "vkey": w.key.vkey, "url": w.url} for w in self.witnesses
+            ],
+            "checkpoint": paths.TLOG_CHECKPOINT,
+            "tiles": paths.TLOG_TILES,
+            "formats": [
+                "c2sp.org/signed-note@v1.0.0",
+                "c2sp.org/tlog-checkpoint@v1.0.0",
+                "c2sp.org/tlog-cosignature@v1.0.1",
+                "c2sp.org/tlog-witness@v1.0.0",
+                TLOG_TILES,
+                TLOG_PROOF,
+            ],
+        }
+
 
 @dataclass
 class _Peer:
@@ -270,7 +293,7 @@ class Publisher:
                 proof = []
             body = AddCheckpoint(old, tuple(proof), text).encode()
             try:
-                r = self.http.post(f"{peer.spec.url}/add-checkpoint", content=body)
+                r = self.http.post(peer.spec.url + paths.WITNESS_ADD_CHECKPOINT, content=body)
             except httpx.HTTPError as exc:
                 log.warning("witness %s unreachable: %s", peer.spec.key.name, exc)
                 return []

@@ -6,7 +6,7 @@
   GET /v1/attestations/<id>/tlog-proof   the result's `.tlog-proof`              as the result
 
 The log's and witnesses' note vkeys are published in the key set document
-(/.well-known/edgeproof/keys.json, member `tlog`, see `tlog_document`).
+(/.well-known/edgeproof/keys.json, member `tlog`, see `TlogView.document` in verifier/tlog.py).
 
 The checkpoint and hash tiles carry sizes and hashes only (the witnesses' monitoring API
 publishes the checkpoint anyway); the entries are the pseudonymous results, which stay
@@ -21,10 +21,11 @@ from typing import Any
 
 from flask import Blueprint, Response
 
+from attest import paths
 from attest.note import NoteError
-from attest.tlog import TILE_WIDTH, TLOG_PROOF, TLOG_TILES, parse_tile_index
-from verifier.app import caller, require, verifier
+from attest.tlog import TILE_WIDTH, parse_tile_index
 from verifier.errors import VerifierError
+from verifier.http import caller, require, verifier
 
 bp = Blueprint("tlog", __name__)
 TEXT = "text/plain; charset=utf-8"
@@ -54,7 +55,7 @@ def _static(data: bytes, width: int, ctype: str = "application/octet-stream") ->
     return resp
 
 
-@bp.get("/log/checkpoint")
+@bp.get(paths.TLOG_CHECKPOINT)
 def checkpoint() -> Response:
     resp = Response(verifier().note_checkpoint(), content_type=TEXT)
     # tlog-tiles "Checkpoints": mutable, so no caching beyond a few seconds.
@@ -62,7 +63,7 @@ def checkpoint() -> Response:
     return resp
 
 
-@bp.get("/log/tile/<int:level>/<path:rest>")
+@bp.get(paths.TLOG_TILE_RULE)
 def tile(level: int, rest: str) -> Response:
     if not 0 <= level <= 63:
         raise VerifierError("tile levels are 0 to 63", code="request.not-found")
@@ -70,7 +71,7 @@ def tile(level: int, rest: str) -> Response:
     return _static(verifier().tile(level, n, width), width)
 
 
-@bp.get("/log/tile/entries/<path:rest>")
+@bp.get(paths.TLOG_ENTRIES_RULE)
 @require("auditor", "admin")
 def entries(rest: str) -> Response:
     n, width = _tile_arg(rest)
@@ -79,7 +80,7 @@ def entries(rest: str) -> Response:
     return resp
 
 
-@bp.get("/v1/attestations/<appraisal_id>/tlog-proof")
+@bp.get(paths.TLOG_PROOF_RULE)
 @require("auditor", "admin", "relying-party")
 def tlog_proof(appraisal_id: str) -> Response:
     if not re.fullmatch(r"[0-9a-f]{32}", appraisal_id):
@@ -87,29 +88,6 @@ def tlog_proof(appraisal_id: str) -> Response:
     resp = Response(verifier().tlog_proof(caller(), appraisal_id), content_type=TEXT)
     resp.headers["Content-Disposition"] = f'attachment; filename="{appraisal_id}.tlog-proof"'
     return resp
-
-
-def tlog_document(v: Any) -> dict[str, Any]:
-    """The `tlog` member of the key set document (/.well-known/edgeproof/keys.json): where
-    the log is and the note vkeys that check it. JWK Set members other than `keys` are
-    ignored by JWKS libraries (RFC 7517 section 5), so relying parties see no change."""
-    return {
-        "origin": v.tlog.key.name,
-        "log_vkey": v.tlog.key.vkey,
-        "witnesses": [
-            {"name": w.key.name, "vkey": w.key.vkey, "url": w.url} for w in v.tlog.witnesses
-        ],
-        "checkpoint": "/log/checkpoint",
-        "tiles": "/log/tile/",
-        "formats": [
-            "c2sp.org/signed-note@v1.0.0",
-            "c2sp.org/tlog-checkpoint@v1.0.0",
-            "c2sp.org/tlog-cosignature@v1.0.1",
-            "c2sp.org/tlog-witness@v1.0.0",
-            TLOG_TILES,
-            TLOG_PROOF,
-        ],
-    }
 
 
 def _text(description: str) -> dict[str, Any]:
@@ -134,7 +112,7 @@ def tlog_paths(op: Any, json_ok: Any) -> dict[str, Any]:
     }
     aid = {"name": "appraisal_id", "in": "path", "required": True, "schema": {"type": "string"}}
     return {
-        "/log/checkpoint": {
+        paths.TLOG_CHECKPOINT: {
             "get": op(
                 "checkpoint note (C2SP tlog-checkpoint) with cosignatures",
                 {"200": _text("signed note")},
@@ -142,7 +120,7 @@ def tlog_paths(op: Any, json_ok: Any) -> dict[str, Any]:
                 secured=False,
             )
         },
-        "/log/tile/{level}/{rest}": {
+        paths.openapi_path(paths.TLOG_TILE_RULE): {
             "get": op(
                 "Merkle tree tile (C2SP tlog-tiles)",
                 {"200": _binary("hashes")},
@@ -151,12 +129,12 @@ def tlog_paths(op: Any, json_ok: Any) -> dict[str, Any]:
                 params=[level, path],
             )
         },
-        "/log/tile/entries/{rest}": {
+        paths.openapi_path(paths.TLOG_ENTRIES_RULE): {
             "get": op(
                 "entry bundle (C2SP tlog-tiles)", {"200": _binary("bundle")}, (404,), params=[path]
             )
         },
-        "/v1/attestations/{appraisal_id}/tlog-proof": {
+        paths.openapi_path(paths.TLOG_PROOF_RULE): {
             "get": op(
                 "the result's .tlog-proof (C2SP tlog-proof)",
                 {"200": _text("proof")},

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from flask import Flask, Response, request
 
+from attest import paths
 from witness import config as wconfig
 from witness.core import Answer, Witness
 from witness.store import Store
@@ -35,17 +36,17 @@ def create_app(cfg: wconfig.WitnessConfig, clock: Callable[[], float] = time.tim
     w = Witness(cfg.signer(), cfg.logs, Store(cfg.db), clock)
     app.extensions["witness"] = w
 
-    @app.post("/add-checkpoint")
+    @app.post(paths.WITNESS_ADD_CHECKPOINT)
     def add_checkpoint() -> Response:
         return _answer(w.add_checkpoint(request.get_data(cache=False)))
 
-    @app.get("/<ohash>/checkpoint")
+    @app.get(paths.WITNESS_CHECKPOINT_RULE)
     def checkpoint(ohash: str) -> Response:
         if not re.fullmatch(r"[0-9a-f]{64}", ohash):
             return _answer(Answer(404, "text/plain", "not found\n"))
         return _answer(w.checkpoint(ohash))
 
-    @app.get("/healthz")
+    @app.get(paths.HEALTHZ)
     def healthz() -> Response:
         return _answer(Answer(200, "text/plain", f"{cfg.name}\n"))
 

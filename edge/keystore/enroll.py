@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 
+from attest import paths
 from attest.keys import b64url
 from edge.keystore.base import KeyStore
 from edge.keystore.errors import KeyStoreError
@@ -84,10 +85,10 @@ def enrol(
     headers = {"Authorization": f"Bearer {admin_token}"}
     http = client or httpx.Client(timeout=TIMEOUT_S)
     try:
-        r = http.post(f"{base}/v1/devices", json=body, headers=headers)
+        r = http.post(base + paths.DEVICES, json=body, headers=headers)
         created = r.status_code == 201
         if r.status_code == 409:  # already enrolled: show what the verifier holds
-            r = http.get(f"{base}/v1/devices/{b64url(public.kid)}", headers=headers)
+            r = http.get(base + paths.device(b64url(public.kid)), headers=headers)
         if r.status_code not in (200, 201):
             raise EnrolError(_problem(r), code=f"keystore.enrol-refused-{r.status_code}")
         record = r.json()

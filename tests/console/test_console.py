@@ -17,6 +17,7 @@ from attest.keys import SigningKey, b64url, b64url_decode
 from attest.merkle import leaf_hash
 from tests.console.conftest import Console, csrf_of, make_console
 from verifier import console as console_mod
+from verifier import console_appraisals
 from verifier.storage import Appraisal, LogEntry
 
 PAGES = ("/console/", "/console/appraisals", "/console/devices", "/console/charts")
@@ -181,7 +182,7 @@ def test_search_by_id_time_and_status_with_paging(
     html = c.get("/console/appraisals?from=2000-01-01T00:00&to=2999-12-31").text
     assert all(i in html for i in ids)
     # Paged, newest first.
-    monkeypatch.setattr(console_mod, "PAGE_SIZE", 2)
+    monkeypatch.setattr(console_appraisals, "PAGE_SIZE", 2)
     first = c.get("/console/appraisals").text
     assert ids[2] in first and ids[1] in first and ids[0] not in first
     nxt = re.search(r'rel="next" href="([^"]+)"', first)
