@@ -355,12 +355,13 @@ class Verifier:
         `profile`: the EAR profile to issue (attest.ear.PROFILES); the configured one
         (`result_profile`) when None."""
         now = self.now()
-        seen = ap.peek(token)
+        sub = ap.read(token)  # the one parse: the peek and the appraisal share it
+        seen = sub.peek
         with self.hot_reads.connection() as conn:
             rec = self.hot_reads.read(seen.kid, seen.nonce, seen.cti, conn)
         dev, nrow = rec.device, rec.nonce
         result = ap.appraise(
-            token,
+            sub,
             _device_record(dev),
             _nonce_record(nrow),
             self._references(rec.manifest_count),
