@@ -69,6 +69,7 @@ class Sign1:
 
 
 _SIG1_PREFIX = cbor.encode("Signature1")
+_SIG1_HEAD = b"\x84" + _SIG1_PREFIX  # the array head and its first item
 
 
 def sig_structure(protected_bytes: bytes, payload: bytes, external_aad: bytes = b"") -> bytes:
@@ -218,20 +219,22 @@ def profile_header(token: bytes, *, max_size: int = MAX_TOKEN_SIZE) -> tuple[int
     return msg.protected[HDR_ALG], msg.protected[HDR_KID]
 
 
-def in_layout(token: bytes) -> Sign1 | None:
-    """The Sign1 of a token that starts with LAYOUT_HEAD (the caller has matched it), or None.
+def in_layout(token: bytes) -> tuple[Sign1, bytes] | None:
+    """(Sign1, Sig_structure) of a token that starts with LAYOUT_HEAD (the caller matched it).
 
     None when the payload's length does not fit the token (the caller then takes the
     general path, `strict_sign1`, which names the reason). Otherwise the very Sign1 that
     `strict_sign1` returns, built by the one trusted constructor (attest.trusted): the
     pattern and `_payload_span` have checked every field `decode_sign1` and
-    `check_profile` would. The signature is not checked here.
+    `check_profile` would. The signature is not checked here. The Sig_structure (RFC 9052
+    section 4.4) is sliced from the token: the protected bstr as it stands, external_aad
+    empty (h'' = 0x40), then the payload with its head; it equals `to_be_signed()`.
     """
     span = _payload_span(token)
     if span is None:
         return None
     start, end = span
-    return trusted(
+    msg = trusted(
         Sign1,
         {
             "protected_bytes": token[4:42],
@@ -242,6 +245,7 @@ def in_layout(token: bytes) -> Sign1 | None:
             "tagged": True,
         },
     )
+    return msg, b"".join((_SIG1_HEAD, token[2:42], b"\x40", token[43:end]))
 
 
 def strict_sign1(token: bytes, *, max_size: int = MAX_TOKEN_SIZE) -> Sign1:
@@ -251,9 +255,9 @@ def strict_sign1(token: bytes, *, max_size: int = MAX_TOKEN_SIZE) -> Sign1:
     decoder, which also names the reason a token is refused. Signature NOT checked.
     """
     if isinstance(token, bytes) and len(token) <= max_size and _LAYOUT.match(token) is not None:
-        msg = in_layout(token)
-        if msg is not None:
-            return msg
+        fast = in_layout(token)
+        if fast is not None:
+            return fast[0]
     msg = decode_sign1(token, max_size=max_size)
     check_profile(msg)
     return msg
@@ -261,14 +265,20 @@ def strict_sign1(token: bytes, *, max_size: int = MAX_TOKEN_SIZE) -> Sign1:
 
 def verified_in_layout(token: bytes, keys: KeyLookup) -> Sign1 | None:
     """in_layout, then the signature: verify_sign1 for a token that starts with LAYOUT_HEAD."""
-    msg = in_layout(token)
-    if msg is not None:
-        verify_signature(msg, keys)
+    fast = in_layout(token)
+    if fast is None:
+        return None
+    msg, tbs = fast
+    check_signature(keys, msg.protected[HDR_ALG], msg.protected[HDR_KID], msg.signature, tbs)
     return msg
 
 
 def verify_sign1(token: bytes, keys: KeyLookup, *, max_size: int = MAX_TOKEN_SIZE) -> Sign1:
     """Decode, apply the profile, find the pinned key by kid, check alg and signature."""
+    if isinstance(token, bytes) and len(token) <= max_size and _LAYOUT.match(token) is not None:
+        fast = verified_in_layout(token, keys)
+        if fast is not None:
+            return fast
     msg = strict_sign1(token, max_size=max_size)
     verify_signature(msg, keys)
     return msg

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import IntEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 from attest import cbor, cose, layout
 from attest.claims import (
@@ -403,15 +403,16 @@ def _decode_general(payload: Any) -> tuple[Evidence | None, AttestError | None, 
     return ev, None, claims
 
 
-@dataclass(frozen=True)
-class EvidenceToken:
+class EvidenceToken(NamedTuple):
     """An evidence token read once: envelope and claims checked, the signature NOT yet.
 
     `evidence` is None exactly when the claims are refused; `claims_error` then says why,
     and is raised by `verify` only after the signature verified (a claims error is only
     ever reported for a token its device signed). `nonce` and `cti` are for routing (the
     verifier's hot read): the claims' own when they are valid, else whatever byte strings
-    of plausible size the claims map holds under those labels, never trusted.
+    of plausible size the claims map holds under those labels, never trusted. `tbs` is the
+    Sig_structure the signature covers (RFC 9052 section 4.4). A named tuple: it is built
+    once per token on the verifier's hot path and has no rule of its own to check.
     """
 
     token: bytes
@@ -420,6 +421,7 @@ class EvidenceToken:
     claims_error: AttestError | None
     nonce: bytes | None
     cti: bytes | None
+    tbs: bytes
 
     @property
     def alg(self) -> int:
@@ -433,8 +435,7 @@ class EvidenceToken:
 
     def verify(self, keys: cose.KeyLookup) -> Evidence:
         """Signature (key pinned for the kid, RFC 9052 section 4.4), low S, then the claims."""
-        cose.verify_signature(self.sign1, keys)
-        _require_low_s(self.sign1)
+        _check_signature(self.sign1, self.tbs, keys)
         if self.evidence is None:
             assert self.claims_error is not None
             raise self.claims_error
@@ -449,24 +450,46 @@ def parse(token: bytes) -> EvidenceToken:
     (cose.strict_sign1) and the general claims path, once each. Envelope errors (RFC 9052,
     the strict header profile) are raised here; claims errors are kept for `verify`.
     """
+    fast = _parse_in_layout(token)
+    if fast is not None:
+        msg, ev, tbs = fast
+        return EvidenceToken(token, msg, ev, None, ev.nonce, ev.cti, tbs)
+    return _parse_general(token)
+
+
+def _parse_in_layout(token: bytes) -> tuple[cose.Sign1, Evidence, bytes] | None:
+    """(envelope, claims, Sig_structure) of a token the one-layout pattern reads, else None."""
     m = layout.TOKEN.fullmatch(token) if type(token) is bytes else None
-    if m is not None:
-        envelope = cose.in_layout(token)
-        f = None if envelope is None else layout.fields(m)
-        if f is not None:
-            assert envelope is not None
-            fast = trusted(Evidence, f)
-            return EvidenceToken(token, envelope, fast, None, fast.nonce, fast.cti)
+    if m is None:
+        return None
+    envelope = cose.in_layout(token)
+    f = None if envelope is None else layout.fields(m)
+    if f is None:
+        return None
+    assert envelope is not None
+    return envelope[0], trusted(Evidence, f), envelope[1]
+
+
+def _parse_general(token: bytes) -> EvidenceToken:
+    """The parse of any other token: strict envelope, then the general claims path."""
     msg = cose.strict_sign1(token)
     ev, err, claims = _decode_general(msg.payload)
     if ev is not None:
-        return EvidenceToken(token, msg, ev, None, ev.nonce, ev.cti)
+        return EvidenceToken(token, msg, ev, None, ev.nonce, ev.cti, msg.to_be_signed())
     nonce = cti = None
     if isinstance(claims, dict):
         n, c = claims.get(EAT_NONCE), claims.get(CTI)
         nonce = n if type(n) is bytes and len(n) <= NONCE_MAX else None
         cti = c if type(c) is bytes and len(c) <= CTI_MAX else None
-    return EvidenceToken(token, msg, None, err, nonce, cti)
+    return EvidenceToken(token, msg, None, err, nonce, cti, msg.to_be_signed())
+
+
+def _check_signature(msg: cose.Sign1, tbs: bytes, keys: cose.KeyLookup) -> None:
+    """The signature by the key pinned for the kid (RFC 9052 section 4.4), in low-S form."""
+    p = msg.protected
+    alg = p[cose.HDR_ALG]
+    cose.check_signature(keys, alg, p[cose.HDR_KID], msg.signature, tbs)
+    _require_low_s(alg, msg.signature)
 
 
 def sign_evidence(evidence: Evidence, key: Signer) -> bytes:
@@ -492,11 +515,16 @@ def verify_evidence(token: bytes, keys: cose.KeyLookup) -> tuple[Evidence, cose.
     Time checks (iat, exp, clock skew) and nonce checks are appraisal policy, made by the
     verifier with its own clock; see verifier/appraisal.py.
     """
-    t = parse(token)
+    fast = _parse_in_layout(token)  # the parse, without the routing fields it would add
+    if fast is not None:
+        msg, ev, tbs = fast
+        _check_signature(msg, tbs, keys)
+        return ev, msg
+    t = _parse_general(token)
     return t.verify(keys), t.sign1
 
 
-def _require_low_s(msg: cose.Sign1) -> None:
+def _require_low_s(alg: int, signature: bytes) -> None:
     """ECDSA evidence must be low-S (s <= n/2), one signature per signed content.
 
     (r, s) and (r, n - s) both verify: without this rule anyone holding a device's token
@@ -507,7 +535,7 @@ def _require_low_s(msg: cose.Sign1) -> None:
     log and the auditor already state it (docs/attestation.md, "Signature malleability").
     Every edgeproof signer normalises (attest.keys.SigningKey.sign, attest.keys.low_s).
     """
-    if msg.protected.get(1) in ECDSA_ALGS and not is_low_s(msg.signature):
+    if alg in ECDSA_ALGS and not is_low_s(signature):
         raise SignatureError(
             "ECDSA signature has a high S (s > n/2); profile v1 accepts the low-S form only",
             code="cose.high-s",

@@ -22,14 +22,13 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 _new = object.__new__
-_set = object.__setattr__
 
 
 def trusted(cls: type[T], fields: dict[str, Any]) -> T:
-    """`cls(**fields)` without `__init__`/`__post_init__`; `fields` becomes the instance dict.
+    """`cls(**fields)` without `__init__`/`__post_init__`: the fields go straight to its dict.
 
-    The caller owns `fields` (it is not copied) and guarantees the contract above.
+    The caller guarantees the contract above.
     """
     obj: T = _new(cls)
-    _set(obj, "__dict__", fields)
+    obj.__dict__.update(fields)
     return obj
