@@ -254,28 +254,9 @@ def fields(m: re.Match[bytes]) -> dict[str, Any] | None:
     The nested objects are built by attest.trusted.trusted from values the pattern and
     the rules below have checked as their constructors would.
     """
-    (
-        count,
-        exp,
-        iat,
-        cti,
-        nonce,
-        dbg,
-        swname,
-        swver,
-        meas,
-        intuse,
-        dec,
-        thr,
-        lv_challenge,
-        lv_result,
-        doc,
-        con,
-        captured,
-        erased,
-        before,
-        rp,
-    ) = m.groups()
+    g = m.groups()  # in claim order (RFC 8949 section 4.2.1), one group per run of items
+    count, exp, iat, cti, nonce, dbg, swname, swver, meas, intuse = g[:10]
+    dec, thr, lv_challenge, lv_result, doc, con, captured, erased, before, rp = g[10:]
     # Optional claims present must match the map's count (RFC 8949 section 3.1, major type 5).
     if count[0] - 0xA0 != _N_REQUIRED + (rp is not None):
         return None
@@ -312,16 +293,6 @@ def fields(m: re.Match[bytes]) -> dict[str, Any] | None:
         )
     ):
         return None
-    # The measurement bstr: its head (2 bytes), the map head (1), then 1 to 4 entries of
-    # 35 bytes: key (1), digest head 58 20 (2), digest (32). The pattern put key 0 (the
-    # release manifest) first and the others ascending, so entry n starts at 3 + 35 * n.
-    measurements: dict[Any, bytes] = {_RELEASE_MANIFEST: meas[6:38]}
-    if len(meas) > 38:
-        measurements[_ITEM_AT[meas[38]]] = meas[41:73]
-        if len(meas) > 73:
-            measurements[_ITEM_AT[meas[73]]] = meas[76:108]
-            if len(meas) > 108:
-                measurements[_ITEM_AT[meas[108]]] = meas[111:143]
 
     codes = lv_challenge[2:]
     # Byte strings of 8..64 bytes: head 0x48..0x57, or 0x58 and one length byte.
@@ -333,7 +304,7 @@ def fields(m: re.Match[bytes]) -> dict[str, Any] | None:
         "cti": cti[1:] if cti[0] < 0x58 else cti[2:],
         "swname": (swname[1:] if swname[0] < 0x78 else swname[2:]).decode("ascii"),
         "swversion": (swver[1:] if swver[0] < 0x78 else swver[2:]).decode("ascii"),
-        "measurements": measurements,
+        "measurements": _measurements(meas),
         "decision": decision,
         "score_band": band,
         "threshold": trusted(
@@ -366,3 +337,20 @@ def fields(m: re.Match[bytes]) -> dict[str, Any] | None:
         "rp_commitment_matched": None if rp is None else rp == b"\xf5",  # true
         "profile": PROFILE_V1,
     }
+
+
+def _measurements(meas: bytes) -> dict[Any, bytes]:
+    """The measurement map from its bstr, as the pattern laid it out.
+
+    Its head (2 bytes), the map head (1), then 1 to 4 entries of 35 bytes: key (1),
+    digest head 58 20 (2), digest (32). The pattern put key 0 (the release manifest) first
+    and the others ascending, so entry n starts at 3 + 35 * n.
+    """
+    measurements: dict[Any, bytes] = {_RELEASE_MANIFEST: meas[6:38]}
+    if len(meas) > 38:
+        measurements[_ITEM_AT[meas[38]]] = meas[41:73]
+        if len(meas) > 73:
+            measurements[_ITEM_AT[meas[73]]] = meas[76:108]
+            if len(meas) > 108:
+                measurements[_ITEM_AT[meas[108]]] = meas[111:143]
+    return measurements

@@ -236,6 +236,28 @@ def appraise(
     if ev is None:
         return c.result(None, digest)
 
+    nonce = _freshness(ev, nonce, policy, now, cti_seen, c)
+    _references(ev, references, c)
+    _binding(ev, nonce, c)
+    _document(ev, policy, c)
+    _liveness(ev, nonce, policy, c)
+    if ev.consent.recorded:
+        c.ok("consent", ev.consent.method.name.lower())
+    else:
+        c.fail("consent", "consent.missing", "no consent recorded")
+    c.ok("decision", ev.decision.name.lower())
+    return c.result(ev, digest)
+
+
+def _freshness(
+    ev: Evidence,
+    nonce: NonceRecord | None,
+    policy: Policy,
+    now: int,
+    cti_seen: bool,
+    c: _Checks,
+) -> NonceRecord | None:
+    """Nonce, times and token id; returns the nonce record if it is this token's."""
     # Freshness: the verifier's nonce (RFC 9711 section 4.1) and the token's times.
     if nonce is None or nonce.nonce != ev.nonce:
         c.fail("nonce-known", "nonce.unknown", "this nonce was not issued here")
@@ -263,7 +285,11 @@ def appraise(
         c.fail("cti-unique", "evidence.cti-replayed", "this cti was already accepted")
     else:
         c.ok("cti-unique")
+    return nonce
 
+
+def _references(ev: Evidence, references: ReferenceValues, c: _Checks) -> None:
+    """The measurements against the known releases, and the debug status."""
     # Reference values: the release manifest digest and the models it lists (RFC 9711 4.2.16).
     release = ev.measurements[MeasuredItem.RELEASE_MANIFEST]
     models = references.releases.get(release)
@@ -286,6 +312,9 @@ def appraise(
     else:
         c.ok("debug-status")
 
+
+def _binding(ev: Evidence, nonce: NonceRecord | None, c: _Checks) -> None:
+    """The relying party's transaction and document commitment."""
     # Binding to the relying party's transaction and document commitment.
     if nonce is None:
         c.skip("transaction")
@@ -313,6 +342,9 @@ def appraise(
         else:
             c.fail("commitment", "commitment.mismatch", "the device did not confirm the match")
 
+
+def _document(ev: Evidence, policy: Policy, c: _Checks) -> None:
+    """The travel document's authenticity and validity, as the device reported them."""
     # The document (ICAO 9303-11 section 5 passive, section 6 chip/active authentication).
     doc = ev.document
     if not doc.authenticated:
@@ -326,6 +358,9 @@ def appraise(
     else:
         c.ok("document-valid")
 
+
+def _liveness(ev: Evidence, nonce: NonceRecord | None, policy: Policy, c: _Checks) -> None:
+    """The liveness method, the challenge issued for this nonce, and the result."""
     # Liveness: the challenge must be the one this verifier issued for this nonce.
     lv = ev.liveness
     if lv.method is not policy.liveness_method:
@@ -347,9 +382,3 @@ def appraise(
         c.ok("liveness-result")
     else:
         c.fail("liveness-result", "liveness.failed", f"{lv.result.name}, step {lv.failed_step}")
-    if ev.consent.recorded:
-        c.ok("consent", ev.consent.method.name.lower())
-    else:
-        c.fail("consent", "consent.missing", "no consent recorded")
-    c.ok("decision", ev.decision.name.lower())
-    return c.result(ev, digest)

@@ -20,7 +20,6 @@ import dataclasses
 import hashlib
 import json
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +52,7 @@ NONCE = hashlib.sha256(b"edgeproof-v1 vectors nonce").digest()
 CTI = bytes(range(16))
 ISSUED_AT, EXPIRES_AT = NOW - 10, NOW + 290
 CLOCK_SKEW_S = 60
+OTHER_NONCE = hashlib.sha256(b"another nonce").digest()
 
 
 class Signer:
@@ -119,30 +119,42 @@ def claims_with(**edits: Any) -> bytes:
     return cbor.encode(claims)
 
 
+def tok(ev: Evidence, key: Signer) -> bytes:
+    return cose.sign1(ev.encode(), key)
+
+
+def liveness(method: LivenessMethod, nonce: bytes, result: Outcome, step: int | None = None) -> Any:
+    return Liveness(method, derive_challenge(nonce), result, step)
+
+
 def vectors(dev: Signer, ed: Signer, stranger: Signer) -> dict[str, bytes]:
     """Every vector by its path under this directory."""
-    tok: Callable[[Evidence], bytes] = lambda ev: cose.sign1(ev.encode(), dev)  # noqa: E731
-    good = tok(typical())
+    payload = typical().encode()
+    return {
+        "good/es256-typical.cbor": tok(typical(), dev),
+        "good/ed25519-typical.cbor": cose.sign1(payload, ed),
+        "good/es256-rp-commitment.cbor": tok(typical(rp_commitment_matched=True), dev),
+        **identity_vectors(dev, ed, stranger),
+        **claims_vectors(dev),
+        **appraisal_vectors(dev),
+    }
+
+
+def identity_vectors(dev: Signer, ed: Signer, stranger: Signer) -> dict[str, bytes]:
+    """Envelope, enrolment, algorithm and signature (RFC 9052 sections 3.1, 4.2, 4.4)."""
+    good = tok(typical(), dev)
+    payload = typical().encode()
     high_s = bytearray(good)
-    s = int.from_bytes(good[-32:], "big")
-    high_s[-32:] = (P256_N - s).to_bytes(32, "big")
+    high_s[-32:] = (P256_N - int.from_bytes(good[-32:], "big")).to_bytes(32, "big")
     flipped = bytearray(good)
     flipped[-1] ^= 1
-    payload = typical().encode()
-    other = hashlib.sha256(b"another nonce").digest()
-    models = {m: d for m, d in sample_measurements().items()}
+    other = good[:-66].replace(NONCE, OTHER_NONCE) + good[-66:]
+    headers = {1: dev.alg, 4: dev.kid}
     return {
-        "good/es256-typical.cbor": good,
-        "good/ed25519-typical.cbor": cose.sign1(payload, ed),
-        "good/es256-rp-commitment.cbor": tok(typical(rp_commitment_matched=True)),
-        "bad/evidence.malformed+untagged.cbor": envelope(
-            {1: dev.alg, 4: dev.kid}, payload, dev, untagged=True
-        ),
-        "bad/evidence.malformed+crit-header.cbor": envelope(
-            {1: dev.alg, 2: [4], 4: dev.kid}, payload, dev
-        ),
+        "bad/evidence.malformed+untagged.cbor": envelope(headers, payload, dev, untagged=True),
+        "bad/evidence.malformed+crit-header.cbor": envelope({**headers, 2: [4]}, payload, dev),
         "bad/evidence.malformed+unprotected-header.cbor": envelope(
-            {1: dev.alg, 4: dev.kid}, payload, dev, unprotected={5: b"x"}
+            headers, payload, dev, unprotected={5: b"x"}
         ),
         "bad/evidence.malformed+truncated.cbor": good[:-1],
         "bad/evidence.malformed+trailing-byte.cbor": good + b"\x00",
@@ -150,9 +162,14 @@ def vectors(dev: Signer, ed: Signer, stranger: Signer) -> dict[str, bytes]:
         "bad/evidence.alg-not-pinned.cbor": envelope({1: ED25519, 4: dev.kid}, payload, ed),
         "bad/evidence.bad-signature.cbor": bytes(flipped),
         "bad/evidence.bad-signature+high-s.cbor": bytes(high_s),
-        "bad/evidence.bad-signature+other-payload.cbor": good[:-66]
-        .replace(NONCE, other)
-        .__add__(good[-66:]),
+        "bad/evidence.bad-signature+other-payload.cbor": other,
+    }
+
+
+def claims_vectors(dev: Signer) -> dict[str, bytes]:
+    """Signed claims outside profile v1's closed schema or its one encoding (RFC 8949 4.2.1)."""
+    payload = typical().encode()
+    return {
         "bad/evidence.claims-invalid+unknown-claim.cbor": cose.sign1(claims_with(L99=1), dev),
         "bad/evidence.claims-invalid+missing-claim.cbor": cose.sign1(
             claims_with(**{f"L{CONSENT}": None}), dev
@@ -167,71 +184,39 @@ def vectors(dev: Signer, ed: Signer, stranger: Signer) -> dict[str, bytes]:
             payload.replace(b"\x06\x1a", b"\x06\x1b\x00\x00\x00\x00", 1), dev
         ),
         "bad/evidence.claims-invalid+not-cbor.cbor": cose.sign1(b"\xff" + payload, dev),
-        "bad/nonce.unknown.cbor": tok(
-            typical(
-                nonce=other,
-                liveness=Liveness(
-                    LivenessMethod.ACTIVE_NONCE, derive_challenge(NONCE), Outcome.PASSED
-                ),
-            )
-        ),
-        "bad/evidence.expired.cbor": tok(
-            dataclasses.replace(
-                sample_evidence(nonce=NONCE, cti=CTI, now=NOW - 400),
-                liveness=typical().liveness,
-            )
-        ),
-        "bad/evidence.not-yet-valid.cbor": tok(
-            sample_evidence(nonce=NONCE, cti=CTI, now=NOW + CLOCK_SKEW_S + 1)
-        ),
-        "bad/evidence.before-challenge.cbor": tok(
-            sample_evidence(nonce=NONCE, cti=CTI, now=ISSUED_AT - CLOCK_SKEW_S - 1, validity=300)
-        ),
-        "bad/reference.unknown-release.cbor": tok(
-            typical(measurements={**models, MeasuredItem.RELEASE_MANIFEST: bytes(32)})
-        ),
-        "bad/reference.unknown-model.cbor": tok(
-            typical(measurements={**models, MeasuredItem.EMBEDDING_MODEL: bytes(32)})
-        ),
-        "bad/document.not-authenticated.cbor": tok(
-            typical(
-                document=DocumentAuth(
-                    Outcome.FAILED, AntiClone.CHIP_AUTHENTICATION, Outcome.PASSED, False
-                )
-            )
-        ),
-        "bad/document.expired.cbor": tok(
-            typical(
-                document=DocumentAuth(
-                    Outcome.PASSED, AntiClone.CHIP_AUTHENTICATION, Outcome.PASSED, True
-                )
-            )
-        ),
-        "bad/liveness.demo-method.cbor": tok(
-            typical(
-                liveness=Liveness(
-                    LivenessMethod.ACTIVE_FIXED_DEMO, derive_challenge(NONCE), Outcome.PASSED
-                )
-            )
-        ),
-        "bad/liveness.wrong-challenge.cbor": tok(
-            typical(
-                liveness=Liveness(
-                    LivenessMethod.ACTIVE_NONCE, derive_challenge(other), Outcome.PASSED
-                )
-            )
-        ),
-        "bad/liveness.failed.cbor": tok(
-            typical(
-                liveness=Liveness(
-                    LivenessMethod.ACTIVE_NONCE, derive_challenge(NONCE), Outcome.FAILED, 0
-                )
-            )
-        ),
-        "bad/consent.missing.cbor": tok(
-            typical(consent=Consent(False, ConsentMethod.OPERATOR_CONFIRMED))
-        ),
     }
+
+
+def appraisal_vectors(dev: Signer) -> dict[str, bytes]:
+    """Valid, signed claims that the appraisal refuses against context.json."""
+    models = sample_measurements()
+    active, passed = LivenessMethod.ACTIVE_NONCE, Outcome.PASSED
+    chip = AntiClone.CHIP_AUTHENTICATION
+    expired = sample_evidence(nonce=NONCE, cti=CTI, now=NOW - 400)
+    early = sample_evidence(nonce=NONCE, cti=CTI, now=ISSUED_AT - CLOCK_SKEW_S - 1, validity=300)
+    evs = {
+        "nonce.unknown": typical(nonce=OTHER_NONCE, liveness=liveness(active, NONCE, passed)),
+        "evidence.expired": expired,
+        "evidence.not-yet-valid": sample_evidence(nonce=NONCE, cti=CTI, now=NOW + CLOCK_SKEW_S + 1),
+        "evidence.before-challenge": early,
+        "reference.unknown-release": typical(
+            measurements={**models, MeasuredItem.RELEASE_MANIFEST: bytes(32)}
+        ),
+        "reference.unknown-model": typical(
+            measurements={**models, MeasuredItem.EMBEDDING_MODEL: bytes(32)}
+        ),
+        "document.not-authenticated": typical(
+            document=DocumentAuth(Outcome.FAILED, chip, passed, False)
+        ),
+        "document.expired": typical(document=DocumentAuth(passed, chip, passed, True)),
+        "liveness.demo-method": typical(
+            liveness=liveness(LivenessMethod.ACTIVE_FIXED_DEMO, NONCE, passed)
+        ),
+        "liveness.wrong-challenge": typical(liveness=liveness(active, OTHER_NONCE, passed)),
+        "liveness.failed": typical(liveness=liveness(active, NONCE, Outcome.FAILED, 0)),
+        "consent.missing": typical(consent=Consent(False, ConsentMethod.OPERATOR_CONFIRMED)),
+    }
+    return {f"bad/{code}.cbor": tok(ev, dev) for code, ev in evs.items()}
 
 
 def context(dev: Signer, ed: Signer) -> dict[str, Any]:
