@@ -235,6 +235,48 @@ _CHALLENGES = {
     for n in range(1, _CHALLENGE_PART + 1)
     for codes in product(GESTURE_BY_CODE, repeat=n)
 }
+
+
+def _every_liveness() -> dict[bytes, Liveness]:
+    """Every liveness claim with a challenge of up to _CHALLENGE_PART steps, by its bytes.
+
+    The key is the claim's two groups (method and challenge array; result and failed step
+    or null) as the pattern captures them; each value is built by Liveness's own checked
+    constructor, and only values it accepts are listed. Production challenges have 3
+    steps (attest.challenge.DEFAULT_STEPS), so a token's liveness is one lookup.
+    """
+    table: dict[bytes, Liveness] = {}
+    for method, n in product(LivenessMethod, range(1, _CHALLENGE_PART + 1)):
+        for codes in product(GESTURE_BY_CODE, repeat=n):
+            head = bytes((method, 0x80 + n, *codes))
+            challenge = _CHALLENGES[bytes(codes)]
+            for result in (Outcome.PASSED, Outcome.FAILED, Outcome.INCONCLUSIVE):
+                steps = [None, *range(n)] if result is Outcome.FAILED else [None]
+                for step in steps:
+                    tail = bytes((result, _NULL if step is None else step))
+                    table[head + tail] = Liveness(method, challenge, result, step)
+    return table
+
+
+_LIVENESS = _every_liveness()
+
+
+def _long_liveness(lv_challenge: bytes, lv_result: bytes) -> Liveness:
+    """A liveness claim the table does not hold (more steps); the rules were checked."""
+    codes = lv_challenge[2:]
+    failed_step = lv_result[1]
+    return trusted(
+        Liveness,
+        {
+            "method": _LIVENESS_METHOD_AT[lv_challenge[0]],
+            "challenge": _CHALLENGES[codes[:_CHALLENGE_PART]]
+            + _CHALLENGES[codes[_CHALLENGE_PART:]],
+            "result": _OUTCOME_AT[lv_result[0]],
+            "failed_step": None if failed_step == _NULL else failed_step,
+        },
+    )
+
+
 # A uint item read as one big-endian number still carries its head; the mask keeps the
 # argument. One-byte items (0..23) are their own value (RFC 8949 section 3.1).
 # Indexed by the item's length: 1, 2, 3, 5 or 9 bytes (the pattern allows no other).
@@ -294,7 +336,6 @@ def fields(m: re.Match[bytes]) -> dict[str, Any] | None:
     ):
         return None
 
-    codes = lv_challenge[2:]
     # Byte strings of 8..64 bytes: head 0x48..0x57, or 0x58 and one length byte.
     # Identifiers of 1..32 characters: head 0x61..0x77, or 0x78 and one length byte.
     return {
@@ -314,19 +355,8 @@ def fields(m: re.Match[bytes]) -> dict[str, Any] | None:
                 "far_exp": 0x1F - thr[-1],  # 0x20..0x2b encode -1..-12 (RFC 8949 3.1, type 1)
             },
         ),
-        "liveness": trusted(
-            Liveness,
-            {
-                "method": _LIVENESS_METHOD_AT[lv_challenge[0]],
-                "challenge": (
-                    _CHALLENGES[codes]
-                    if len(codes) <= _CHALLENGE_PART
-                    else _CHALLENGES[codes[:_CHALLENGE_PART]] + _CHALLENGES[codes[_CHALLENGE_PART:]]
-                ),
-                "result": result,
-                "failed_step": None if failed_step == _NULL else failed_step,
-            },
-        ),
+        "liveness": _LIVENESS.get(lv_challenge + lv_result)
+        or _long_liveness(lv_challenge, lv_result),
         "document": document,
         "consent": consent,
         "erasure": trusted(
