@@ -234,17 +234,13 @@ def in_layout(token: bytes) -> tuple[Sign1, bytes] | None:
     if span is None:
         return None
     start, end = span
-    msg = trusted(
-        Sign1,
-        {
-            "protected_bytes": token[4:42],
-            "protected": {HDR_ALG: _ALG_BY_BYTE[token[6]], HDR_KID: token[10:42]},
-            "unprotected": {},
-            "payload": token[start:end],
-            "signature": token[end + 2 :],
-            "tagged": True,
-        },
-    )
+    msg, f = trusted(Sign1)
+    f["protected_bytes"] = token[4:42]
+    f["protected"] = {HDR_ALG: _ALG_BY_BYTE[token[6]], HDR_KID: token[10:42]}
+    f["unprotected"] = {}
+    f["payload"] = token[start:end]
+    f["signature"] = token[end + 2 :]
+    f["tagged"] = True
     return msg, b"".join((_SIG1_HEAD, token[2:42], b"\x40", token[43:end]))
 
 

@@ -79,7 +79,6 @@ from attest.claims import (
 from attest.cose import Signer
 from attest.errors import AttestError, DecodeError, PrivacyError, SignatureError
 from attest.keys import ECDSA_ALGS, is_low_s
-from attest.trusted import trusted
 
 __all__ = [
     "CONSENT",
@@ -360,9 +359,9 @@ class Evidence:
         """
         if type(payload) is bytes and len(payload) <= MAX_PAYLOAD:
             m = layout.CLAIMS.fullmatch(payload)
-            f = None if m is None else layout.fields(m)
-            if f is not None:
-                return trusted(cls, f)
+            fast = None if m is None else layout.build(m, cls)
+            if fast is not None:
+                return fast
         ev, err, _ = _decode_general(payload)
         if ev is None:
             assert err is not None
@@ -457,17 +456,22 @@ def parse(token: bytes) -> EvidenceToken:
     return _parse_general(token)
 
 
+# Bound once: the hot path looks them up per token otherwise.
+_match_token, _build, _in_layout = layout.TOKEN.fullmatch, layout.build, cose.in_layout
+
+
 def _parse_in_layout(token: bytes) -> tuple[cose.Sign1, Evidence, bytes] | None:
     """(envelope, claims, Sig_structure) of a token the one-layout pattern reads, else None."""
-    m = layout.TOKEN.fullmatch(token) if type(token) is bytes else None
+    m = _match_token(token) if type(token) is bytes else None
     if m is None:
         return None
-    envelope = cose.in_layout(token)
-    f = None if envelope is None else layout.fields(m)
-    if f is None:
+    ev = _build(m, Evidence)
+    if ev is None:
         return None
-    assert envelope is not None
-    return envelope[0], trusted(Evidence, f), envelope[1]
+    envelope = _in_layout(token)
+    if envelope is None:
+        return None
+    return envelope[0], ev, envelope[1]
 
 
 def _parse_general(token: bytes) -> EvidenceToken:

@@ -5,7 +5,7 @@ bytewise order, every head as short as possible), and the strict COSE profile
 (attest.cose) leaves one envelope around it. The patterns below spell that encoding out
 for profile v1, built from the same constants as attest.claims, so they cannot drift from
 them. A payload they match is deterministic CBOR whose values have the profile's types,
-sizes and enumerations; `fields` then checks the rules across fields (validity window,
+sizes and enumerations; `build` then checks the rules across fields (validity window,
 erasure, decision and band, ...) and returns the checked fields of an Evidence. Anything
 not matched, or any rule broken, goes to the general path (attest.evidence), which names
 the reason. `TOKEN` checks the whole token (COSE envelope and claims) in one match.
@@ -265,16 +265,16 @@ def _long_liveness(lv_challenge: bytes, lv_result: bytes) -> Liveness:
     """A liveness claim the table does not hold (more steps); the rules were checked."""
     codes = lv_challenge[2:]
     failed_step = lv_result[1]
-    return trusted(
-        Liveness,
-        {
-            "method": _LIVENESS_METHOD_AT[lv_challenge[0]],
-            "challenge": _CHALLENGES[codes[:_CHALLENGE_PART]]
-            + _CHALLENGES[codes[_CHALLENGE_PART:]],
-            "result": _OUTCOME_AT[lv_result[0]],
-            "failed_step": None if failed_step == _NULL else failed_step,
-        },
+    liveness, f = trusted(Liveness)
+    f["method"] = _LIVENESS_METHOD_AT[lv_challenge[0]]
+    f["challenge"] = (
+        _CHALLENGES[codes]
+        if len(codes) <= _CHALLENGE_PART
+        else _CHALLENGES[codes[:_CHALLENGE_PART]] + _CHALLENGES[codes[_CHALLENGE_PART:]]
     )
+    f["result"] = _OUTCOME_AT[lv_result[0]]
+    f["failed_step"] = None if failed_step == _NULL else failed_step
+    return liveness
 
 
 # A uint item read as one big-endian number still carries its head; the mask keeps the
@@ -283,22 +283,42 @@ def _long_liveness(lv_challenge: bytes, lv_result: bytes) -> Liveness:
 _UINT_MASK = (0, 0xFF, 0xFF, 0xFFFF, 0, 0xFFFFFFFF, 0, 0, 0, 0xFFFFFFFFFFFFFFFF)
 _N_REQUIRED = len(_REQUIRED)
 _RELEASE_MANIFEST = MeasuredItem.RELEASE_MANIFEST
-assert DIGEST_SIZE == 32 and len(MeasuredItem) == 4  # the offsets in fields()
+assert DIGEST_SIZE == 32 and len(MeasuredItem) == 4  # the offsets in _measurements()
 _FAILED = Outcome.FAILED
 _MATCH, _LOW = Decision.MATCH, ScoreBand.LOW
 _MAX_TIME = 2**40
 
 
-def fields(m: re.Match[bytes]) -> dict[str, Any] | None:
-    """The checked fields of an Evidence from a match of CLAIMS or TOKEN, else None.
+def build(m: re.Match[bytes], cls: type[T]) -> T | None:
+    """The Evidence (`cls`, passed in by attest.evidence) of a match of CLAIMS or TOKEN.
 
     None means "not for the fast path": the general path decides, and names the reason.
-    The nested objects are built by attest.trusted.trusted from values the pattern and
-    the rules below have checked as their constructors would.
+    The objects are built by attest.trusted.trusted from values the pattern and the rules
+    below have checked as their constructors would.
     """
-    g = m.groups()  # in claim order (RFC 8949 section 4.2.1), one group per run of items
-    count, exp, iat, cti, nonce, dbg, swname, swver, meas, intuse = g[:10]
-    dec, thr, lv_challenge, lv_result, doc, con, captured, erased, before, rp = g[10:]
+    # One group per run of items, in claim order (RFC 8949 section 4.2.1).
+    (
+        count,
+        exp,
+        iat,
+        cti,
+        nonce,
+        dbg,
+        swname,
+        swver,
+        meas,
+        intuse,
+        dec,
+        thr,
+        lv_challenge,
+        lv_result,
+        doc,
+        con,
+        captured,
+        erased,
+        before,
+        rp,
+    ) = m.groups()
     # Optional claims present must match the map's count (RFC 8949 section 3.1, major type 5).
     if count[0] - 0xA0 != _N_REQUIRED + (rp is not None):
         return None
@@ -336,37 +356,36 @@ def fields(m: re.Match[bytes]) -> dict[str, Any] | None:
     ):
         return None
 
+    threshold, f = trusted(Threshold)
+    f["id"] = (thr[1:-1] if thr[0] < 0x78 else thr[2:-1]).decode("ascii")
+    f["far_exp"] = 0x1F - thr[-1]  # 0x20..0x2b encode -1..-12 (RFC 8949 3.1, type 1)
+    erasure, f = trusted(Erasure)
+    f["captured"] = f["erased"] = captured_v
+    f["at"] = iat_v - before_v
+    ev, f = trusted(cls)
     # Byte strings of 8..64 bytes: head 0x48..0x57, or 0x58 and one length byte.
+    f["nonce"] = nonce[1:] if nonce[0] < 0x58 else nonce[2:]
+    f["iat"] = iat_v
+    f["exp"] = exp_v
+    f["cti"] = cti[1:] if cti[0] < 0x58 else cti[2:]
     # Identifiers of 1..32 characters: head 0x61..0x77, or 0x78 and one length byte.
-    return {
-        "nonce": nonce[1:] if nonce[0] < 0x58 else nonce[2:],
-        "iat": iat_v,
-        "exp": exp_v,
-        "cti": cti[1:] if cti[0] < 0x58 else cti[2:],
-        "swname": (swname[1:] if swname[0] < 0x78 else swname[2:]).decode("ascii"),
-        "swversion": (swver[1:] if swver[0] < 0x78 else swver[2:]).decode("ascii"),
-        "measurements": _measurements(meas),
-        "decision": decision,
-        "score_band": band,
-        "threshold": trusted(
-            Threshold,
-            {
-                "id": (thr[1:-1] if thr[0] < 0x78 else thr[2:-1]).decode("ascii"),
-                "far_exp": 0x1F - thr[-1],  # 0x20..0x2b encode -1..-12 (RFC 8949 3.1, type 1)
-            },
-        ),
-        "liveness": _LIVENESS.get(lv_challenge + lv_result)
-        or _long_liveness(lv_challenge, lv_result),
-        "document": document,
-        "consent": consent,
-        "erasure": trusted(
-            Erasure, {"captured": captured_v, "erased": captured_v, "at": iat_v - before_v}
-        ),
-        "dbgstat": _DBGSTAT_AT[dbg[0]],
-        "intuse": _INTUSE_AT[intuse[0]],
-        "rp_commitment_matched": None if rp is None else rp == b"\xf5",  # true
-        "profile": PROFILE_V1,
-    }
+    f["swname"] = (swname[1:] if swname[0] < 0x78 else swname[2:]).decode("ascii")
+    f["swversion"] = (swver[1:] if swver[0] < 0x78 else swver[2:]).decode("ascii")
+    f["measurements"] = _measurements(meas)
+    f["decision"] = decision
+    f["score_band"] = band
+    f["threshold"] = threshold
+    f["liveness"] = _LIVENESS.get(lv_challenge + lv_result) or _long_liveness(
+        lv_challenge, lv_result
+    )
+    f["document"] = document
+    f["consent"] = consent
+    f["erasure"] = erasure
+    f["dbgstat"] = _DBGSTAT_AT[dbg[0]]
+    f["intuse"] = _INTUSE_AT[intuse[0]]
+    f["rp_commitment_matched"] = None if rp is None else rp == b"\xf5"  # true
+    f["profile"] = PROFILE_V1
+    return ev
 
 
 def _measurements(meas: bytes) -> dict[Any, bytes]:

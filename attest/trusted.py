@@ -6,8 +6,8 @@ For the one byte layout profile v1 allows, that parse is a single compiled patte
 across fields; running each dataclass's `__post_init__` again would repeat that work on
 the hot path, next to a signature check whose OpenSSL tables leave the caches cold.
 
-The contract: `trusted(cls, fields)` may only be called with `fields` that the checked
-constructor `cls(**fields)` accepts unchanged, i.e. `trusted(cls, f) == cls(**f)`. The only
+The contract: the caller fills the object's dict with exactly the fields `f` that the
+checked constructor `cls(**f)` accepts unchanged, so the result equals `cls(**f)`. The only
 callers are attest.layout (claims objects) and attest.cose.in_layout (Sign1 envelopes), and
 tests/attest/test_trusted.py proves the contract: over valid and mutated tokens, every
 object a trusted build yields equals the one its checked constructor yields from the same
@@ -24,11 +24,13 @@ T = TypeVar("T")
 _new = object.__new__
 
 
-def trusted(cls: type[T], fields: dict[str, Any]) -> T:
-    """`cls(**fields)` without `__init__`/`__post_init__`: the fields go straight to its dict.
+def trusted(cls: type[T]) -> tuple[T, dict[str, Any]]:
+    """A new `cls` that has no fields yet, and its instance dict, for the caller to fill.
 
-    The caller guarantees the contract above.
+    Neither `__init__` nor `__post_init__` runs. The caller must set every field, with
+    values for which the contract above holds, before the object is used or shared.
+    (Filling the instance's own dict keeps CPython's shared-key layout and avoids a second
+    dict: it is measurably cheaper than handing over a ready dict.)
     """
     obj: T = _new(cls)
-    obj.__dict__.update(fields)
-    return obj
+    return obj, obj.__dict__

@@ -93,7 +93,8 @@ def test_trusted_builds_without_running_the_checks() -> None:
     from attest.claims import Threshold
     from attest.trusted import trusted
 
-    wrong = trusted(Threshold, {"id": "", "far_exp": 0})
+    wrong, f = trusted(Threshold)
+    f.update(id="", far_exp=0)
     assert vars(wrong) == {"id": "", "far_exp": 0}
     with pytest.raises(AttestError) as err:
         rebuilt(wrong)
