@@ -23,6 +23,7 @@ from typing import Any, Protocol
 from attest import cbor
 from attest.errors import CoseError, DecodeError, SignatureError, UnknownKeyError
 from attest.keys import ALG_NAMES, PublicKey
+from attest.trusted import trusted
 
 COSE_SIGN1_TAG = 18
 HDR_ALG, HDR_CRIT, HDR_KID = 1, 2, 4
@@ -170,9 +171,9 @@ def check_profile(msg: Sign1) -> tuple[int, bytes]:
 
 # The profile leaves one byte layout (RFC 9052 section 4.2 in deterministic CBOR):
 #   d2 84 | 58 26 a2 01 <alg> 04 58 20 <kid: 32> | a0 | <bstr head> <payload> | 58 40 <sig: 64>
-# A token of exactly that layout is sliced at fixed offsets (`verified_in_layout`); any
-# other token takes the general path (decode_sign1 + check_profile), which also names the
-# reason it is refused. `LAYOUT_HEAD` and `LAYOUT_TAIL` are the layout around the payload
+# A token of exactly that layout is sliced at fixed offsets (`in_layout`); any other token
+# takes the general path (decode_sign1 + check_profile), which also names the reason it is
+# refused. `LAYOUT_HEAD` and `LAYOUT_TAIL` are the layout around the payload
 # as pattern text without groups, so a caller can put a pattern for its payload in between
 # and check envelope and payload in one match (attest.evidence does). Both paths give the
 # same Sign1 and the same errors; tests check it on valid and mutated tokens.
@@ -187,7 +188,6 @@ LAYOUT_HEAD = (
 LAYOUT_TAIL = rb"\x58\x40.{64}"
 _LAYOUT = re.compile(LAYOUT_HEAD, re.DOTALL)
 _PAYLOAD_HEAD_AT, _SIG_SIZE = 43, 66  # offset of the payload's bstr head; 58 40 + r||s
-_new = object.__new__
 
 
 def _payload_span(token: bytes) -> tuple[int, int] | None:
@@ -215,43 +215,57 @@ def profile_header(token: bytes, *, max_size: int = MAX_TOKEN_SIZE) -> tuple[int
     For callers that must know whose key to use before verifying (the verifier's
     appraisal reports structure, enrolment and algorithm pinning as checks of their own).
     """
-    if (
-        isinstance(token, bytes)
-        and len(token) <= max_size
-        and _LAYOUT.match(token) is not None
-        and _payload_span(token) is not None
-    ):
-        return _ALG_BY_BYTE[token[6]], token[10:42]
-    return check_profile(decode_sign1(token, max_size=max_size))
+    msg = strict_sign1(token, max_size=max_size)
+    return msg.protected[HDR_ALG], msg.protected[HDR_KID]
 
 
-def verified_in_layout(token: bytes, keys: KeyLookup) -> Sign1 | None:
-    """verify_sign1 for a token that starts with LAYOUT_HEAD (the caller has matched it).
+def in_layout(token: bytes) -> tuple[Sign1, bytes] | None:
+    """(Sign1, Sig_structure) of a token that starts with LAYOUT_HEAD (the caller matched it).
 
     None when the payload's length does not fit the token (the caller then takes the
-    general path, which names the reason); otherwise the same message, and the same
-    errors, as the general path of verify_sign1.
+    general path, `strict_sign1`, which names the reason). Otherwise the very Sign1 that
+    `strict_sign1` returns, built by the one trusted constructor (attest.trusted): the
+    pattern and `_payload_span` have checked every field `decode_sign1` and
+    `check_profile` would. The signature is not checked here. The Sig_structure (RFC 9052
+    section 4.4) is sliced from the token: the protected bstr as it stands, external_aad
+    empty (h'' = 0x40), then the payload with its head; it equals `to_be_signed()`.
     """
     span = _payload_span(token)
     if span is None:
         return None
     start, end = span
-    alg = _ALG_BY_BYTE[token[6]]
-    kid = token[10:42]
-    signature = token[end + 2 :]
-    # Sig_structure (RFC 9052 section 4.4): the protected bstr is token[2:42] as it
-    # stands, external_aad is empty (h'' = 0x40), then the payload with its head.
-    check_signature(
-        keys, alg, kid, signature, b"".join((_SIG1_HEAD, token[2:42], b"\x40", token[43:end]))
-    )
-    msg = _new(Sign1)  # every field checked above: skip the frozen __init__
-    f = msg.__dict__
+    msg, f = trusted(Sign1)
     f["protected_bytes"] = token[4:42]
-    f["protected"] = {HDR_ALG: alg, HDR_KID: kid}
+    f["protected"] = {HDR_ALG: _ALG_BY_BYTE[token[6]], HDR_KID: token[10:42]}
     f["unprotected"] = {}
     f["payload"] = token[start:end]
-    f["signature"] = signature
+    f["signature"] = token[end + 2 :]
     f["tagged"] = True
+    return msg, b"".join((_SIG1_HEAD, token[2:42], b"\x40", token[43:end]))
+
+
+def strict_sign1(token: bytes, *, max_size: int = MAX_TOKEN_SIZE) -> Sign1:
+    """The COSE_Sign1 under the strict profile (RFC 9052 section 4.2 and check_profile).
+
+    One read of the envelope: the fixed layout when the token has it, else the general
+    decoder, which also names the reason a token is refused. Signature NOT checked.
+    """
+    if isinstance(token, bytes) and len(token) <= max_size and _LAYOUT.match(token) is not None:
+        fast = in_layout(token)
+        if fast is not None:
+            return fast[0]
+    msg = decode_sign1(token, max_size=max_size)
+    check_profile(msg)
+    return msg
+
+
+def verified_in_layout(token: bytes, keys: KeyLookup) -> Sign1 | None:
+    """in_layout, then the signature: verify_sign1 for a token that starts with LAYOUT_HEAD."""
+    fast = in_layout(token)
+    if fast is None:
+        return None
+    msg, tbs = fast
+    check_signature(keys, msg.protected[HDR_ALG], msg.protected[HDR_KID], msg.signature, tbs)
     return msg
 
 
@@ -261,10 +275,15 @@ def verify_sign1(token: bytes, keys: KeyLookup, *, max_size: int = MAX_TOKEN_SIZ
         fast = verified_in_layout(token, keys)
         if fast is not None:
             return fast
-    msg = decode_sign1(token, max_size=max_size)
-    alg, kid = check_profile(msg)
-    check_signature(keys, alg, kid, msg.signature, msg.to_be_signed())
+    msg = strict_sign1(token, max_size=max_size)
+    verify_signature(msg, keys)
     return msg
+
+
+def verify_signature(msg: Sign1, keys: KeyLookup) -> None:
+    """The signature of a Sign1 that passed the strict profile, by the key pinned for its kid."""
+    p = msg.protected
+    check_signature(keys, p[HDR_ALG], p[HDR_KID], msg.signature, msg.to_be_signed())
 
 
 def check_signature(keys: KeyLookup, alg: int, kid: bytes, signature: bytes, tbs: bytes) -> None:

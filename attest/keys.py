@@ -240,10 +240,15 @@ _ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())
 P256_N = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
 
 
+# n/2 as 32 big-endian bytes: for equal-length big-endian byte strings, bytewise order is
+# numeric order, so s <= n/2 is one comparison of bytes (no integer conversion).
+_HALF_N = (P256_N // 2).to_bytes(32, "big")
+
+
 def is_low_s(signature: bytes) -> bool:
     """Whether a raw P-256 r||s signature has s <= n/2 (the one of the pair (r, s),
     (r, n - s) that BIP-146 and EIP-2 call canonical)."""
-    return len(signature) == 64 and int.from_bytes(signature[32:], "big") <= P256_N // 2
+    return len(signature) == 64 and signature[32:] <= _HALF_N
 
 
 def low_s(signature: bytes) -> bytes:

@@ -14,20 +14,17 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from attest import cbor, cose
 from attest.challenge import Gesture
 from attest.commitment import nonce_binds_transaction
 from attest.ear import Status, TrustVector
 from attest.errors import AttestError, SignatureError
 from attest.evidence import (
-    CTI,
-    EAT_NONCE,
     DebugStatus,
     Evidence,
+    EvidenceToken,
     LivenessMethod,
     MeasuredItem,
-    peek_in_layout,
-    verify_evidence,
+    parse,
 )
 from attest.evidence import Outcome as DeviceOutcome
 from attest.keys import PublicKey
@@ -115,24 +112,35 @@ class Peek:
     cti: bytes | None
 
 
-def peek(token: bytes) -> Peek:
-    fast = peek_in_layout(token)  # the profile's one layout: one pattern match
-    if fast is not None:
-        return Peek(fast[0], fast[1].nonce, fast[1].cti)
+@dataclass(frozen=True)
+class Submission:
+    """A submitted token read once (attest.evidence.parse), or why its envelope is malformed.
+
+    The API peeks at it to load the records, then appraises the same object: the token is
+    decoded once per submission.
+    """
+
+    token: bytes
+    parsed: EvidenceToken | None
+    malformed: AttestError | None
+
+    @property
+    def peek(self) -> Peek:
+        t = self.parsed
+        return Peek(None, None, None) if t is None else Peek(t.kid, t.nonce, t.cti)
+
+
+def read(token: bytes) -> Submission:
+    """The one parse of a submitted token; never raises."""
     try:
-        msg = cose.decode_sign1(token)
-        kid = msg.kid if isinstance(msg.kid, bytes) and len(msg.kid) == 32 else None
-        claims = cbor.decode(msg.payload, max_size=4096)
-    except AttestError:
-        return Peek(None, None, None)
-    if not isinstance(claims, dict):
-        return Peek(kid, None, None)
-    nonce, cti = claims.get(EAT_NONCE), claims.get(CTI)
-    return Peek(
-        kid,
-        nonce if isinstance(nonce, bytes) and len(nonce) <= 64 else None,
-        cti if isinstance(cti, bytes) and len(cti) <= 32 else None,
-    )
+        return Submission(token, parse(token), None)
+    except AttestError as exc:
+        return Submission(token, None, exc)
+
+
+def peek(token: bytes | Submission) -> Peek:
+    """What the API needs to load records; never raises, never trusted."""
+    return (token if isinstance(token, Submission) else read(token)).peek
 
 
 ORDER = tuple(CHECK_COMPONENT)
@@ -162,15 +170,19 @@ class _Checks:
         return Result(checks, evidence, digest, status, tv)
 
 
-def _identity(token: bytes, device: DeviceRecord | None, now: int, c: _Checks) -> Evidence | None:
+def _identity(
+    sub: Submission, device: DeviceRecord | None, now: int, c: _Checks
+) -> Evidence | None:
     """Structure, enrolment, pinned algorithm, signature, claims: the chain of trust."""
-    try:
+    t = sub.parsed
+    if t is None:
         # RFC 9052 section 4.2 and the strict header profile (attest.cose).
-        alg, kid = cose.profile_header(token)
-    except AttestError as exc:
+        exc = sub.malformed
+        assert exc is not None
         c.fail("structure", "evidence.malformed", f"{exc.code}: {exc.message}")
         return None
     c.ok("structure")
+    alg, kid = t.alg, t.kid
     if device is None or device.kid != kid:
         c.fail("device-enrolled", "device.unknown", f"no device enrolled with kid {kid.hex()}")
         return None
@@ -190,7 +202,7 @@ def _identity(token: bytes, device: DeviceRecord | None, now: int, c: _Checks) -
     try:
         # The signature first, then the closed schema of profile v1 (RFC 9711): a claims
         # error is only ever raised for a token whose signature verified.
-        evidence, _ = verify_evidence(token, {device.kid: device.key})
+        evidence = t.verify({device.kid: device.key})
     except SignatureError as exc:
         c.fail("signature", "evidence.bad-signature", exc.message)
         return None
@@ -204,7 +216,7 @@ def _identity(token: bytes, device: DeviceRecord | None, now: int, c: _Checks) -
 
 
 def appraise(
-    token: bytes,
+    token: bytes | Submission,
     device: DeviceRecord | None,
     nonce: NonceRecord | None,
     references: ReferenceValues,
@@ -213,13 +225,39 @@ def appraise(
     *,
     cti_seen: bool = False,
 ) -> Result:
-    """Every check of ARCHITECTURE.md step 7 with its outcome; see policy.py for the table."""
+    """Every check of ARCHITECTURE.md step 7 with its outcome; see policy.py for the table.
+
+    `token`: the raw token, or the Submission the API already read (then it is not parsed
+    again)."""
+    sub = token if isinstance(token, Submission) else read(token)
     c = _Checks()
-    digest = hashlib.sha256(token).digest()
-    ev = _identity(token, device, now, c)
+    digest = hashlib.sha256(sub.token).digest()
+    ev = _identity(sub, device, now, c)
     if ev is None:
         return c.result(None, digest)
 
+    nonce = _freshness(ev, nonce, policy, now, cti_seen, c)
+    _references(ev, references, c)
+    _binding(ev, nonce, c)
+    _document(ev, policy, c)
+    _liveness(ev, nonce, policy, c)
+    if ev.consent.recorded:
+        c.ok("consent", ev.consent.method.name.lower())
+    else:
+        c.fail("consent", "consent.missing", "no consent recorded")
+    c.ok("decision", ev.decision.name.lower())
+    return c.result(ev, digest)
+
+
+def _freshness(
+    ev: Evidence,
+    nonce: NonceRecord | None,
+    policy: Policy,
+    now: int,
+    cti_seen: bool,
+    c: _Checks,
+) -> NonceRecord | None:
+    """Nonce, times and token id; returns the nonce record if it is this token's."""
     # Freshness: the verifier's nonce (RFC 9711 section 4.1) and the token's times.
     if nonce is None or nonce.nonce != ev.nonce:
         c.fail("nonce-known", "nonce.unknown", "this nonce was not issued here")
@@ -247,7 +285,11 @@ def appraise(
         c.fail("cti-unique", "evidence.cti-replayed", "this cti was already accepted")
     else:
         c.ok("cti-unique")
+    return nonce
 
+
+def _references(ev: Evidence, references: ReferenceValues, c: _Checks) -> None:
+    """The measurements against the known releases, and the debug status."""
     # Reference values: the release manifest digest and the models it lists (RFC 9711 4.2.16).
     release = ev.measurements[MeasuredItem.RELEASE_MANIFEST]
     models = references.releases.get(release)
@@ -270,6 +312,9 @@ def appraise(
     else:
         c.ok("debug-status")
 
+
+def _binding(ev: Evidence, nonce: NonceRecord | None, c: _Checks) -> None:
+    """The relying party's transaction and document commitment."""
     # Binding to the relying party's transaction and document commitment.
     if nonce is None:
         c.skip("transaction")
@@ -297,6 +342,9 @@ def appraise(
         else:
             c.fail("commitment", "commitment.mismatch", "the device did not confirm the match")
 
+
+def _document(ev: Evidence, policy: Policy, c: _Checks) -> None:
+    """The travel document's authenticity and validity, as the device reported them."""
     # The document (ICAO 9303-11 section 5 passive, section 6 chip/active authentication).
     doc = ev.document
     if not doc.authenticated:
@@ -310,6 +358,9 @@ def appraise(
     else:
         c.ok("document-valid")
 
+
+def _liveness(ev: Evidence, nonce: NonceRecord | None, policy: Policy, c: _Checks) -> None:
+    """The liveness method, the challenge issued for this nonce, and the result."""
     # Liveness: the challenge must be the one this verifier issued for this nonce.
     lv = ev.liveness
     if lv.method is not policy.liveness_method:
@@ -331,9 +382,3 @@ def appraise(
         c.ok("liveness-result")
     else:
         c.fail("liveness-result", "liveness.failed", f"{lv.result.name}, step {lv.failed_step}")
-    if ev.consent.recorded:
-        c.ok("consent", ev.consent.method.name.lower())
-    else:
-        c.fail("consent", "consent.missing", "no consent recorded")
-    c.ok("decision", ev.decision.name.lower())
-    return c.result(ev, digest)

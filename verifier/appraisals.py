@@ -55,12 +55,13 @@ class Appraisals:
         `profile`: the EAR profile to issue (attest.ear.PROFILES); the configured one
         (`result_profile`) when None."""
         now = self.ctx.now()
-        seen = ap.peek(token)
+        sub = ap.read(token)  # the one parse: the peek and the appraisal share it
+        seen = sub.peek
         with self.hot_reads.connection() as conn:
             rec = self.hot_reads.read(seen.kid, seen.nonce, seen.cti, conn)
         dev, nrow = rec.device, rec.nonce
         result = ap.appraise(
-            token,
+            sub,
             device_record(dev),
             _nonce_record(nrow),
             self.references.current(rec.manifest_count),
