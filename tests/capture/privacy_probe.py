@@ -29,6 +29,7 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
@@ -155,19 +156,24 @@ class WatchedMatch:
         return self.inner.match(chip_face, live_frames)
 
 
-def main() -> int:
-    global watching, verifier_address
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--leak", help="write one frame with numpy into this folder")
-    ap.add_argument("--leak-native", help="write one frame with OpenCV (C++) into this folder")
-    ap.add_argument("--leak-net", action="store_true", help="post chip data to the verifier")
-    args = ap.parse_args()
-    rig = json.loads(sys.stdin.read())
-    sys.addaudithook(hook)
+@dataclass
+class Device:
+    """The device as `edge/verify_cmd.py` builds it, with the watchers around its steps."""
 
+    chip: WatchedChip
+    live: WatchedLive
+    match: WatchedMatch
+    signer: Any
+    identity: Any
+    verifier: str
+    rp_token: str
+
+
+def build_device(rig: dict[str, Any], args: argparse.Namespace) -> Device:
+    """What a device does once at start: load models and key, measure itself. Reading
+    files is expected; watching starts with the session."""
     from asn1crypto.x509 import Certificate
 
-    from attest.evidence import ConsentMethod
     from edge.capture.replay import FileReplaySource
     from edge.face.match import FaceMatcher
     from edge.keystore.base import cose_signer
@@ -177,15 +183,9 @@ def main() -> int:
     from edge.mrtd.mrz import MrzKey
     from edge.mrtd.passive import TrustStore
     from edge.mrtd.transport import PcscTransport
-    from edge.session import SessionError, run_session
     from edge.steps import CameraLiveStep, FaceMatchStep, PassportChipStep, device_identity
-    from edge.verifier_link import HttpVerifier
 
-    # What a device does once at start (edge/verify_cmd.py): load models and key, measure
-    # itself. Reading files is expected; watching starts with the session.
     models, matcher = FaceModels.load(), FaceMatcher()
-    signer = cose_signer(open_keystore(f"file:{rig['key']}"))
-    device = device_identity(measure())
     trust = TrustStore([Certificate.load(bytes.fromhex(rig["csca"]))])
     if args.leak_native:
         import cv2  # noqa: F401  (its import opens files; the leak itself is the point)
@@ -196,55 +196,81 @@ def main() -> int:
             return LeakySource(src, args.leak, args.leak_native)
         return src
 
-    host, port = rig["verifier"].removeprefix("http://").rsplit(":", 1)
-    verifier_address = (host, int(port))
-    chip = WatchedChip(
-        PassportChipStep(lambda: PcscTransport(rig["reader"]), trust, MrzKey(*rig["mrz"])),
-        rig["verifier"] if args.leak_net else None,
+    chip = PassportChipStep(lambda: PcscTransport(rig["reader"]), trust, MrzKey(*rig["mrz"]))
+    return Device(
+        chip=WatchedChip(chip, rig["verifier"] if args.leak_net else None),
+        live=WatchedLive(CameraLiveStep(camera, models)),
+        match=WatchedMatch(FaceMatchStep(matcher)),
+        signer=cose_signer(open_keystore(f"file:{rig['key']}")),
+        identity=device_identity(measure()),
+        verifier=rig["verifier"],
+        rp_token=rig["rp_token"],
     )
-    live = WatchedLive(CameraLiveStep(camera, models))
-    match = WatchedMatch(FaceMatchStep(matcher))
-    link = HttpVerifier(rig["verifier"], rig["rp_token"])
-    out: dict[str, Any] = {}
+
+
+def run_watched(device: Device) -> dict[str, Any]:
+    """One session, exactly as the device runs it, with the audit hooks recording."""
+    global watching
+    from attest.evidence import ConsentMethod
+    from edge.session import SessionError, run_session
+    from edge.verifier_link import HttpVerifier
+
+    link = HttpVerifier(device.verifier, device.rp_token)
     watching = True
     try:
         result = run_session(
             verifier=link,
-            chip=chip,
-            live=live,
-            matcher=match,
-            signer=signer,
-            device=device,
+            chip=device.chip,
+            live=device.live,
+            matcher=device.match,
+            signer=device.signer,
+            device=device.identity,
             consent=ConsentMethod.OPERATOR_CONFIRMED,
         )
     except SessionError as exc:
-        out["error"] = f"{exc.step}: {exc.code}: {exc.message}"
+        return {"error": f"{exc.step}: {exc.code}: {exc.message}"}
     finally:
         link.close()
         watching = False
-    if "error" not in out:
-        sub = result.submission
-        ev = result.evidence
-        out |= {
-            "liveness": ev.liveness.result.name.lower(),
-            "match": ev.decision.name.lower().replace("_", "-"),
-            "status": sub.status if sub else None,
-            "decision": sub.decision if sub else None,
-            "evidence_token": result.evidence_token.hex(),
-            "frames_captured": ev.erasure.captured,
-            "frames_erased": ev.erasure.erased,
-        }
-    kept = live.kept
-    out |= {
+    sub, ev = result.submission, result.evidence
+    return {
+        "liveness": ev.liveness.result.name.lower(),
+        "match": ev.decision.name.lower().replace("_", "-"),
+        "status": sub.status if sub else None,
+        "decision": sub.decision if sub else None,
+        "evidence_token": result.evidence_token.hex(),
+        "frames_captured": ev.erasure.captured,
+        "frames_erased": ev.erasure.erased,
+    }
+
+
+def wiped(device: Device) -> dict[str, bool]:
+    """Every buffer the watchers kept a reference to is zero now the session is over."""
+    live, match, kept = device.live, device.match, device.live.kept
+    return {
         "verified_zero": bool(live.outcome and live.outcome.erasure_verified),
         "candidates_zero": bool(match.frames)
         and not any(f.any() for f in match.frames)
         and kept is not None
         and not kept._buf.any(),  # the whole preallocated buffer, not only the views
         "chip_zero": bool(match.chip) and not any(c.any() for c in match.chip),
-        "chip_data_zero": chip.wiped(),
-        "violations": violations,
+        "chip_data_zero": device.chip.wiped(),
     }
+
+
+def main() -> int:
+    global verifier_address
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--leak", help="write one frame with numpy into this folder")
+    ap.add_argument("--leak-native", help="write one frame with OpenCV (C++) into this folder")
+    ap.add_argument("--leak-net", action="store_true", help="post chip data to the verifier")
+    args = ap.parse_args()
+    rig = json.loads(sys.stdin.read())
+    sys.addaudithook(hook)
+    host, port = rig["verifier"].removeprefix("http://").rsplit(":", 1)
+    verifier_address = (host, int(port))
+    device = build_device(rig, args)
+    out = run_watched(device) | wiped(device) | {"violations": violations}
     print(json.dumps(out))
     return 0
 

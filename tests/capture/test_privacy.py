@@ -41,7 +41,13 @@ import numpy as np
 import pytest
 
 from edge.face.embed import DEFAULT_EMBEDDER
-from tests.capture.watchers import PersonalData, WireTap, trace_violations, wire_findings
+from tests.capture.watchers import (
+    MAX_STDIO_BYTES,
+    PersonalData,
+    WireTap,
+    trace_violations,
+    wire_findings,
+)
 from tests.rig import REPO, require, require_binary
 from tests.shared import CLIP, STILL, require_shared
 
@@ -241,3 +247,66 @@ def test_buffers_are_zero_after_an_exception_in_a_real_session() -> None:
     assert report.frames_captured == report.frames_erased == 98
     assert report.verified_zero and report.ended_by == "error"
     assert all(not v.any() for v in views)
+
+
+def test_strace_allowances_are_only_the_readers_and_the_verifiers(tmp_path: Path) -> None:
+    """The two links the device needs are allowed; anything beside them is named, also a
+    write whose result strace shows later (another thread interleaved)."""
+    pid = "4242  "
+    allowed = [
+        'connect(8<UNIX-STREAM:[600131]>, {sa_family=AF_UNIX, sun_path="/run/pcscd/pcscd.comm"}'
+        ", 24) = 0",
+        'sendto(8<UNIX-STREAM:[600131->599353]>, "\\x01", 1, MSG_NOSIGNAL, NULL, 0) = 1',
+        "connect(7<TCP:[1]>, {sa_family=AF_INET, sin_port=htons(5000), "
+        'sin_addr=inet_addr("127.0.0.1")}, 16) = -1 EINPROGRESS',
+        'sendto(7<TCP:[127.0.0.1:4000->127.0.0.1:5000]>, "POST", 4, 0, NULL, 0) = 4',
+        'write(1<pipe:[1]>, "{}", 2) = 2',
+        'openat(AT_FDCWD</>, "/work/model.tflite", O_RDONLY|O_CLOEXEC) = 3</work/model.tflite>',
+    ]
+    refused = [
+        'sendto(9<UNIX-STREAM:[700000->700001]>, "\\x01", 1, 0, NULL, 0) = 1',
+        "connect(6<TCP:[2]>, {sa_family=AF_INET, sin_port=htons(5001), "
+        'sin_addr=inet_addr("127.0.0.1")}, 16) = 0',
+        'sendto(6<TCP:[127.0.0.1:4001->127.0.0.1:5001]>, "x", 1, 0, NULL, 0) = 1',
+        'connect(5<UNIX-STREAM:[3]>, {sa_family=AF_UNIX, sun_path="/run/other.sock"}, 20) = 0',
+        'write(11</tmp/frame.raw>, "\\x00\\x01"..., 691200 <unfinished ...>',
+        'openat(AT_FDCWD</>, "/tmp/x.png", O_WRONLY|O_CREAT|O_TRUNC, 0666) = 12</tmp/x.png>',
+        'unlink("/tmp/x.png") = 0',
+        "bind(13<TCP:[4]>, {sa_family=AF_INET, sin_port=htons(0)}, 16) = 0",
+    ]
+    trace = tmp_path / "t.trace"
+    trace.write_text("".join(pid + line + "\n" for line in allowed))
+    assert trace_violations(trace, 5000) == []
+    trace.write_text("".join(pid + line + "\n" for line in allowed + refused))
+    found = trace_violations(trace, 5000)
+    assert len(found) == len(refused), found
+    trace.write_text(
+        pid + f'write(2<pipe:[2]>, "x"..., {MAX_STDIO_BYTES + 1}) = {MAX_STDIO_BYTES + 1}\n'
+    )
+    assert trace_violations(trace, 5000) == [
+        f"{MAX_STDIO_BYTES + 1} bytes written to stdout/stderr"
+    ]
+
+
+def test_wire_findings_hold_the_device_to_its_protocol() -> None:
+    token = b"\xd2\x84signed evidence"
+    data = PersonalData({"document number": [b"C01X00T47"]})
+
+    def post(path: str, body: bytes, *headers: str) -> bytes:
+        head = "".join(f"{h}\r\n" for h in ("Host: v", f"Content-Length: {len(body)}", *headers))
+        return f"POST {path} HTTP/1.1\r\n{head}\r\n".encode() + body
+
+    good = post("/v1/challenges", b"{}", "Authorization: Bearer t") + post(
+        "/v1/attestations", token, "Content-Type: application/eat+cwt"
+    )
+    assert wire_findings([good], token, data) == []
+    bad = [
+        post("/v1/attestations", token + b"!"),  # not the session's token
+        post("/v1/challenges", b'{"note": "x"}'),  # a field no relying party sends
+        post("/v1/challenges", b"{}", "X-Trace: C01X00T47"),  # a header, and the datum
+        post("/v1/devices", b"{}"),  # a call the device does not make
+        b"\x16\x03\x01 not HTTP at all",
+    ]
+    found = [wire_findings([stream], token, data) for stream in bad]
+    assert all(found), found
+    assert "document number on the wire" in found[2]

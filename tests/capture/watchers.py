@@ -244,10 +244,10 @@ _OPEN = re.compile(r"^(open|openat|openat2|creat)\(")
 _WRITE_FLAGS = re.compile(r"O_WRONLY|O_RDWR|O_CREAT|O_TRUNC|O_APPEND")
 #: A write or send, its descriptor and (with -yy) what the descriptor is.
 _SEND = re.compile(
-    r"^(write|pwrite64|writev|pwritev2?|send|sendto|sendmsg|sendmmsg)\((\d+)(?:<([^>]*)>)?,"
+    r"^(write|pwrite64|writev|pwritev2?|send|sendto|sendmsg|sendmmsg)\((\d+)(?:<(.*?)>)?,"
 )
 _COUNT = re.compile(r"(?:\) = |, )(\d+)(?:$| <unfinished)")
-_CONNECT = re.compile(r"^connect\((\d+)(?:<([^>]*)>)?, \{sa_family=(\w+), (.*?)\}")
+_CONNECT = re.compile(r"^connect\((\d+)(?:<(.*?)>)?, \{sa_family=(\w+), (.*?)\}")
 _TCP_PEER = re.compile(r"^TCP:\[[\d.]+:\d+->([\d.]+):(\d+)\]$")
 _UNIX = re.compile(r"^UNIX(?:-STREAM)?:\[(\d+)")
 
