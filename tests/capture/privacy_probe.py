@@ -234,6 +234,11 @@ def run_watched(device: Device) -> dict[str, Any]:
         watching = False
     sub, ev = result.submission, result.evidence
     return {
+        "document": [
+            ev.document.passive.name,
+            ev.document.anticlone_method.name,
+            ev.document.anticlone.name,
+        ],
         "liveness": ev.liveness.result.name.lower(),
         "match": ev.decision.name.lower().replace("_", "-"),
         "status": sub.status if sub else None,

@@ -168,6 +168,9 @@ def _assert_clean_session(rig: DeviceRig, out: dict[str, Any], wire: list[bytes]
     from attest.evidence import verify_evidence
 
     assert "error" not in out, out["error"]
+    # The chip was read and authenticated over PC/SC (ICAO 9303-11: PACE, passive and
+    # chip authentication), the photo it carries decoded and matched.
+    assert out["document"] == ["PASSED", "CHIP_AUTHENTICATION", "PASSED"]
     assert out["liveness"] == "passed" and out["match"] == "match"
     assert (out["status"], out["decision"]) == ("affirming", "match")
     # The device's step stops filming once the liveness engine has decided (run_check):
