@@ -54,6 +54,7 @@ from tests.shared import CLIP, STILL, require_shared
 MODELS = REPO / "firmware" / "models"
 #: The close-ups of the clip's performer, turning right twice (docs/capture-liveness.md).
 CLIP_FRAMES = (60, 211)
+#: Frames the camera step films of that window: it stops once liveness is decided.
 SESSION_FRAMES = 141
 
 
@@ -102,8 +103,11 @@ class DeviceRig:
 
 @pytest.fixture(scope="module")
 def device_rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DeviceRig]:
+    """One rig for the module's sessions: starting gunicorn and pcscd costs seconds, and
+    each session gets a fresh chip and a fresh challenge anyway. pcsc_rig holds the
+    machine's pcscd lock meanwhile (the tests share the `pcscd` xdist group)."""
+    from attest.keys import SigningKey
     from attest.manifest import sign_manifest
-    from edge.capture.replay import FileReplaySource
     from edge.keystore.enroll import enrol
     from edge.keystore.software import SoftwareKeyStore
     from edge.measure import measure
@@ -118,8 +122,6 @@ def device_rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DeviceRig]:
     doc = generate(DocOptions(face_photo=str(STILL)))
     # The verifier trusts exactly this installation, as measured by the device itself.
     manifest = measure().manifest
-    from attest.keys import SigningKey
-
     release_key = SigningKey.generate()
     (work / "verifier").mkdir()
     server = VerifierServer(work / "verifier", release_key, policy="demo", workers=1).start()
@@ -129,7 +131,7 @@ def device_rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DeviceRig]:
         store = SoftwareKeyStore.create(work / "device.pem")
         enrol(store, server.base, server.admin, device_id="privacy-probe")
         tap = WireTap(("127.0.0.1", server.port)).start()
-        frame = _clip_frame(FileReplaySource, 100)
+        frame = _clip_frame(100)
         settings = {
             "verifier": tap.url,
             "rp_token": admin.token("relying-party"),
@@ -153,8 +155,11 @@ def device_rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DeviceRig]:
         server.stop()
 
 
-def _clip_frame(source: Any, index: int) -> np.ndarray:
-    src = source(CLIP, start_frame=index, end_frame=index + 1)
+def _clip_frame(index: int) -> np.ndarray:
+    """One frame of the clip, as the camera step sees it (for the wire's byte needles)."""
+    from edge.capture.replay import FileReplaySource
+
+    src = FileReplaySource(CLIP, start_frame=index, end_frame=index + 1)
     try:
         frame = np.zeros(src.format.shape, np.uint8)
         assert src.read_into(frame) is not None

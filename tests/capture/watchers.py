@@ -187,7 +187,9 @@ def _pixel_needles(image: np.ndarray) -> list[bytes]:
 
 
 def _windows(data: bytes, size: int, step: int) -> list[bytes]:
-    return [data[i : i + size] for i in range(0, max(1, len(data) - size + 1), step)]
+    """Runs of `data`, leaving out near-constant ones (padding, zero fields, MRZ fillers)."""
+    runs = (data[i : i + size] for i in range(0, max(1, len(data) - size + 1), step))
+    return [run for run in runs if len(set(run)) >= 4]
 
 
 @dataclass
