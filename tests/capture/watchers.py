@@ -26,6 +26,8 @@ from pathlib import Path
 import h11
 import numpy as np
 
+from edge.mrtd.sim.pcscd import PCSCD_SOCKET
+
 #: Bytes kept per connection: far above a session's few kilobytes, bounded all the same.
 TAP_LIMIT = 8 << 20
 #: What the device may ask of the verifier (edge/verifier_link.py), with its body's kind.
@@ -40,7 +42,6 @@ ALLOWED_HEADERS = {
     b"host", b"accept", b"accept-encoding", b"connection", b"user-agent", b"content-length",
     b"content-type", b"authorization",
 }  # fmt: skip
-PCSCD_SOCKET = "/run/pcscd/pcscd.comm"
 #: The probe's own JSON line and the runtime's log lines: far below one frame (691 kB).
 MAX_STDIO_BYTES = 64 * 1024
 
