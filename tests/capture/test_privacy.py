@@ -198,6 +198,7 @@ def test_audit_hooks_see_no_write_in_a_whole_session(device_rig: DeviceRig, tmp_
     out, wire = device_rig.probe()
     _assert_clean_session(device_rig, out, wire)
     assert out["violations"] == []
+    assert out["links"] >= 1 and len(wire) == out["links"]  # the hooks saw the sockets
     # The same watcher catches a frame saved to disk from Python.
     leaked, _ = device_rig.probe("--leak", str(tmp_path))
     assert any("frame.npy" in v for v in leaked["violations"]), leaked["violations"]
