@@ -47,6 +47,8 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from attest import paths
+
 #: Wall-clock seconds for the camera step. A device films in real time; the demo renders
 #: its camera, which on a loaded machine runs slower than real time. The gestures' own
 #: windows run on the frames' stream time and are not affected; the verifier's nonce
@@ -211,15 +213,13 @@ def _with_verifier(
 ) -> int:
     import httpx
 
-    from edge.keystore.base import cose_signer
-    from edge.keystore.enroll import enrol
-    from edge.keystore.software import SoftwareKeyStore
+    from edge.keystore import SoftwareKeyStore, cose_signer, enrol
     from edge.measure import measure
     from edge.steps import device_identity
 
     auth = {"Authorization": f"Bearer {admin}"}
     r = httpx.put(
-        f"{url}/v1/reference-values",
+        url + paths.REFERENCE_VALUES,
         content=signed_manifest,
         headers={**auth, "Content-Type": "application/cose"},
         timeout=10,
@@ -227,7 +227,7 @@ def _with_verifier(
     _check(r, "reference values")
     _say("reference values: the signed release manifest is trusted")
     r = httpx.post(
-        f"{url}/v1/tokens",
+        url + paths.TOKENS,
         json={"role": "relying-party", "label": "demo office"},
         headers=auth,
         timeout=10,
@@ -245,7 +245,7 @@ def _with_verifier(
     runs, cast = people
     chip_for = stack.enter_context(_chip_transports(work, reader))
 
-    from edge.face.match import FaceMatcher
+    from edge.face import FaceMatcher
 
     matcher = FaceMatcher()
     failures = 0
@@ -273,7 +273,7 @@ class _Cast:
 
     @classmethod
     def make(cls) -> _Cast:
-        from edge.liveness.engine import FaceModels
+        from edge.liveness import FaceModels
         from rig.face.facerig import SUBJECT_PHOTO, FaceRig, frame_from_photo, load_photo
 
         photo = load_photo(SUBJECT_PHOTO)
@@ -345,7 +345,7 @@ def _chip_transports(work: Path, reader: str) -> Iterator[Callable[[Any], Any]]:
         yield lambda doc: InProcessTransport(EmulatedChip(doc))
         return
     from attest.errors import CodedError
-    from edge.mrtd.transport import PcscTransport
+    from edge.mrtd import PcscTransport
     from rig.mrtd.pcscd import pcsc_rig
 
     (work / "pcsc").mkdir()
@@ -386,7 +386,7 @@ def _session(
     from attest.errors import AttestError
     from attest.evidence import ConsentMethod
     from attest.rp import validate_result
-    from edge.mrtd.passive import TrustStore
+    from edge.mrtd import TrustStore
     from edge.session import SessionError, Timeouts, run_session
     from edge.steps import CameraLiveStep, FaceMatchStep, PassportChipStep
     from edge.verifier_link import HttpVerifier

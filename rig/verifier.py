@@ -34,6 +34,7 @@ from typing import Any
 
 import httpx
 
+from attest import paths
 from attest.challenge import Gesture
 from attest.evidence import (
     AntiClone,
@@ -142,7 +143,7 @@ class Client:
 
     def token(self, role: str) -> str:
         r = self.http.post(
-            f"{self.base}/v1/tokens", json={"role": role}, headers=self.h(self.admin)
+            f"{self.base}{paths.TOKENS}", json={"role": role}, headers=self.h(self.admin)
         )
         _expect(r, 201)
         tok: str = r.json()["token"]
@@ -150,21 +151,21 @@ class Client:
 
     def enrol(self, key: SigningKey, device_id: str = "device-1") -> dict[str, Any]:
         body = {"device_id": device_id, "cose_key": b64url(key.public.cose_key_bytes())}
-        r = self.http.post(f"{self.base}/v1/devices", json=body, headers=self.h(self.admin))
+        r = self.http.post(f"{self.base}{paths.DEVICES}", json=body, headers=self.h(self.admin))
         _expect(r, 201)
         out: dict[str, Any] = r.json()
         return out
 
     def add_release(self, rel: Release) -> None:
         r = self.http.put(
-            f"{self.base}/v1/reference-values",
+            f"{self.base}{paths.REFERENCE_VALUES}",
             content=rel.signed,
             headers={**self.h(self.admin), "Content-Type": "application/cose"},
         )
         _expect(r, 200, 201)
 
     def challenge(self, rp: str, **body: Any) -> dict[str, Any]:
-        r = self.http.post(f"{self.base}/v1/challenges", json=body, headers=self.h(rp))
+        r = self.http.post(f"{self.base}{paths.CHALLENGES}", json=body, headers=self.h(rp))
         _expect(r, 201)
         out: dict[str, Any] = r.json()
         return out
@@ -175,7 +176,7 @@ class Client:
         """Entry `index` (bytes `data`) is in the tree of `size` with `root`: the server's
         inclusion proof, checked here (RFC 9162 section 2.1.3.2); raises if it is not."""
         inc = self.http.get(
-            f"{base or self.base}/v1/log/proof/inclusion",
+            f"{base or self.base}{paths.LOG_INCLUSION}",
             params={"index": index, "tree_size": size},
             headers=self.h(auditor),
         ).json()
@@ -184,13 +185,13 @@ class Client:
 
     def keyset(self) -> KeySet:
         """The verifier's published key set: all a relying party needs."""
-        r = self.http.get(f"{self.base}/.well-known/edgeproof/keys.json")
+        r = self.http.get(f"{self.base}{paths.KEYSET}")
         _expect(r, 200)
         return KeySet.from_json(r.text)
 
     def submit(self, token: bytes) -> httpx.Response:
         return self.http.post(
-            f"{self.base}/v1/attestations",
+            f"{self.base}{paths.ATTESTATIONS}",
             content=token,
             headers={"Content-Type": "application/eat+cwt"},
         )

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import httpx
 
+from attest import paths
 from attest.ear import decode_ear_unverified
 from attest.errors import AttestError
 from attest.note import Verifier, open_checkpoint
@@ -148,7 +149,7 @@ def keep_proof(
         aid = decode_ear_unverified(result).appraisal_id
     except AttestError:
         return
-    url = f"{verifier_url}/v1/attestations/{aid}/tlog-proof"
+    url = verifier_url + paths.tlog_proof(aid)
     log, wkey = Verifier.from_vkey(w.log_vkey), Verifier.from_vkey(w.vkey)
     deadline = time.monotonic() + 10
     text = ""

@@ -1,6 +1,6 @@
 """Secure messaging, ICAO 9303-11 section 9.8, for both ends of the link.
 
-The reader wraps commands and unwraps responses; the emulator (edge.mrtd.sim) uses the same
+The reader wraps commands and unwraps responses; the emulator (rig.mrtd) uses the same
 class for the chip's side, so both sides share one implementation of the data objects,
 the send-sequence counter and the MAC.
 """

@@ -2,7 +2,7 @@
 
 Everything above this module speaks `Transport.transmit(bytes) -> bytes`; the pyscard adapter
 is the only code that touches PC/SC, so the protocol logic runs unchanged against the
-in-process emulator (edge.mrtd.sim) and against a real reader.
+in-process emulator (rig.mrtd) and against a real reader.
 """
 
 from __future__ import annotations

@@ -68,8 +68,8 @@ class DeviceRig:
     """The world around the device: a passport on a reader, a verifier, a tap on the wire."""
 
     settings: dict[str, Any]  # what the probe is told (addresses, token, key, MRZ key)
-    doc: Any  # edge.mrtd.sim.testdoc.TestDocument
-    pcsc: Any  # edge.mrtd.sim.pcscd.PcscRig
+    doc: Any  # rig.mrtd.testdoc.TestDocument
+    pcsc: Any  # rig.mrtd.pcscd.PcscRig
     tap: WireTap
     personal: PersonalData
     device_keys: dict[bytes, Any]  # kid -> the device's public key
@@ -78,7 +78,7 @@ class DeviceRig:
         self, *args: str, strace: str | None = None, trace: Path | None = None
     ) -> tuple[dict[str, Any], list[bytes]]:
         """One session in a fresh device process; its report and what it sent the verifier."""
-        from edge.mrtd.sim.card import EmulatedChip
+        from rig.mrtd.card import EmulatedChip
 
         self.pcsc.insert(EmulatedChip(self.doc))  # a fresh chip: nothing from a previous read
         self.tap.take()
@@ -111,8 +111,8 @@ def device_rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DeviceRig]:
     from edge.keystore.enroll import enrol
     from edge.keystore.software import SoftwareKeyStore
     from edge.measure import measure
-    from edge.mrtd.sim.pcscd import READER, missing_parts, pcsc_rig
-    from edge.mrtd.sim.testdoc import DocOptions, generate
+    from rig.mrtd.pcscd import READER, missing_parts, pcsc_rig
+    from rig.mrtd.testdoc import DocOptions, generate
     from tests.verifier.helpers import Release, VerifierServer
 
     require_shared("data/video")

@@ -26,7 +26,7 @@ from pathlib import Path
 import h11
 import numpy as np
 
-from edge.mrtd.sim.pcscd import PCSCD_SOCKET
+from rig.mrtd.pcscd import PCSCD_SOCKET
 
 #: Bytes kept per connection: far above a session's few kilobytes, bounded all the same.
 TAP_LIMIT = 8 << 20
