@@ -80,6 +80,8 @@ def _say(text: str) -> None:
 
 
 def _head(text: str) -> None:
+    """A step of the demo, and a stop point (main thread only)."""
+    _STOP.check()
     _say(f"\n== {text}")
 
 
@@ -107,10 +109,28 @@ class Stopped(BaseException):
         self.signum = signum
 
 
+class _StopSignal:
+    """The stop signal received, if any. The handler raises `Stopped` wherever the main
+    thread happens to be; code that swallows BaseException on the way (a finaliser, a
+    third-party fallback) would lose it, so each step of the demo and its end check again:
+    a received signal always ends the demo with 128+N, at the latest one step later."""
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+
+    def check(self) -> None:
+        if self.signum is not None:
+            raise Stopped(self.signum)
+
+
+_STOP = _StopSignal()
+
+
 def _on_signal(signum: int, frame: FrameType | None) -> None:
     # Once is enough: further signals must not interrupt the clean-up they asked for.
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, signal.SIG_IGN)
+    _STOP.signum = signum
     raise Stopped(signum)
 
 
@@ -134,13 +154,16 @@ def _demo(args: argparse.Namespace) -> int:
     except DemoError as exc:
         print(f"edgeproof demo: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    _STOP.signum = None
     previous = {
         sig: signal.signal(sig, _on_signal)
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
     }
     try:
         with tempfile.TemporaryDirectory(prefix="edgeproof-demo-") as tmp:
-            return _run(Path(tmp), out, args.reader)
+            code = _run(Path(tmp), out, args.reader)
+            _STOP.check()
+            return code
     except DemoError as exc:
         print(f"edgeproof demo: {exc}", file=sys.stderr)
         return EXIT_FAILED

@@ -97,3 +97,32 @@ def test_signal_stops_the_demo_cleanly(tmp_path: Path, sig: signal.Signals, when
             os.kill(verifier_pid, 0)
     assert _processes_mentioning(str(tmp)) == []
     assert list(tmp.iterdir()) == []
+
+
+def test_a_swallowed_stop_signal_still_stops_the_demo(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Code that catches BaseException where the signal lands (a finaliser, a third-party
+    fallback) swallows the demo's `Stopped`; the demo must still end with 128+N, not 0."""
+    import argparse
+
+    from edgeproof_cli import demo
+
+    if threading.current_thread() is not threading.main_thread():
+        pytest.skip("signal handlers run only in the main thread")
+
+    def run_swallowing(work: Path, out: Path | None, reader: str) -> int:
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(1)  # the handler runs here and raises Stopped...
+        except BaseException:  # ...which this swallows, on purpose
+            pass
+        return 0
+
+    monkeypatch.setattr(demo, "_run", run_swallowing)
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    before = signal.getsignal(signal.SIGTERM)
+    code = demo._demo(argparse.Namespace(out=None, reader="in-process"))
+    assert code == 128 + signal.SIGTERM
+    assert signal.getsignal(signal.SIGTERM) == before
+    assert list(tmp_path.iterdir()) == []
