@@ -125,10 +125,6 @@ class Device:
         ok = sub.status == "affirming" and sub.decision == "match"
         return (EXIT_OK if ok else EXIT_FAILED), from_result(sub.status, sub.decision, sub.reason)
 
-    def verify(self, mrz: Any, can: str | None, consent: Any, txn: bytes | None = None) -> int:
-        """One session; the exit code of `device verify`."""
-        return self.session(mrz, can, consent, txn)[0]
-
 
 def reader_spec(spec: str | None) -> str | int | None:
     return int(spec) if spec and spec.isdigit() else spec

@@ -58,8 +58,14 @@ def add_parsers(g: Any) -> None:
     )
     v.add_argument("--key", default=os.environ.get("EDGEPROOF_KEY"), help="key spec (see enroll)")
     v.add_argument("--tcti", default=os.environ.get("EDGEPROOF_TCTI"), help="TPM connection")
-    v.add_argument("--mrz", metavar="DOC,YYMMDD,YYMMDD", help="document number, birth, expiry")
-    v.add_argument("--can", help="card access number (PACE)")
+    v.add_argument(
+        "--mrz",
+        metavar="DOC,YYMMDD,YYMMDD",
+        help="document number, birth, expiry; for scripts only: it stays in the process "
+        "list and the shell history. Without --mrz or --can the key is asked after consent, "
+        "typed unseen",
+    )
+    v.add_argument("--can", help="card access number (PACE); see --mrz")
     v.add_argument("--reader", help="PC/SC reader name or index (default: first with a card)")
     v.add_argument("--trust", required=True, metavar="DIR", help="CSCA certificates / master list")
     v.add_argument(
@@ -142,18 +148,14 @@ def _secret_input(prompt: str) -> str:
 
 def _verify(args: argparse.Namespace) -> int:
     from edge.keystore import DEFAULT_SPEC
-    from edge.mrtd import MrzKey
 
     if not args.token:
         print(
             "verify: give the relying-party token (--token or $EDGEPROOF_RP_TOKEN)", file=sys.stderr
         )
         return EXIT_USAGE
-    if not (args.mrz or args.can):
-        print("verify: give --mrz DOC,YYMMDD,YYMMDD or --can N to open the chip", file=sys.stderr)
-        return EXIT_USAGE
     try:
-        mrz = MrzKey(*args.mrz.split(",")) if args.mrz else None
+        mrz, can = chip_key(args.mrz) if args.mrz else (None, args.can)
         txn = bytes.fromhex(args.txn) if args.txn else None
     except (TypeError, ValueError) as exc:
         print(f"verify: {exc}", file=sys.stderr)
@@ -168,9 +170,35 @@ def _verify(args: argparse.Namespace) -> int:
     except PartMissingError as missing:
         missing.show()
         return EXIT_FAILED
-    code, verdict = device.session(mrz, args.can, _consent(args.consent), txn)
+    # Consent first; only then the chip's key, when the command line did not carry it
+    # (docs/privacy.md: nothing personal is typed before the person consents).
+    consent = _consent(args.consent)
+    if consent is not None and not (mrz or can):
+        try:
+            mrz, can = chip_key(_secret_input("MRZ key (DOC,YYMMDD,YYMMDD) or CAN, typed unseen: "))
+        except EOFError:
+            mrz = can = None
+        except (TypeError, ValueError) as exc:
+            print(f"verify: not an MRZ key ({type(exc).__name__})", file=sys.stderr)
+            return EXIT_USAGE
+        if not (mrz or can):
+            print("verify: no MRZ key or CAN given: the chip cannot be opened", file=sys.stderr)
+            return EXIT_USAGE
+    code, verdict = device.session(mrz, can, consent, txn)
+    del mrz, can  # Python strings cannot be zeroed; drop the references at least
     say("verdict", verdict.clerk(args.lang))
     return code
+
+
+def chip_key(line: str) -> tuple[Any, str | None]:
+    """`DOC,YYMMDD,YYMMDD` is an MRZ key (ICAO 9303-11 section 9.7.2, BAC/PACE from the
+    MRZ); anything else non-empty is a CAN (9303-11 section 4.4, PACE); empty is neither."""
+    from edge.mrtd import MrzKey
+
+    line = line.strip()
+    if "," in line:
+        return MrzKey(*line.split(",")), None
+    return None, (line or None)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -229,7 +257,6 @@ def _console(
 ) -> int:
     """Session after session: parts checked, consent asked first, then the MRZ (no echo)."""
     from attest.evidence import ConsentMethod
-    from edge.mrtd import MrzKey
 
     default_lang = screen.lang
     while True:
@@ -257,15 +284,14 @@ def _console(
         except EOFError:
             problem("console", "the terminal closed", "the service restarts")
             return EXIT_FAILED
-        if not line:
-            screen.phase("idle")
-            continue
         try:
-            mrz = MrzKey(*line.split(",")) if "," in line else None
+            mrz, can = chip_key(line)
         except (TypeError, ValueError) as exc:
             print(f"not an MRZ key ({type(exc).__name__}); start again", flush=True)
             continue
-        can = None if mrz else line
+        if not (mrz or can):
+            screen.phase("idle")
+            continue
 
         def progress(step: str, message: str) -> None:
             say(step, message)

@@ -110,10 +110,8 @@ class Stopped(BaseException):
 
 
 class _StopSignal:
-    """The stop signal received, if any. The handler raises `Stopped` wherever the main
-    thread happens to be; code that swallows BaseException on the way (a finaliser, a
-    third-party fallback) would lose it, so each step of the demo and its end check again:
-    a received signal always ends the demo with 128+N, at the latest one step later."""
+    """The stop signal received. Code that swallows BaseException where `Stopped` lands
+    would lose it, so each step and the end check again: 128+N, one step later at most."""
 
     def __init__(self) -> None:
         self.signum: int | None = None

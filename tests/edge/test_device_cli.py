@@ -16,7 +16,11 @@ import sys
 import threading
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -87,14 +91,33 @@ class _Kiosk(threading.Thread):
         return out
 
 
-@pytest.mark.xdist_group("pcscd")
-@pytest.mark.shared("data/video")
-def test_operator_console_runs_a_session(tmp_path: Path) -> None:
+@dataclass
+class _Site:
+    """A verifier (demo policy) trusting this release, an enrolled software key, a
+    passport of the clip's performer, and the files a site keeps."""
+
+    server: VerifierServer
+    doc: Any
+    token: str
+    env: dict[str, str]
+    csca: Path
+
+    @property
+    def typed(self) -> str:
+        key = self.doc.mrz_key
+        return f"{key.document_number},{key.date_of_birth},{key.date_of_expiry}"
+
+    def secrets(self) -> tuple[str, ...]:
+        key = self.doc.mrz_key
+        return (key.document_number, key.date_of_birth, self.typed)
+
+
+@contextmanager
+def _site(tmp_path: Path) -> Iterator[_Site]:
     require(not missing_parts(), f"pcscd rig ({', '.join(missing_parts())})")
     from attest.keys import SigningKey
     from attest.manifest import sign_manifest
 
-    # The release this installation is, signed; a verifier that trusts it (demo policy).
     release_key = SigningKey.generate()
     manifest = measure().manifest
     rel = Release(release_key, manifest, sign_manifest(manifest, release_key))
@@ -116,24 +139,34 @@ def test_operator_console_runs_a_session(tmp_path: Path) -> None:
             == 201
         )
         doc = generate(DocOptions(face_photo=str(STILL)))  # the clip's performer
-        port = _free_port()
-        kiosk = _Kiosk(port)
         (tmp_path / "csca").mkdir()
         (tmp_path / "csca" / "csca.der").write_bytes(doc.csca_der)
-        (tmp_path / "rp-token").write_text(admin.token("relying-party"))
-        (tmp_path / "site.toml").write_text(
-            "[site]\n"
-            f'verifier_url = "{server.base}"\n'
-            f'camera = "replay:{CLIP}"\n'
-            f'trust = "{tmp_path / "csca"}"\n'
-            f'token_file = "{tmp_path / "rp-token"}"\n'
-            f"screen_port = {port}\n"
-        )
         env = {
             **os.environ,
             "EDGEPROOF_KEY": f"file:{tmp_path / 'keys' / 'device.pem'}",
             "EDGEPROOF_QUEUE": str(tmp_path / "queue"),
         }
+        yield _Site(server, doc, admin.token("relying-party"), env, tmp_path / "csca")
+    finally:
+        server.stop()
+
+
+@pytest.mark.xdist_group("pcscd")
+@pytest.mark.shared("data/video")
+def test_operator_console_runs_a_session(tmp_path: Path) -> None:
+    with _site(tmp_path) as site:
+        doc, server, env = site.doc, site.server, site.env
+        port = _free_port()
+        kiosk = _Kiosk(port)
+        (tmp_path / "rp-token").write_text(site.token)
+        (tmp_path / "site.toml").write_text(
+            "[site]\n"
+            f'verifier_url = "{server.base}"\n'
+            f'camera = "replay:{CLIP}"\n'
+            f'trust = "{site.csca}"\n'
+            f'token_file = "{tmp_path / "rp-token"}"\n'
+            f"screen_port = {port}\n"
+        )
         with pcsc_rig(tmp_path / "pcsc") as rig:
             rig.insert(EmulatedChip(doc))
             master, slave = pty.openpty()
@@ -163,9 +196,7 @@ def test_operator_console_runs_a_session(tmp_path: Path) -> None:
                 time.sleep(1.0)  # the clerk reads the consent text out; the page shows it
                 os.write(master, b"y\n")
                 _read_until(master, "typed unseen", 30)
-                key = doc.mrz_key
-                typed = f"{key.document_number},{key.date_of_birth},{key.date_of_expiry}"
-                os.write(master, f"{typed}\n".encode())
+                os.write(master, f"{site.typed}\n".encode())
                 shown = _read_until(master, "Consented?", 180)
                 time.sleep(0.5)  # the kiosk's last poll of the verdict
                 os.write(master, b"\n")  # an empty line asks again: the service stays up
@@ -179,7 +210,7 @@ def test_operator_console_runs_a_session(tmp_path: Path) -> None:
                     proc.kill()
                 os.close(master)
         # Nothing personal on the terminal (typed without echo) or on the person's page.
-        for secret in (key.document_number, key.date_of_birth, typed):
+        for secret in site.secrets():
             assert secret not in shown + rest, secret
             assert not any(secret in text for text in kiosk.raw), secret
         assert "[verdict] VÉRIFIÉ" in shown, shown
@@ -192,5 +223,50 @@ def test_operator_console_runs_a_session(tmp_path: Path) -> None:
         assert verdicts[-1]["verdict"] == "verified" and verdicts[-1]["title"] == "Vérifié"
         assert "passive authentication passed" in shown, shown
         assert "affirming, decision match" in shown and "inclusion proof verified" in shown, shown
-    finally:
-        server.stop()
+
+
+def _verify(site: _Site, tmp_path: Path) -> list[str]:
+    return [
+        sys.executable, "-m", "edgeproof_cli", "device", "verify",
+        "--verifier", site.server.base, "--token", site.token, "--trust", str(site.csca),
+        "--camera", f"replay:{CLIP}", "--queue", str(tmp_path / "queue"),
+    ]  # fmt: skip
+
+
+@pytest.mark.xdist_group("pcscd")
+@pytest.mark.shared("data/video")
+def test_verify_asks_consent_before_the_mrz(tmp_path: Path) -> None:
+    """`device verify` without --mrz: the consent question first; the person declines and
+    no MRZ is asked, no chip read; then a second person consents and the MRZ key, typed
+    unseen, opens the chip: an affirmed match (exit 0), the key never on the terminal."""
+    with _site(tmp_path) as site, pcsc_rig(tmp_path / "pcsc") as rig:
+        rig.insert(EmulatedChip(site.doc))
+        outputs = []
+        for answer in ("n", "y"):
+            master, slave = pty.openpty()
+            proc = subprocess.Popen(
+                _verify(site, tmp_path), stdin=slave, stdout=slave, stderr=slave,
+                env=site.env, close_fds=True,
+            )  # fmt: skip
+            os.close(slave)
+            try:
+                asked = _read_until(master, "consented to a biometric check?", 120)
+                assert "MRZ" not in asked and "chip" not in asked, asked
+                os.write(master, f"{answer}\n".encode())
+                if answer == "y":
+                    asked += _read_until(master, "typed unseen", 30)
+                    os.write(master, f"{site.typed}\n".encode())
+                out = asked + _read_until(master, "[verdict]", 180)
+                assert proc.wait(timeout=60) == (1 if answer == "n" else 0), out
+                out += _read_until(master, "\n", 5)
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+                os.close(master)
+            outputs.append(out)
+    declined, verified = outputs
+    assert "typed unseen" not in declined and "session.no-consent" in declined, declined
+    assert "[chip]" not in declined, declined
+    assert "affirming, decision match" in verified, verified
+    for secret in site.secrets():
+        assert secret not in declined + verified, secret

@@ -172,6 +172,71 @@ def test_pcscd_down_waits_and_stays_up(site: dict[str, Path]) -> None:
     _one_line(r, "pcscd", "systemctl start pcscd.socket")
 
 
+@pytest.mark.xdist_group("pcscd")
+@pytest.mark.shared("data/video")
+def test_pcscd_up_without_a_reader_waits_for_one(site: dict[str, Path]) -> None:
+    """pcscd answers but no reader is plugged in (its reader.conf folder empty, no USB
+    reader): one [reader] line naming the fix, not the pcscd one; bounded by
+    EDGEPROOF_RETRY_MAX, a non-zero exit."""
+    from edge.mrtd import TransportError, list_readers
+    from rig.mrtd.pcscd import find_pcscd, rig_lock
+    from rig.proc import stop_process, wait_for
+    from tests.rig import require
+
+    pcscd = find_pcscd()
+    require(pcscd is not None, "pcscd")
+    assert pcscd is not None
+    empty = site["dir"] / "reader.conf.d"
+    empty.mkdir()
+
+    def answers() -> bool:
+        try:
+            return list_readers() == []
+        except TransportError:
+            return False
+
+    with rig_lock():
+        proc = subprocess.Popen(
+            [pcscd, "-f", "-c", str(empty)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            wait_for(answers, 15, "pcscd to answer with no reader")
+            r = _run(_config(site), _env(site, EDGEPROOF_RETRY_MAX="2"))
+        finally:
+            stop_process(proc)
+    assert r.returncode == 1
+    _one_line(r, "reader", "plug in the passport reader")
+    assert "[pcscd]" not in r.stdout, r.stdout
+
+
+def test_unreachable_tpm_names_the_tpm(site: dict[str, Path]) -> None:
+    """A TPM key made on a TPM that then goes away (swtpm stopped: as a TPM whose device
+    node or resource manager is gone): one [key] line naming the TPM, no traceback, exit 1."""
+    import importlib.util
+
+    from edge.keystore.tpm import TpmKeyStore
+    from rig.tpm import SoftwareTpm
+    from tests.rig import require, require_binary
+
+    require(importlib.util.find_spec("tpm2_pytss") is not None, "Python package tpm2-pytss")
+    require_binary("swtpm")
+    (site["dir"] / "tpm").mkdir()
+    tpm = SoftwareTpm(site["dir"] / "tpm")
+    tpm.start()
+    try:
+        key = site["dir"] / "keys" / "device.tpmkey"
+        TpmKeyStore.create(key, tpm.tcti).close()
+        tcti = tpm.tcti
+    finally:
+        tpm.stop()
+    r = _run(_config(site), _env(site, key=f"tpm:{key}", EDGEPROOF_TCTI=tcti))
+    assert r.returncode == 1
+    line = _one_line(r, "key", "check the TPM")
+    assert f"tpm:{key}" in line and tcti in line and "keystore.tpm-unavailable" in line, line
+
+
 def _read_line(proc: subprocess.Popen[str], start: str, timeout: float) -> str:
     """The first stdout line starting with `start` (the process must stay up meanwhile)."""
     assert proc.stdout is not None

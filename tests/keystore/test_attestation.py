@@ -15,8 +15,8 @@ from attest.keys import SigningKey, b64url, b64url_decode
 from attest.manifest import sign_manifest
 from edge.keystore import close_keystore, cose_signer, create_keystore
 from edge.measure import measure
+from rig.tpm import SoftwareTpm
 from tests.firmware.conftest import make_stage
-from tests.keystore.conftest import SoftwareTpm
 from tests.verifier.helpers import Release, VerifierServer, evidence
 
 

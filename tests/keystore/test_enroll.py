@@ -13,7 +13,7 @@ from attest.keys import PublicKey, SigningKey, b64url, b64url_decode, public_key
 from edge.keystore import SoftwareKeyStore
 from edge.keystore.enroll import hardware_model
 from edgeproof_cli import main
-from tests.keystore.conftest import SoftwareTpm
+from rig.tpm import SoftwareTpm
 from tests.rig import free_port
 from tests.verifier.helpers import VerifierServer
 

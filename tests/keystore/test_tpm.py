@@ -21,7 +21,7 @@ from edge.keystore import (
     create_keystore,
     open_keystore,
 )
-from tests.keystore.conftest import SoftwareTpm
+from rig.tpm import SoftwareTpm
 
 
 def test_create_sign_verify(swtpm: SoftwareTpm, tmp_path: Path) -> None:
