@@ -42,6 +42,8 @@ from edge.device import (
 )
 
 EXIT_USAGE = 2
+#: Asked only after consent; what is typed is never echoed (docs/privacy.md).
+KEY_PROMPT = "MRZ key (DOC,YYMMDD,YYMMDD) or CAN, typed unseen: "
 DEFAULT_QUEUE = "/var/lib/edgeproof/queue"
 
 
@@ -155,7 +157,7 @@ def _verify(args: argparse.Namespace) -> int:
         )
         return EXIT_USAGE
     try:
-        mrz, can = chip_key(args.mrz) if args.mrz else (None, args.can)
+        mrz, can = _chip_key(args.mrz) if args.mrz else (None, args.can)
         txn = bytes.fromhex(args.txn) if args.txn else None
     except (TypeError, ValueError) as exc:
         print(f"verify: {exc}", file=sys.stderr)
@@ -175,7 +177,7 @@ def _verify(args: argparse.Namespace) -> int:
     consent = _consent(args.consent)
     if consent is not None and not (mrz or can):
         try:
-            mrz, can = chip_key(_secret_input("MRZ key (DOC,YYMMDD,YYMMDD) or CAN, typed unseen: "))
+            mrz, can = _chip_key(_secret_input(KEY_PROMPT))
         except EOFError:
             mrz = can = None
         except (TypeError, ValueError) as exc:
@@ -190,7 +192,7 @@ def _verify(args: argparse.Namespace) -> int:
     return code
 
 
-def chip_key(line: str) -> tuple[Any, str | None]:
+def _chip_key(line: str) -> tuple[Any, str | None]:
     """`DOC,YYMMDD,YYMMDD` is an MRZ key (ICAO 9303-11 section 9.7.2, BAC/PACE from the
     MRZ); anything else non-empty is a CAN (9303-11 section 4.4, PACE); empty is neither."""
     from edge.mrtd import MrzKey
@@ -280,12 +282,12 @@ def _console(
                 continue
             # 2. Only now the MRZ key or CAN, read without echo.
             screen.phase("passport")
-            line = _secret_input("MRZ key (DOC,YYMMDD,YYMMDD) or CAN, typed unseen: ").strip()
+            line = _secret_input(KEY_PROMPT).strip()
         except EOFError:
             problem("console", "the terminal closed", "the service restarts")
             return EXIT_FAILED
         try:
-            mrz, can = chip_key(line)
+            mrz, can = _chip_key(line)
         except (TypeError, ValueError) as exc:
             print(f"not an MRZ key ({type(exc).__name__}); start again", flush=True)
             continue
