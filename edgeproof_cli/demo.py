@@ -466,7 +466,7 @@ def _session(
     liveness = result.evidence.liveness.result.name.lower()
     got = {
         "match": checked.accepted,
-        "no match": decision == "no-match",
+        "no match": decision == "no-match" and checked.tier.label == "affirming",
         "liveness fails": liveness != "passed" and not checked.accepted,
     }[run.expect]
     _say(f"  {'as expected' if got else 'NOT AS EXPECTED'}: {run.expect}")

@@ -130,12 +130,14 @@ class BlinkDetector:
         self._closed_at: tuple[int, float] | None = None
         self._source = ""
         self._lowest = math.inf
+        self._lowest_lids = math.inf
         self._max_drop = -math.inf
         self._lids_t: float | None = None
 
     def reset(self) -> None:
         self._closed_at = None
         self._lowest = math.inf
+        self._lowest_lids = math.inf
         self._max_drop = -math.inf
 
     @property
@@ -170,6 +172,7 @@ class BlinkDetector:
         if s.drop_right is not None and s.drop_left is not None:
             drop = (s.drop_right + s.drop_left) / 2.0
         rels: list[tuple[float, float]] = []
+        lids_open = math.inf  # the eyelid model's own openness, when it ran on this frame
         ready = True
         for name, (v_r, v_l) in values.items():
             base_r, base_l = self._baselines[name]
@@ -178,6 +181,8 @@ class BlinkDetector:
                 ready = False
                 continue
             rels.append((v_r / b_r, v_l / b_l))
+            if name == "lids":
+                lids_open = (v_r / b_r + v_l / b_l) / 2.0
         if not ready:
             self._feed(t, values, drop)
             return None
@@ -190,12 +195,14 @@ class BlinkDetector:
         if self._closed_at is None:
             if openness < p.blink_close and max(rel) < p.blink_close_each:
                 self._closed_at, self._source, self._lowest = (frame, t), source, openness
+                self._lowest_lids = lids_open
                 self._max_drop = -math.inf
                 self._track_drop(drop, base_drop)
             else:  # only open-eye frames feed the baselines
                 self._feed(t, values, drop)
             return None
         self._lowest = min(self._lowest, openness)
+        self._lowest_lids = min(self._lowest_lids, lids_open)
         start_frame, start_t = self._closed_at
         if t - start_t > p.blink_max_s:
             if openness >= p.blink_open:
@@ -203,8 +210,12 @@ class BlinkDetector:
             return None
         if openness >= p.blink_open:
             lowest, glance = self._lowest, self._max_drop > p.glance_drop
+            # How far the lids closed is the eyelid model's measure when it ran: the eye
+            # contrast averaged into `openness` falls less far (skin and lashes stay dark),
+            # and a real blink would pass for a glance.
+            lids_floor = min(lowest, self._lowest_lids)
             self.reset()
-            if glance and lowest > p.glance_floor:
+            if glance and lids_floor > p.glance_floor:
                 return None  # the gaze went down and came back: not a blink
             return GestureEvent(Gesture.BLINK, start_frame, frame, t, lowest, start_t)
         self._track_drop(drop, base_drop)
